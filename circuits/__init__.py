@@ -1,0 +1,1 @@
+"""zkdl.circuits (see docs/ARCHITECTURE.md)."""

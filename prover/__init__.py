@@ -1,0 +1,1 @@
+"""zkdl.prover (see docs/ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""zkdl.verifier (see docs/ARCHITECTURE.md)."""

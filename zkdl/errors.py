@@ -1,0 +1,49 @@
+"""Typed errors of zkdl.
+
+Every failure a verifier can detect is a :class:`VerificationError` subclass that
+names what mismatched; callers (CLI, audit) print the message, never a traceback.
+"""
+
+
+class ZkdlError(Exception):
+    """Base of every error zkdl raises on purpose."""
+
+
+class VerificationError(ZkdlError):
+    """A proof, commitment or encoding was rejected by a verifier."""
+
+
+class EncodingError(VerificationError, ValueError):
+    """Bytes that do not decode to what they claim (length, range, canonical form)."""
+
+
+class NonCanonicalError(EncodingError):
+    """A field element or point whose encoding is not the canonical one."""
+
+
+class TrailingDataError(EncodingError):
+    """Extra bytes after a complete message."""
+
+
+class TranscriptError(ZkdlError, ValueError):
+    """Misuse of the Fiat-Shamir transcript (bad label, bad value)."""
+
+
+class SumcheckError(VerificationError):
+    """A sumcheck proof was rejected; ``round`` is the 0-based round, or None."""
+
+    def __init__(self, message: str, round: int | None = None):
+        super().__init__(message)
+        self.round = round
+
+
+class SumcheckRoundCountError(SumcheckError):
+    """The proof has a different number of rounds than the statement's variables."""
+
+
+class SumcheckDegreeError(SumcheckError):
+    """A round polynomial has more (or fewer) coefficients than the degree allows."""
+
+
+class SumcheckConsistencyError(SumcheckError):
+    """g_i(0) + g_i(1) differs from the running claim in round i."""

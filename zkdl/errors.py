@@ -47,3 +47,15 @@ class SumcheckDegreeError(SumcheckError):
 
 class SumcheckConsistencyError(SumcheckError):
     """g_i(0) + g_i(1) differs from the running claim in round i."""
+
+
+class ConfigError(ZkdlError, ValueError):
+    """An invalid training or proving configuration."""
+
+
+class DataError(ZkdlError, ValueError):
+    """A dataset file or array that cannot be used (the message names file and problem)."""
+
+
+class OverflowBoundError(ZkdlError, ArithmeticError):
+    """A traced tensor left its declared bit bound (message names step, layer, tensor, remedy)."""

@@ -5,8 +5,18 @@ FAC4DNN aggregated circuits with zkReLU, Hyrax-Pedersen commitments over
 BLS12-381, sumcheck-based proofs with Fiat-Shamir and zero knowledge.
 """
 
+from zkdl.config import TrainConfig
 from zkdl.errors import VerificationError, ZkdlError
 
 __version__ = "0.1.0"
 
-__all__ = ["VerificationError", "ZkdlError", "__version__"]
+__all__ = ["Run", "TrainConfig", "VerificationError", "ZkdlError", "__version__", "train"]
+
+
+def __getattr__(name):
+    # the tracer pulls in numpy + numba; import it lazily so that `import zkdl` (and the
+    # standalone verifier) stays light
+    if name in ("train", "Run"):
+        from zkdl import tracer
+        return getattr(tracer, name)
+    raise AttributeError(f"module 'zkdl' has no attribute {name!r}")

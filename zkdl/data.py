@@ -182,7 +182,7 @@ def synthetic(n_samples: int = 2048, n_features: int = 16, n_classes: int = 4, *
         if not isinstance(v, int) or v < 1:
             raise DataError(f"synthetic: {nm} must be a positive int, got {v!r}")
     if n_classes < 2 or n_samples < n_classes:
-        raise DataError(f"synthetic: need n_classes >= 2 and n_samples >= n_classes")
+        raise DataError(f"synthetic: need n_classes >= 2 and n_samples >= n_classes, got {n_classes}, {n_samples}")
     tag = b"zkdl/synthetic/v1|" + json.dumps([n_samples, n_features, n_classes, clusters_per_class,
                                                repr(float(separation)), seed]).encode()
     n_centres = n_classes * clusters_per_class

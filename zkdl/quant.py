@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["exact_matmul", "matmul_bound", "abs_max", "round_shift", "FLOAT_EXACT",
            "rescale_relu", "rescale_output", "rescale_mask", "sgd_update"]
@@ -187,7 +187,7 @@ def rescale_mask(GA, s, S, lo, hi, GAp, rem, GZ, GZf):
     return bad
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def sgd_update(W, GW, a, s, glim, dlo, dhi, lo, hi, dW, remW, Wn, Wnf, stats):
     """dW = round(a G_W / 2^s), remW = a G_W - 2^s dW, Wn = W - dW (+ float copy).
 
@@ -195,7 +195,7 @@ def sgd_update(W, GW, a, s, glim, dlo, dhi, lo, hi, dW, remW, Wn, Wnf, stats):
     stats[i] = (#G_W too large, #dW out of [dlo, dhi], #Wn out of [lo, hi], max |Wn|)
     per row i."""
     n, m = W.shape
-    for i in prange(n):
+    for i in range(n):
         nb_g = 0
         nb_d = 0
         nb_w = 0

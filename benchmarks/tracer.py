@@ -9,6 +9,10 @@
    (if installed). Accuracy is measured on the whole (training) dataset.
 
 Usage: python benchmarks/tracer.py [--widths 128,256,1024] [--repeat 5] [--epochs 10] [--spill]
+
+On a machine shared with other processes, threaded OpenBLAS stalls whenever one of its
+threads is descheduled (both step kinds slow down by up to 100x, erratically); run with
+OPENBLAS_NUM_THREADS=1 for stable, comparable figures.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--spill", action="store_true", help="also time train(out_dir=...) (npz per step)")
     args = ap.parse_args(argv)
     print(f"machine: {_cpu()}, {os.cpu_count()} logical CPUs, numpy {np.__version__}, "
-          f"python {platform.python_version()}")
+          f"python {platform.python_version()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     print()
     print("## step time, 8 layers, batch 64 (best of %d interleaved steps; median in brackets)" % args.repeat)
     head = f"| width | weights | quantized step (ms) | float64 step (ms) | ratio (best) |"

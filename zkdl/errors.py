@@ -59,3 +59,23 @@ class DataError(ZkdlError, ValueError):
 
 class OverflowBoundError(ZkdlError, ArithmeticError):
     """A traced tensor left its declared bit bound (message names step, layer, tensor, remedy)."""
+
+
+class InvalidPointError(EncodingError):
+    """Bytes that do not decompress to a point on the BLS12-381 G1 curve."""
+
+
+class SubgroupError(InvalidPointError):
+    """A curve point outside the prime-order subgroup (small-subgroup attack)."""
+
+
+class CommitmentError(VerificationError):
+    """A commitment or opening claim has the wrong shape for the statement (sizes, counts)."""
+
+
+class OpeningError(VerificationError):
+    """A Hyrax evaluation proof does not open the commitments to the claimed values."""
+
+
+class SigmaProofError(VerificationError):
+    """A Sigma protocol (proof of dot product, ...) failed its verification equation."""

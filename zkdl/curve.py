@@ -1,0 +1,403 @@
+"""BLS12-381 G1 for the Hyrax commitments: point encoding, generators, MSM backends.
+
+Points are :class:`py_arkworks_bls12381.G1Point` objects everywhere in zkdl (prover
+and verifier); this module is pure Python on top of that library (no numpy/numba),
+so the standalone verifier can import it.
+
+Encoding
+--------
+A point is its 48-byte compressed encoding (ZCash / IETF format: x big-endian with
+the three flag bits in the top of byte 0). :func:`decode_point` accepts an encoding
+only if it decompresses to a point on the curve (:class:`InvalidPointError`), the
+point lies in the prime-order subgroup (:class:`SubgroupError`; arkworks'
+``from_compressed_bytes_unchecked`` only checks the curve equation, so the subgroup
+check is explicit) and re-encoding gives the same bytes (:class:`NonCanonicalError`;
+arkworks accepts e.g. infinity with stray bits).
+
+Generators
+----------
+G_0, G_1, ... (one per matrix column), H (blinds) and G_s (committed scalars) are
+``hash_to_curve(msg, DST)`` with the RFC 9380 suite BLS12381G1_XMD:SHA-256_SSWU_RO_
+(arkworks' implementation; tests cross-check it against py_ecc's), the versioned tag
+``DST`` and msg = b"G" || u32be(j), b"H", b"S". Nobody knows a discrete-log relation
+between them. Derivation costs ~0.3 ms per point, so derived generators are kept
+in memory and in a disk cache (see :func:`generators`).
+
+MSM backends
+------------
+``arkworks`` (default; ``G1Point.multiexp_unchecked``, which releases the GIL) and
+``pyecc`` (py_ecc, pure Python, the slow reference; a test extra). Both implement
+:class:`MSMBackend`: ``msm(points, scalars)`` with Python-int scalars (reduced mod
+the group order) and ``msm_many(points, rows)`` for many MSMs over the same bases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from py_arkworks_bls12381 import G1Point, Scalar
+
+from zkdl.errors import (EncodingError, InvalidPointError, NonCanonicalError, SubgroupError,
+                         TrailingDataError)
+from zkdl.field import P, decode, decode_many
+
+__all__ = [
+    "DST", "ORDER", "POINT_BYTES", "G1Point", "Scalar", "MSMBackend", "ArkworksBackend",
+    "PyEccBackend", "BACKENDS", "get_backend", "msm", "msm_many", "encode_point",
+    "encode_points", "decode_point", "decode_points", "generators", "blinding_generator",
+    "scalar_generator", "derive_generator", "to_scalar", "small_scalar_table", "identity",
+    "Reader", "thread_pool",
+]
+
+ORDER = P
+"""Order of the G1 subgroup (= the scalar field modulus)."""
+
+POINT_BYTES = 48
+
+DST = b"zkdl/hyrax/v1/BLS12381G1_XMD:SHA-256_SSWU_RO_"
+"""Versioned domain-separation tag of every zkdl generator (change => new generators)."""
+
+SMALL_BITS = 16
+"""Scalars below 2^SMALL_BITS come from a prebuilt table of Scalar objects."""
+
+
+# ------------------------------------------------------------------ encoding
+def identity() -> G1Point:
+    return G1Point.identity()
+
+
+def encode_point(point: G1Point) -> bytes:
+    return point.to_compressed_bytes()
+
+
+def encode_points(points) -> bytes:
+    return b"".join(p.to_compressed_bytes() for p in points)
+
+
+def decode_point(data: bytes) -> G1Point:
+    """Strictly decode a 48-byte compressed G1 point (on curve, in subgroup, canonical)."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise EncodingError("a point encoding must be bytes")
+    if len(data) != POINT_BYTES:
+        raise EncodingError(f"a point encoding is {POINT_BYTES} bytes, got {len(data)}")
+    data = bytes(data)
+    try:
+        point = G1Point.from_compressed_bytes_unchecked(data)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidPointError(f"bytes do not encode a point on BLS12-381 G1 ({exc})") from None
+    if not point.is_in_subgroup():
+        raise SubgroupError("point is on the curve but not in the prime-order subgroup")
+    if point.to_compressed_bytes() != data:
+        raise NonCanonicalError("point encoding is not the canonical compressed form")
+    return point
+
+
+def decode_points(data: bytes, count: int) -> list[G1Point]:
+    """Decode exactly ``count`` concatenated points (length must match exactly)."""
+    if len(data) != count * POINT_BYTES:
+        raise EncodingError(f"expected {count} points ({count * POINT_BYTES} bytes), got {len(data)} bytes")
+    return [decode_point(data[i:i + POINT_BYTES]) for i in range(0, len(data), POINT_BYTES)]
+
+
+# ------------------------------------------------------------------ scalars
+_small_table: list | None = None
+_table_lock = threading.Lock()
+
+
+def small_scalar_table() -> list:
+    """[Scalar(0), ..., Scalar(2^16 - 1)], built once (~0.1 s)."""
+    global _small_table
+    if _small_table is None:
+        with _table_lock:
+            if _small_table is None:
+                _small_table = [Scalar(i) for i in range(1 << SMALL_BITS)]
+    return _small_table
+
+
+def to_scalar(x: int) -> Scalar:
+    """An arkworks Scalar for any Python int (reduced mod the group order)."""
+    if 0 <= x < (1 << SMALL_BITS):
+        return small_scalar_table()[x]
+    # from_le_bytes is ~20x faster than Scalar(int) for full-width values
+    return Scalar.from_le_bytes((x % ORDER).to_bytes(32, "little"))
+
+
+# ------------------------------------------------------------------ generators
+def derive_generator(msg: bytes) -> G1Point:
+    """hash_to_curve(msg, DST): the RFC 9380 random-oracle map into the subgroup."""
+    return G1Point.hash_to_curve(msg, DST)
+
+
+def _column_msg(j: int) -> bytes:
+    return b"G" + struct.pack(">I", j)
+
+
+class _GeneratorCache:
+    """Column generators G_0..G_{m-1}: memory, then disk, then derivation.
+
+    Disk format (``hyrax-generators-v1.bin`` in the cache dir): magic, u32 count,
+    count * 96-byte uncompressed (x || y) points, then BLAKE2b-256 keyed by DST over
+    everything before it. Loading checks the digest, the curve equation of every
+    point, and re-derives G_0, the last one and a few randomly chosen G_j, so a
+    stale or corrupt file (or one from another tag) is rejected and re-derived. The
+    cache is local state trusted like the installed code; set ZKDL_GENERATOR_CACHE=0
+    to derive everything in memory, or ZKDL_CACHE_DIR to move it.
+    """
+
+    MAGIC = b"ZKDLGEN1"
+    FILENAME = "hyrax-generators-v1.bin"
+    SPOT_CHECKS = 3
+
+    def __init__(self):
+        self.points: list[G1Point] = []
+        self.lock = threading.Lock()
+        self.disk_loaded = False
+
+    @staticmethod
+    def cache_path() -> Path | None:
+        if os.environ.get("ZKDL_GENERATOR_CACHE", "1") == "0":
+            return None
+        base = os.environ.get("ZKDL_CACHE_DIR")
+        if not base:
+            xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+            base = os.path.join(xdg, "zkdl")
+        return Path(base) / _GeneratorCache.FILENAME
+
+    def _digest(self, body: bytes) -> bytes:
+        return hashlib.blake2b(body, digest_size=32, key=DST[:64]).digest()
+
+    def _load(self) -> list[G1Point]:
+        path = self.cache_path()
+        if path is None or not path.is_file():
+            return []
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return []
+        head = len(self.MAGIC) + 4
+        if len(data) < head + 32 or data[:len(self.MAGIC)] != self.MAGIC:
+            return []
+        (count,) = struct.unpack("<I", data[len(self.MAGIC):head])
+        if len(data) != head + 96 * count + 32 or self._digest(data[:-32]) != data[-32:]:
+            return []
+        try:
+            pts = [G1Point.from_xy_bytes_unchecked_be(data[head + 96 * i: head + 96 * (i + 1)])
+                   for i in range(count)]
+        except (ValueError, TypeError):
+            return []
+        rng = random.SystemRandom()
+        for j in {0, count - 1, *(rng.randrange(count) for _ in range(self.SPOT_CHECKS))} if count else ():
+            if pts[j] != derive_generator(_column_msg(j)):
+                return []
+        return pts
+
+    def _save(self) -> None:
+        path = self.cache_path()
+        if path is None:
+            return
+        body = self.MAGIC + struct.pack("<I", len(self.points)) + b"".join(
+            p.to_xy_bytes_be() for p in self.points)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(body + self._digest(body))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home only costs re-derivation
+
+    def get(self, m: int) -> list[G1Point]:
+        if len(self.points) >= m:
+            return self.points[:m]
+        with self.lock:
+            if not self.disk_loaded:
+                self.disk_loaded = True
+                loaded = self._load()
+                if len(loaded) > len(self.points):
+                    self.points = loaded
+            if len(self.points) < m:
+                target = max(256, 1 << (m - 1).bit_length())
+                self.points = self.points + [derive_generator(_column_msg(j))
+                                             for j in range(len(self.points), target)]
+                self._save()
+            return self.points[:m]
+
+
+_GENS = _GeneratorCache()
+_special: dict[bytes, G1Point] = {}
+
+
+def generators(m: int) -> list[G1Point]:
+    """The column generators G_0..G_{m-1} (cached; grows to the widest row requested)."""
+    if not isinstance(m, int) or m < 0:
+        raise ValueError(f"generator count must be a non-negative int, got {m!r}")
+    return _GENS.get(m)
+
+
+def _special_gen(msg: bytes) -> G1Point:
+    point = _special.get(msg)
+    if point is None:
+        point = _special[msg] = derive_generator(msg)
+    return point
+
+
+def blinding_generator() -> G1Point:
+    """H: the generator that multiplies every blind."""
+    return _special_gen(b"H")
+
+
+def scalar_generator() -> G1Point:
+    """G_s: the generator of committed scalars, Com(y) = y G_s + r H."""
+    return _special_gen(b"S")
+
+
+# ------------------------------------------------------------------ MSM backends
+class MSMBackend:
+    """Interface: multi-scalar multiplication over G1 with Python-int scalars."""
+
+    name = "abstract"
+
+    def msm(self, points, scalars) -> G1Point:
+        raise NotImplementedError
+
+    def msm_many(self, points, rows, threads: int | None = None) -> list[G1Point]:
+        """[msm(points[:len(row)], row) for row in rows]."""
+        return [self.msm(points, row) for row in rows]
+
+
+def _check_lengths(points, scalars) -> None:
+    if len(scalars) > len(points):
+        raise ValueError(f"MSM with {len(scalars)} scalars but only {len(points)} points")
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def thread_pool() -> ThreadPoolExecutor:
+    """A process-wide pool for GIL-releasing MSMs (one worker per core)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                           thread_name_prefix="zkdl-msm")
+    return _pool
+
+
+class ArkworksBackend(MSMBackend):
+    """py-arkworks-bls12381 Pippenger MSM (Rust; releases the GIL)."""
+
+    name = "arkworks"
+
+    def msm(self, points, scalars) -> G1Point:
+        _check_lengths(points, scalars)
+        if not scalars:
+            return G1Point.identity()
+        points = points if len(points) == len(scalars) else points[:len(scalars)]
+        return G1Point.multiexp_unchecked(list(points), [to_scalar(s) for s in scalars])
+
+    def msm_scalars(self, points, scalars) -> G1Point:
+        """MSM with prebuilt Scalar objects (the prover's fast path)."""
+        if not scalars:
+            return G1Point.identity()
+        return G1Point.multiexp_unchecked(points, scalars)
+
+    def msm_many(self, points, rows, threads: int | None = None) -> list[G1Point]:
+        rows = list(rows)
+        threads = threads or os.cpu_count() or 1
+        if threads <= 1 or len(rows) <= 1:
+            return [self.msm(points, r) for r in rows]
+        return list(thread_pool().map(lambda r: self.msm(points, r), rows))
+
+
+class PyEccBackend(MSMBackend):
+    """py_ecc reference: naive sum of double-and-add multiples (slow; tiny inputs only)."""
+
+    name = "pyecc"
+
+    def __init__(self):
+        from py_ecc.bls.point_compression import compress_G1, decompress_G1
+        from py_ecc.optimized_bls12_381 import Z1, add, multiply
+        self._compress, self._decompress = compress_G1, decompress_G1
+        self._add, self._mul, self._zero = add, multiply, Z1
+
+    def msm(self, points, scalars) -> G1Point:
+        _check_lengths(points, scalars)
+        acc = self._zero
+        for point, s in zip(points, scalars):
+            s %= ORDER
+            if s:
+                pt = self._decompress(int.from_bytes(point.to_compressed_bytes(), "big"))
+                acc = self._add(acc, self._mul(pt, s))
+        return decode_point(int(self._compress(acc)).to_bytes(POINT_BYTES, "big"))
+
+
+BACKENDS = {"arkworks": ArkworksBackend, "pyecc": PyEccBackend}
+_instances: dict[str, MSMBackend] = {}
+
+
+def get_backend(backend: str | MSMBackend | None = None) -> MSMBackend:
+    """A backend by name (None: $ZKDL_MSM_BACKEND or 'arkworks'), or pass one through."""
+    if isinstance(backend, MSMBackend):
+        return backend
+    name = backend or os.environ.get("ZKDL_MSM_BACKEND", "arkworks")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown MSM backend {name!r}; choose from {sorted(BACKENDS)}")
+    if name not in _instances:
+        _instances[name] = BACKENDS[name]()
+    return _instances[name]
+
+
+def msm(points, scalars, backend: str | MSMBackend | None = None) -> G1Point:
+    """sum_i scalars[i] * points[i] (Python-int scalars, any size, reduced mod ORDER)."""
+    return get_backend(backend).msm(points, scalars)
+
+
+def msm_many(points, rows, backend: str | MSMBackend | None = None,
+             threads: int | None = None) -> list[G1Point]:
+    return get_backend(backend).msm_many(points, rows, threads)
+
+
+# ------------------------------------------------------------------ strict reading
+class Reader:
+    """Strict cursor over a byte string: every read checks length; :meth:`finish`
+    rejects trailing bytes. Scalars are canonical 32-byte LE field elements."""
+
+    def __init__(self, data: bytes):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise EncodingError("expected bytes")
+        self.data = bytes(data)
+        self.pos = 0
+
+    def take(self, n: int, what: str = "data") -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise EncodingError(f"truncated input: {what} needs {n} bytes at offset {self.pos}, "
+                                f"{len(self.data) - self.pos} left")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self, what: str = "byte") -> int:
+        return self.take(1, what)[0]
+
+    def point(self, what: str = "point") -> G1Point:
+        return decode_point(self.take(POINT_BYTES, what))
+
+    def points(self, count: int, what: str = "points") -> list[G1Point]:
+        return decode_points(self.take(count * POINT_BYTES, what), count)
+
+    def scalar(self, what: str = "scalar") -> int:
+        return decode(self.take(32, what))
+
+    def scalars(self, count: int, what: str = "scalars") -> list[int]:
+        return list(decode_many(self.take(32 * count, what), count))
+
+    def finish(self) -> None:
+        if self.pos != len(self.data):
+            raise TrailingDataError(f"{len(self.data) - self.pos} trailing bytes after the message")

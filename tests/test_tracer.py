@@ -390,3 +390,77 @@ def test_digits_quantized_matches_float():
     assert rel.max() < 0.01
     acc_q, acc_f = run.accuracy(), accuracy_float(ref.weights, data)
     assert acc_q > 0.85 and acc_f > 0.85 and abs(acc_q - acc_f) < 0.05
+
+
+def test_overflow_keeps_completed_steps_on_disk(small_data, tmp_path):
+    cfg = TrainConfig(**{**SMALL, "Q": 20, "update_bits": 20, "lr_num": 1, "lr_shift": 2})
+    with pytest.raises(OverflowBoundError) as e:
+        zkdl.train(cfg, small_data, steps=50, out_dir=tmp_path / "o")
+    failed_at = int(re.search(r"step (\d+)", str(e.value)).group(1))
+    run = zkdl.Run.load(tmp_path / "o")
+    assert run.n_steps == failed_at
+    if failed_at:
+        check_step(run.step(failed_at - 1), run.config, small_data)
+
+
+def test_progress_callback(small_data):
+    seen = []
+    run = zkdl.train(TrainConfig(**SMALL), small_data, steps=3, progress=lambda t, l, a: seen.append((t, l, a)))
+    assert seen == [(t, run.losses[t], run.accuracies[t]) for t in range(3)]
+
+
+# ----------------------------------------------------------------------------- properties
+from hypothesis import given, settings, strategies as hst  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(hst.integers(1, 4), hst.integers(1, 5), hst.integers(1, 4), hst.integers(0, 62), hst.integers(0, 62),
+       hst.integers(0, 2 ** 32 - 1))
+def test_exact_matmul_property(n, k, m, bits_a, bits_b, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-(1 << bits_a), 1 << bits_a, size=(n, k), dtype=np.int64, endpoint=False)
+    b = rng.integers(-(1 << bits_b), 1 << bits_b, size=(k, m), dtype=np.int64, endpoint=False)
+    want = _py_matmul(a, b)
+    if any(not -(2 ** 63) <= v < 2 ** 63 for row in want for v in row):
+        with pytest.raises(OverflowError):
+            quant.exact_matmul(a, b)
+    else:
+        assert quant.exact_matmul(a, b).tolist() == want
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(hst.lists(hst.integers(-(2 ** 62), 2 ** 62), min_size=1, max_size=20), hst.integers(1, 40))
+def test_round_shift_property(xs, s):
+    q, r = quant.round_shift(np.array(xs, dtype=np.int64), s)
+    assert q.tolist() == [rhu(x, s) for x in xs]
+    assert r.tolist() == [x - (rhu(x, s) << s) for x in xs]
+
+
+# ----------------------------------------------------------------------------- slow
+def check_step_int64(st, cfg):
+    """The matmul relations with int64 numpy (exact: bounds far below 2^63), for wider nets."""
+    L, R, T = cfg.layers, cfg.R, st.tensors
+    s = R + cfg.lr_shift
+    for l in range(1, L + 1):
+        Z = T[f"A_{l-1}"] @ T[f"W_{l}"]
+        assert np.array_equal(Z, (T[f"Zp_{l}"] << R) + T[f"remZ_{l}"])
+        GW = T[f"A_{l-1}"].T @ T[f"G_Z_{l}"]
+        assert np.array_equal(cfg.lr_num * GW, (T[f"dW_{l}"] << s) + T[f"remW_{l}"])
+        if l < L:
+            GA = T[f"G_Z_{l+1}"] @ T[f"W_{l+1}"].T
+            assert np.array_equal(GA, (T[f"G_Ap_{l}"] << R) + T[f"remGA_{l}"])
+            assert np.array_equal(T[f"G_Z_{l}"], (1 - T[f"S_{l}"]) * T[f"G_Ap_{l}"])
+        for name, bits in ((f"remZ_{l}", R), (f"remW_{l}", s), (f"dW_{l}", cfg.update_bits)):
+            assert in_bits(T[name], bits), name
+
+
+@pytest.mark.slow
+def test_wide_run_relations_and_learning():
+    data = synthetic(n_samples=4096, n_features=32, n_classes=8, seed=2)
+    cfg = TrainConfig(width=128, batch_size=64, lr_num=1, lr_shift=11)
+    run = zkdl.train(cfg, data, steps=5 * (4096 // 64))
+    for st in run.window(0, 2) + run.window(run.n_steps - 2, 2):
+        check_step_int64(st, run.config)
+    ref = train_float(cfg, data, steps=run.n_steps)
+    assert abs(run.accuracy() - accuracy_float(ref.weights, data)) < 0.05
+    assert run.accuracy() > 0.8

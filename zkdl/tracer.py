@@ -412,24 +412,27 @@ class Run:
         if self.out_dir is not None:
             os.makedirs(os.path.join(self.out_dir, "steps"), exist_ok=True)
         t0 = self.n_steps
-        for t in range(t0, t0 + steps):
-            T, st, loss, acc = _step(self.config, self.data, st, t)
-            trace = StepTrace(t, T, loss, acc)
+        try:
+            for t in range(t0, t0 + steps):
+                T, st, loss, acc = _step(self.config, self.data, st, t)
+                trace = StepTrace(t, T, loss, acc)
+                if self.out_dir is not None:
+                    _save_step(os.path.join(self.out_dir, _step_file(t)), trace)
+                    self._on_disk.add(t)
+                if self.keep_in_memory:
+                    self._mem[t] = trace
+                self.losses.append(loss)
+                self.accuracies.append(acc)
+                self._state = st
+                self.final_weights = st.W
+                if progress is not None:
+                    progress(t, loss, acc)
+        finally:
+            # also after an OverflowBoundError: the steps done so far stay a valid run
+            self._checkpoints[self.n_steps] = self.final_weights
+            self._trim_checkpoints(keep=None)
             if self.out_dir is not None:
-                _save_step(os.path.join(self.out_dir, _step_file(t)), trace)
-                self._on_disk.add(t)
-            if self.keep_in_memory:
-                self._mem[t] = trace
-            self.losses.append(loss)
-            self.accuracies.append(acc)
-            self._state = st
-            self.final_weights = st.W
-            if progress is not None:
-                progress(t, loss, acc)
-        self._checkpoints[self.n_steps] = self.final_weights
-        self._trim_checkpoints(keep=None)
-        if self.out_dir is not None:
-            self._write_meta(self.out_dir)
+                self._write_meta(self.out_dir)
         return self
 
     def _trim_checkpoints(self, keep: int | None) -> None:

@@ -1,0 +1,92 @@
+"""numba kernels for multilinear tables and sumcheck rounds (prover only).
+
+Arrays follow :mod:`zkdl.field.kernels`: limb arrays (8, n) uint32 in Montgomery
+form; a *stack* of k tables is (k, 8, n). Kernels work on an index range so
+callers can split them over threads; they release the GIL and read no globals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from zkdl.field._arith import ZERO, add_mod, mont_mul, sub_mod
+from zkdl.field.kernels import BLK, flush, load, load_scalar, store
+
+U = np.uint64
+
+
+@njit(nogil=True, cache=True)
+def k_eq_expand(t, r, out, lo, hi):
+    """One eq-table step: out[2i] = t[i] (1 - r), out[2i+1] = t[i] r (new variable
+    is the least significant index bit)."""
+    rv = load_scalar(r)
+    buf = np.empty((8, 2 * BLK), np.uint32)
+    for st in range(lo, hi, BLK):
+        m = min(BLK, hi - st)
+        for i in range(m):
+            x = load(t, st + i)
+            y = mont_mul(x, rv)
+            store(buf, 2 * i, sub_mod(x, y))
+            store(buf, 2 * i + 1, y)
+        flush(buf, out, 2 * st, 2 * m)
+
+
+@njit(nogil=True, cache=True)
+def k_fold_stack(tabs, s, out, lo, hi):
+    """Fix the leading variable of every table in the stack to s:
+    out[j, :, i] = lo_i + s (hi_i - lo_i) with lo_i = tabs[j, :, i], hi_i = tabs[j, :, i + h]."""
+    sv = load_scalar(s)
+    h = tabs.shape[2] // 2
+    buf = np.empty((8, BLK), np.uint32)
+    for j in range(tabs.shape[0]):
+        t = tabs[j]
+        o = out[j]
+        for st in range(lo, hi, BLK):
+            m = min(BLK, hi - st)
+            for i in range(m):
+                x = load(t, st + i)
+                store(buf, i, add_mod(x, mont_mul(sub_mod(load(t, st + i + h), x), sv)))
+            flush(buf, o, st, m)
+
+
+@njit(nogil=True, cache=True)
+def k_round_evals(tabs, deg, lo, hi):
+    """Per-limb lazy sums, for t = 0..deg, of prod_j (lo_j + t (hi_j - lo_j)) over
+    pairs i in [lo, hi). Returns uint64 (deg + 1, 8); the caller reduces mod P."""
+    k = tabs.shape[0]
+    h = tabs.shape[2] // 2
+    acc = np.zeros((deg + 1, 8), np.uint64)
+    cur = np.empty((k, 8, BLK), np.uint32)
+    dif = np.empty((k, 8, BLK), np.uint32)
+    prod = np.empty((8, BLK), np.uint32)
+    for st in range(lo, hi, BLK):
+        m = min(BLK, hi - st)
+        for j in range(k):
+            t = tabs[j]
+            c = cur[j]
+            d = dif[j]
+            for i in range(m):
+                x = load(t, st + i)
+                store(c, i, x)
+                store(d, i, sub_mod(load(t, st + i + h), x))
+        for tt in range(deg + 1):
+            if tt > 0:
+                for j in range(k):
+                    c = cur[j]
+                    d = dif[j]
+                    for i in range(m):
+                        store(c, i, add_mod(load(c, i), load(d, i)))
+            c0 = cur[0]
+            for i in range(m):
+                store(prod, i, load(c0, i))
+            for j in range(1, k):
+                c = cur[j]
+                for i in range(m):
+                    store(prod, i, mont_mul(load(prod, i), load(c, i)))
+            for limb in range(8):
+                s = ZERO
+                for i in range(m):
+                    s += U(prod[limb, i])
+                acc[tt, limb] += s
+    return acc

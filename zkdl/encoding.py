@@ -1,0 +1,86 @@
+"""Strict binary reading and writing for proofs (pure Python; used by verifiers).
+
+Integers are little-endian and unsigned; field elements are canonical 32-byte
+encodings (:mod:`zkdl.field`). A :class:`Reader` raises :class:`EncodingError` when
+the data ends early and :class:`TrailingDataError` from :meth:`Reader.finish` when
+bytes are left over: a message parses completely or not at all.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from zkdl.errors import EncodingError, TrailingDataError
+from zkdl.field import BYTES, decode, encode
+
+
+class Writer:
+    def __init__(self):
+        self._parts: list[bytes] = []
+
+    def u8(self, v: int) -> "Writer":
+        self._parts.append(struct.pack("<B", v))
+        return self
+
+    def u16(self, v: int) -> "Writer":
+        self._parts.append(struct.pack("<H", v))
+        return self
+
+    def u32(self, v: int) -> "Writer":
+        self._parts.append(struct.pack("<I", v))
+        return self
+
+    def scalar(self, v: int) -> "Writer":
+        self._parts.append(encode(v))
+        return self
+
+    def scalars(self, vs) -> "Writer":
+        for v in vs:
+            self.scalar(v)
+        return self
+
+    def raw(self, data: bytes) -> "Writer":
+        self._parts.append(bytes(data))
+        return self
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._parts)
+
+
+class Reader:
+    def __init__(self, data: bytes, what: str = "message"):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise EncodingError(f"{what}: expected bytes, got {type(data).__name__}")
+        self._data = bytes(data)
+        self._pos = 0
+        self.what = what
+
+    def remaining(self) -> int:
+        return len(self._data) - self._pos
+
+    def raw(self, n: int) -> bytes:
+        if n < 0 or self._pos + n > len(self._data):
+            raise EncodingError(f"{self.what}: truncated (needed {n} bytes at offset {self._pos}, "
+                                f"{self.remaining()} left)")
+        out = self._data[self._pos:self._pos + n]
+        self._pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.raw(1)[0]
+
+    def u16(self) -> int:
+        return struct.unpack("<H", self.raw(2))[0]
+
+    def u32(self) -> int:
+        return struct.unpack("<I", self.raw(4))[0]
+
+    def scalar(self) -> int:
+        return decode(self.raw(BYTES))
+
+    def scalars(self, n: int) -> list[int]:
+        return [self.scalar() for _ in range(n)]
+
+    def finish(self) -> None:
+        if self._pos != len(self._data):
+            raise TrailingDataError(f"{self.what}: {self.remaining()} trailing bytes after a complete message")

@@ -38,7 +38,7 @@ from zkdl.hyrax import (MODE_PLAIN, MODE_ZK, Commitment, EvalProof, ZkEvalProof,
 from zkdl.poly import eq_table
 from zkdl.prover.sigma import prove_dot_product, random_scalar
 
-__all__ = ["Opening", "ZkEvalResult", "commit", "commit_value", "evaluate", "row_combination",
+__all__ = ["Opening", "ZkEvalResult", "commit", "commit_value", "commit_vector", "evaluate", "row_combination",
            "prove_eval", "prove_eval_zk"]
 
 LIMB_BITS = curve.SMALL_BITS
@@ -143,6 +143,9 @@ def commit(tensor, col_bits: int | None = None, *, blinds=None, rng=None, backen
     Returns the public commitment and the prover's opening."""
     threads = threads or os.cpu_count() or 1
     be = curve.get_backend(backend)
+    if isinstance(tensor, np.ndarray) and tensor.dtype.kind == "u" and tensor.size \
+            and int(tensor.max()) >= 1 << 63:
+        tensor = [int(x) for x in tensor.reshape(-1)]  # would wrap in int64: field path
     if isinstance(tensor, np.ndarray) and tensor.dtype.kind in "iub":
         flat = np.ascontiguousarray(tensor.reshape(-1), dtype=np.int64)
         n, c = _shape(flat.size, col_bits)
@@ -191,6 +194,14 @@ def commit_value(y: int, blind: int | None = None, *, rng=None) -> tuple[G1Point
     """Com(y) = y G_s + r H for a scalar claim (ZK mode); returns (point, r)."""
     r = random_scalar(rng) if blind is None else blind
     return curve.msm([curve.scalar_generator(), curve.blinding_generator()], [y % P, r]), r
+
+
+def commit_vector(values, blind: int | None = None, *, rng=None, backend=None) -> tuple[G1Point, int]:
+    """Pedersen vector commitment <values, G> + r H (any length; e.g. ZK sumcheck messages)."""
+    values = [x % P for x in values]
+    r = random_scalar(rng) if blind is None else blind
+    bases = curve.generators(len(values)) + [curve.blinding_generator()]
+    return curve.msm(bases, values + [r], backend), r
 
 
 def row_combination(opening: Opening, e: FrVec) -> FrVec:

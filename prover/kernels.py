@@ -52,8 +52,9 @@ def k_fold_stack(tabs, s, out, lo, hi):
 
 @njit(nogil=True, cache=True)
 def k_round_evals(tabs, deg, lo, hi):
-    """Per-limb lazy sums, for t = 0..deg, of prod_j (lo_j + t (hi_j - lo_j)) over
-    pairs i in [lo, hi). Returns uint64 (deg + 1, 8); the caller reduces mod P."""
+    """Per-limb lazy sums, for t = 0, 2, 3, ..., deg, of prod_j (lo_j + t (hi_j - lo_j))
+    over pairs i in [lo, hi). Returns uint64 (deg + 1, 8) with row 1 left zero: the
+    caller derives g(1) = claim - g(0) and reduces mod P."""
     k = tabs.shape[0]
     h = tabs.shape[2] // 2
     acc = np.zeros((deg + 1, 8), np.uint64)
@@ -77,6 +78,8 @@ def k_round_evals(tabs, deg, lo, hi):
                     d = dif[j]
                     for i in range(m):
                         store(c, i, add_mod(load(c, i), load(d, i)))
+            if tt == 1:
+                continue
             c0 = cur[0]
             for i in range(m):
                 store(prod, i, load(c0, i))

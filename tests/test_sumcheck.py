@@ -180,6 +180,17 @@ def test_proof_is_bound_to_the_transcript(honest):
     assert err.value.round == 1
 
 
+def test_false_claim_proof_fails_the_final_check():
+    """A prover that skips its own check still cannot make a false claim verify: every
+    round is self-consistent, but the reduced claim differs from the tables' product."""
+    tables, r_eq = make_instance(2, True, 4, seed=6)
+    false_claim = (brute_claim(tables, r_eq) + 1) % P
+    res = prove_sumcheck(Transcript(b"sc"), [FrVec.from_ints(t) for t in tables], eq_point=r_eq,
+                         claim=false_claim, check_claim=False)
+    red = verify_sumcheck(Transcript(b"sc"), false_claim, 4, 3, res.proof)
+    assert red.value != expected_final(tables, r_eq, red.point)
+
+
 def test_prover_refuses_false_claim():
     tables, r_eq = make_instance(2, False, 3, seed=5)
     with pytest.raises(ValueError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import time
 
 import numpy as np
@@ -55,7 +56,7 @@ def raw_msm(u: np.ndarray, threads: int) -> float:
 
 def bench_commit(log_sizes, repeat, threads):
     rng = np.random.default_rng(1)
-    print(f"## commit (16-bit signed values, {threads} threads, best of {repeat})")
+    print(f"## commit (16-bit signed values, {threads} threads, best [median] of {repeat})")
     print("| values | shape | commit s | us/value | raw MSM s | raw us/value | overhead |")
     print("|---|---|---|---|---|---|---|")
     for n in log_sizes:
@@ -70,10 +71,11 @@ def bench_commit(log_sizes, repeat, threads):
             t0 = time.perf_counter()
             PH.commit(t, c, threads=threads)
             pairs.append((time.perf_counter() - t0, raw))
-        tc = min(p[0] for p in pairs)
-        tr = min(p[1] for p in pairs)
-        print(f"| 2^{n} | {1 << (n - c)} x {1 << c} | {tc:.3f} | {tc / (1 << n) * 1e6:.2f} | {tr:.3f} "
-              f"| {tr / (1 << n) * 1e6:.2f} | {tc / tr:.2f}x |")
+        tc, tr = min(p[0] for p in pairs), min(p[1] for p in pairs)
+        mc, mr = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+        us = 1e6 / (1 << n)
+        print(f"| 2^{n} | {1 << (n - c)} x {1 << c} | {tc:.3f} [{mc:.3f}] | {tc * us:.2f} [{mc * us:.2f}] "
+              f"| {tr:.3f} [{mr:.3f}] | {tr * us:.2f} [{mr * us:.2f}] | {tc / tr:.2f}x [{mc / mr:.2f}x] |")
 
 
 def bench_open(n, repeat):

@@ -22,7 +22,6 @@ Field-element tensors (FrVec or Python ints) take the general path with full sca
 
 from __future__ import annotations
 
-import operator
 import os
 from dataclasses import dataclass, field
 
@@ -107,21 +106,35 @@ def _chunks(rows: int, threads: int) -> list[tuple[int, int]]:
     return [(i, min(rows, i + step)) for i in range(0, rows, step)]
 
 
+_table_array: np.ndarray | None = None
+
+
+def _scalar_table_array() -> np.ndarray:
+    """The small-Scalar table as a numpy object array: fancy indexing builds a row of
+    Scalar references in C (~0.02 us/value vs ~0.07 for a Python-level lookup)."""
+    global _table_array
+    if _table_array is None:
+        arr = np.empty(1 << LIMB_BITS, dtype=object)
+        arr[:] = curve.small_scalar_table()
+        _table_array = arr
+    return _table_array
+
+
 def _commit_small(u: np.ndarray, blinds, threads) -> list[G1Point]:
     """Rows of sum_j u_ij G_j + rho_i H for 0 <= u < 2^63 on arkworks (table when < 2^16)."""
     rows, cols = u.shape
     table = curve.small_scalar_table()
     small = int(u.max()) < 1 << LIMB_BITS
+    table_arr = _scalar_table_array() if small else None
     bases = curve.generators(cols) + _blind_bases()
     mask = (1 << LIMB_BITS) - 1
-    get = operator.itemgetter
 
     def work(lo_hi):
         lo, hi = lo_hi
+        block = table_arr[u[lo:hi]] if small else None
         out = []
         for i in range(lo, hi):
-            vals = u[i].tolist()
-            sc = list(get(*vals)(table)) if small and cols > 1 else [curve.to_scalar(x) for x in vals]
+            sc = block[i - lo].tolist() if small else [curve.to_scalar(x) for x in u[i].tolist()]
             rho = blinds[i]
             sc += [table[(rho >> (LIMB_BITS * k)) & mask] for k in range(BLIND_LIMBS)]
             out.append(G1Point.multiexp_unchecked(bases, sc))

@@ -78,6 +78,16 @@ def test_commit_field_elements_pyecc():
     assert list(com.rows) == naive_commitment(vals, 2, op.blinds)
 
 
+def test_commit_unsigned_and_vector():
+    big = np.array([2 ** 64 - 1, 0, 5, 2 ** 63], dtype=np.uint64)
+    com, op = PH.commit(big, 1, rng=random.Random(0))
+    assert list(com.rows) == naive_commitment([int(x) for x in big], 1, op.blinds)
+    small = np.array([1, 2, 3, 4], dtype=np.uint8)
+    assert PH.commit(small, 1, blinds=op.blinds)[0] == PH.commit([1, 2, 3, 4], 1, blinds=op.blinds)[0]
+    point, r = PH.commit_vector([3, -1, 7], rng=random.Random(1))
+    assert point == curve.msm(curve.generators(3) + [curve.blinding_generator()], [3, P - 1, 7, r])
+
+
 def test_commit_rejects_bad_input():
     with pytest.raises(ValueError):
         PH.commit(np.zeros(6, np.int64))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 VERIFIER_SIDE = ["zkdl", "zkdl.errors", "zkdl.field", "zkdl.poly", "zkdl.transcript",
-                 "zkdl.encoding", "zkdl.sumcheck", "zkdl.claims", "zkdl.prooffile", "zkdl.verifier"]
+                 "zkdl.encoding", "zkdl.sumcheck", "zkdl.claims", "zkdl.reductions", "zkdl.prooffile", "zkdl.verifier"]
 FORBIDDEN_PREFIXES = ["numba", "cupy", "zkdl.prover", "zkdl.tracer", "zkdl.field.vector",
                       "zkdl.field.kernels", "llvmlite"]
 

@@ -134,3 +134,23 @@ def prove_instance_map(transcript, writer: Writer, label: bytes, q, sources, thr
         val = sum(e * v for e, v in zip(eq_table_ints(kappa), sent[s])) % P
         out.append((tuple(kappa) + tuple(q), val))
     return out
+
+
+def prove_select(transcript, writer: Writer, label: bytes, rows_point, col_point, claim: int,
+                 rows, data, n_vars: int, threads=None):
+    """Reduction 5 (data selection), prover side. ``data`` is the (2^n_vars, cols) dataset."""
+    transcript.absorb_bytes(b"reduce/select", label)
+    weights = eq_table_ints(list(rows_point))
+    sel = [0] * (1 << n_vars)
+    for r, n in enumerate(rows):
+        if n is not None:
+            sel[n] = (sel[n] + weights[r]) % P
+    arr = data if isinstance(data, FrVec) else np.asarray(data, dtype=np.int64).reshape(1 << n_vars, -1)
+    cols = (len(arr) >> n_vars) if isinstance(arr, FrVec) else arr.shape[1]
+    dtab, _ = partial_evaluate(arr if isinstance(arr, FrVec) else arr.reshape(-1),
+                               (1 << n_vars, cols), {1: list(col_point)}, threads)
+    res = prove_sumcheck(transcript, [FrVec.from_ints(sel), dtab], claim=claim % P, threads=threads)
+    writer.raw(res.proof.to_bytes())
+    dv = res.table_evals[1]
+    _write_values(writer, transcript, label + b"/data", [dv])
+    return tuple(res.point) + tuple(col_point), dv

@@ -161,3 +161,29 @@ def test_instance_map_weight_chain():
     with pytest.raises(ReductionError):
         verify_instance_map(Transcript(b"t"), Reader(w.getvalue()), b"chain", rho, q, (claim + 1) % P, {},
                             [(0, src_w0), (2, src_dw)])
+
+
+# -------------------------------------------------------------- data selection
+
+def test_data_selection():
+    from zkdl.prover.reductions import prove_select
+    from zkdl.reductions import verify_select
+    rng = random.Random(6)
+    N, C = 16, 4
+    X = rints(rng, N * C).reshape(N, C)
+    rows = [3, 7, 0, 7, None, None, None, None]  # 2 steps x batch 2, padded to 8 rows
+    D = np.zeros((8, C), dtype=np.int64)
+    for r, n in enumerate(rows):
+        if n is not None:
+            D[r] = X[n]
+    rp = [rng.randrange(P) for _ in range(3)]
+    cp = [rng.randrange(P) for _ in range(2)]
+    claim = ev(D, rp + cp)
+    w = Writer()
+    got_p = prove_select(Transcript(b"t"), w, b"A0", rp, cp, claim, rows, X, 4)
+    got_v = verify_select(Transcript(b"t"), Reader(w.getvalue()), b"A0", rp, cp, claim, rows, 4)
+    assert got_p == got_v
+    assert got_v[1] == ev(X, got_v[0])
+    other = [3, 7, 1, 7, None, None, None, None]  # a batch from the wrong rows
+    with pytest.raises(VerificationError):
+        verify_select(Transcript(b"t"), Reader(w.getvalue()), b"A0", rp, cp, claim, other, 4)

@@ -145,3 +145,32 @@ def verify_instance_map(transcript, reader: Reader, label: bytes, rho, q, claim:
         val = sum(e * v for e, v in zip(eq_table(kappa), received[s])) % P
         out.append((tuple(kappa) + tuple(q), val))
     return out
+
+
+def selection_eval(rows_point, rows, sel_point) -> int:
+    """MLE at (rows_point, sel_point) of the public 0/1 matrix Sel[r, n] = [idx[r] == n]:
+    sum_r eq(rows_point, r) eq(sel_point, idx[r]) (rows: list of dataset indices, in
+    the stacked (t, b) order, padded rows omitted)."""
+    nb = len(sel_point)
+    weights = eq_table(rows_point)
+    total = 0
+    for r, n in enumerate(rows):
+        if n is None:
+            continue
+        bits = [(n >> (nb - 1 - k)) & 1 for k in range(nb)]
+        total += weights[r] * eq_eval(sel_point, bits)
+    return total % P
+
+
+def verify_select(transcript, reader: Reader, label: bytes, rows_point, col_point, claim: int,
+                  rows, n_vars: int):
+    """Reduction 5 (data selection). The stack D[r, j] = Data[idx[r], j] (r = (t, b),
+    a public schedule) satisfies D~(rows_point, col_point) = sum_n Sel~(rows_point, n)
+    Data~(n, col_point): a degree-2 sumcheck over the n_vars dataset-row variables;
+    the prover sends Data~(n', col_point). Returns (n' || col_point, value)."""
+    transcript.absorb_bytes(b"reduce/select", label)
+    red = _read_sumcheck(reader, transcript, claim, n_vars, 2)
+    (dv,) = _read_values(reader, transcript, label + b"/data", 1)
+    if selection_eval(rows_point, rows, red.point) * dv % P != red.value:
+        raise ReductionError(f"{_name(label)}: selected rows do not match the committed dataset")
+    return tuple(red.point) + tuple(col_point), dv

@@ -1,0 +1,400 @@
+"""Circuit builder: stacks tensors and groups relation instances into families (pure Python).
+
+A training method (:class:`Method`; built-in :class:`SGDMLPMethod`) describes its
+per-(step, layer) tensors and relations through a :class:`CircuitBuilder`, mostly via the
+gadgets of :mod:`zkdl.circuits.gadgets`. The builder
+
+* groups the instances of each base tensor into stacks by (role, padded shape), named
+  ``base[layers]`` (e.g. ``Zp[1-7]`` and ``Zp[8]``);
+* turns a relation over a list of (t, l) instances into families, one per distinct tuple
+  of operand stacks (e.g. ``forward[1]``, ``forward[2-7]``, ``forward[8]``), with
+  explicit source tables for the index maps;
+* derives value bounds of derived tensors by interval arithmetic and refuses a matmul
+  whose integer value could wrap around the field modulus.
+
+Plugins register their method with :func:`register_method`; :func:`build_circuit` picks
+it by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from zkdl.config import TrainConfig
+from zkdl.errors import ConfigError
+from zkdl.field import P
+
+from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, fmt_layers, log2,
+                              next_pow2)
+
+__all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method",
+           "build_circuit", "RANGE_STRATEGIES"]
+
+RANGE_STRATEGIES = ("bits", "logup")
+_DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value"}
+
+
+@dataclass(frozen=True)
+class Op:
+    """Operand spec for :meth:`CircuitBuilder.relation`: base tensor, ``layer(l)`` the
+    source layer of relation instance (t, l) (default l), ``steps(t)`` the source steps
+    (summed; default [t])."""
+
+    role: str
+    base: str
+    coef: int = 1
+    transpose: bool = False
+    layer: Callable | None = None
+    steps: Callable | None = None
+
+
+class _MutTensor:
+    __slots__ = ("name", "base", "kind", "scope", "instances", "shape", "lo", "hi", "source",
+                 "bit_of", "nbits", "defined_by")
+
+    def freeze(self) -> Tensor:
+        return Tensor(name=self.name, base=self.base, kind=self.kind, scope=self.scope,
+                      instances=tuple(self.instances), shape=tuple(self.shape), lo=self.lo, hi=self.hi,
+                      source=self.source, bit_of=self.bit_of, nbits=self.nbits,
+                      defined_by=tuple(self.defined_by))
+
+
+class CircuitBuilder:
+    """Collects stacks and relation families for one circuit."""
+
+    def __init__(self, config: TrainConfig, steps: int, options: dict):
+        self.config = config
+        self.T = steps
+        self.options = options
+        self.range_strategy = options["range_strategy"]
+        self.dims = tuple(options["dims"])
+        self.n_samples = options["n_samples"]
+        self._tensors: dict[str, _MutTensor] = {}
+        self._loc: dict[tuple, str] = {}          # (base, layer) -> stack name
+        self._relations: list[Relation] = []
+
+    # ------------------------------------------------------------------ tensors
+    def stacks(self, base: str, layers, shape: Callable, *, kind: str, scope: str = "step",
+               steps=None, role: Callable | None = None, lo=None, hi=None, source=None,
+               nbits: int | None = None, bit_of: str | None = None) -> list[str]:
+        """Declare base tensor ``base`` for ``layers`` (per-instance shape ``shape(l)``) at
+        ``steps`` (default 0..T-1), grouped into stacks by (role(l), padded shape).
+        Returns the stack names. ``bit_of``: base of the value tensor (bit tensors)."""
+        steps = list(range(self.T)) if steps is None else list(steps)
+        groups: dict[tuple, list[int]] = {}
+        for l in layers:
+            if (base, l) in self._loc:
+                raise CircuitError(f"tensor {base} for layer {l} declared twice")
+            shp = tuple(shape(l))
+            key = (role(l) if role else None,
+                   tuple(None if s is None else next_pow2(s) for s in shp))
+            groups.setdefault(key, []).append(l)
+        names = []
+        for key, ls in groups.items():
+            shapes = {tuple(shape(l)) for l in ls}
+            if len(shapes) != 1:
+                # logical shapes differ inside one padded group: keep stacks per logical shape
+                # (the indicator of the logical box must be one box per stack)
+                sub: dict[tuple, list[int]] = {}
+                for l in ls:
+                    sub.setdefault(tuple(shape(l)), []).append(l)
+                parts = list(sub.values())
+            else:
+                parts = [ls]
+            for part in parts:
+                name = f"{base}[{fmt_layers(part)}]"
+                if name in self._tensors:
+                    raise CircuitError(f"duplicate stack {name}")
+                m = _MutTensor()
+                m.name, m.base, m.kind, m.scope = name, base, kind, scope
+                m.instances = [(t, l) for t in steps for l in part]
+                m.shape = tuple(shape(part[0]))
+                m.lo, m.hi, m.source, m.nbits = lo, hi, source, nbits
+                m.bit_of = None if bit_of is None else self._loc[(bit_of, part[0])]
+                m.defined_by = []
+                self._tensors[name] = m
+                for l in part:
+                    self._loc[(base, l)] = name
+                names.append(name)
+        return names
+
+    def stack_of(self, base: str, layer: int) -> str:
+        try:
+            return self._loc[(base, layer)]
+        except KeyError:
+            raise CircuitError(f"no tensor {base} for layer {layer}") from None
+
+    def tensor(self, name: str) -> _MutTensor:
+        return self._tensors[name]
+
+    def bound(self, name: str) -> tuple[int, int]:
+        m = self._tensors[name]
+        if m.lo is None or m.hi is None:
+            raise CircuitError(f"tensor {name} is used before its bound is known (define it first)")
+        return m.lo, m.hi
+
+    # ------------------------------------------------------------------ relations
+    def relation(self, name: str, kind: str, instances, ops: list[Op], params: dict | None = None) -> list[Relation]:
+        """Add relation ``name`` over ``instances`` ((t, l) pairs, relative t); one family
+        per distinct tuple of operand stacks. Returns the families."""
+        params = dict(params or {})
+        groups: dict[tuple, list] = {}
+        for (t, l) in instances:
+            key = tuple(self.stack_of(o.base, o.layer(l) if o.layer else l) for o in ops)
+            groups.setdefault(key, []).append((t, l))
+        fams = []
+        for key, insts in groups.items():
+            insts = sorted(insts)
+            fname = f"{name}[{fmt_layers(l for _, l in insts)}]"
+            operands = []
+            for o, sname in zip(ops, key):
+                st = self._tensors[sname]
+                index = {inst: i for i, inst in enumerate(st.instances)}
+                src = []
+                for (t, l) in insts:
+                    ll = o.layer(l) if o.layer else l
+                    ts = o.steps(t) if o.steps else [t]
+                    row = []
+                    for u in ts:
+                        if (u, ll) not in index:
+                            raise CircuitError(f"relation {fname}: tensor {sname} has no instance (t={u}, l={ll})")
+                        row.append(index[(u, ll)])
+                    src.append(tuple(row))
+                operands.append(Operand(role=o.role, tensor=sname, src=tuple(src), coef=o.coef,
+                                        transpose=o.transpose))
+            rel = self._finish(Relation(name=fname, kind=kind, instances=tuple(insts),
+                                        operands=tuple(operands), params=dict(params)))
+            if any(r.name == rel.name for r in self._relations):
+                raise CircuitError(f"duplicate relation family {rel.name}")
+            self._relations.append(rel)
+            fams.append(rel)
+        return fams
+
+    def _finish(self, r: Relation) -> Relation:
+        """Fill degree/num_vars, propagate bounds to the defined tensor, check wraparound."""
+        k = r.kind
+        inst_vars = log2(r.stack)
+        params = dict(r.params)
+        tens = {o.role: self._tensors[o.tensor] for o in r.operands}
+        if k == "matmul":
+            left = r.operand("left")
+            lt = self._tensors[left.tensor]
+            kdim = lt.shape[0] if left.transpose else lt.shape[1]
+            params["contract"] = kdim
+            degree, nv = 3, inst_vars + log2(next_pow2(kdim))
+            rt = self._tensors[r.operand("right").tensor]
+            lhs = abs(left.coef) * kdim * _absmax(self.bound(lt.name)) * _absmax(self.bound(rt.name))
+            rhs = sum(abs(o.coef) * _absmax(self.bound(o.tensor)) for o in r.operands_with("out"))
+            params["bound_bits"] = max(lhs, rhs).bit_length()
+            if lhs + rhs >= P:
+                raise CircuitError(
+                    f"relation {r.name}: |lhs| + |rhs| may reach 2^{(lhs + rhs).bit_length()}, which "
+                    f"is not below the field modulus: the integer relation could wrap around")
+        elif k == "hadamard":
+            out = tens["out"]
+            degree, nv = 3, _vars(inst_vars, out)
+            m_lo, m_hi = self.bound(tens["mask"].name)
+            c0, c1 = params["c0"], params["c1"]
+            f = sorted((c0 + c1 * m_lo, c0 + c1 * m_hi))
+            x = self.bound(tens["x"].name)
+            cands = [a * b for a in f for b in x]
+            self._set_bound(out, min(cands), max(cands))
+        elif k in ("linear", "chain"):
+            degree, nv = 1, 0
+            lo = hi = 0
+            for o in r.operands_with("term"):
+                n = max(len(s) for s in o.src)
+                a, b = self.bound(o.tensor)
+                c = sorted((o.coef * a * n, o.coef * b * n, 0))
+                lo, hi = lo + c[0], hi + c[-1]
+            self._set_bound(tens["out"], lo, hi)
+        elif k == "booleanity":
+            bt = tens["bits"]
+            degree, nv = 3, _vars(inst_vars, bt)
+        elif k == "range":
+            if params["strategy"] == "bits":
+                degree, nv = 2, log2(next_pow2(params["n"]))
+            else:   # logup: one GKR over the fractions of all limbs
+                v = tens["value"]
+                degree = 3
+                nv = _vars(inst_vars, v)
+                if nv is not None:
+                    nv += log2(next_pow2(params["limbs"]))
+        elif k == "data":
+            n = self.n_samples
+            degree, nv = 2, (None if n is None else log2(next_pow2(n)))
+            a, b = self.bound(tens["table"].name)
+            co = params["coef"]
+            vals = sorted((co * a, co * b, 0))
+            self._set_bound(tens["out"], vals[0], vals[-1])
+        else:
+            raise CircuitError(f"unknown relation kind {k!r}")
+        role = _DEFINING.get(k)
+        if role is not None:
+            t = tens[role]
+            if t.kind != "committed" and t.kind != "public":
+                t.defined_by.append(r.name)
+        return Relation(name=r.name, kind=k, instances=r.instances, operands=r.operands, params=params,
+                        degree=degree, num_vars=nv)
+
+    def _set_bound(self, t: _MutTensor, lo: int, hi: int) -> None:
+        lo, hi = min(lo, 0), max(hi, 0)   # padding is zero
+        if t.kind == "committed":
+            return
+        t.lo = lo if t.lo is None else min(t.lo, lo)
+        t.hi = hi if t.hi is None else max(t.hi, hi)
+
+    # ------------------------------------------------------------------ result
+    def circuit(self, method: str) -> Circuit:
+        for m in self._tensors.values():
+            if m.kind in ("derived_linear", "derived_product") and not m.defined_by:
+                raise CircuitError(f"derived tensor {m.name} is defined by no relation")
+            if m.lo is None or m.hi is None:
+                raise CircuitError(f"tensor {m.name} has no bound")
+        return Circuit(method=method, config=self.config, steps=self.T, options=dict(self.options),
+                       tensors=tuple(m.freeze() for m in self._tensors.values()),
+                       relations=tuple(self._relations))
+
+
+def _padded(t: _MutTensor) -> tuple:
+    return tuple(None if s is None else next_pow2(s) for s in t.shape)
+
+
+def _vars(inst_vars: int, t: _MutTensor):
+    pad = _padded(t)
+    if any(p is None for p in pad):
+        return None
+    return inst_vars + sum(log2(p) for p in pad)
+
+
+def _absmax(b) -> int:
+    return max(abs(b[0]), abs(b[1]))
+
+
+# ----------------------------------------------------------------------------- methods
+class Method:
+    """A training method: adds its tensors and relations to a builder.
+
+    Subclasses set ``name`` and implement :meth:`build`; :meth:`validate` may reject a
+    config. Register with :func:`register_method` (plugins: entry-point group
+    ``zkdl.methods``, wired by the plugin issue)."""
+
+    name = "abstract"
+
+    def validate(self, config: TrainConfig, steps: int) -> None:
+        pass
+
+    def build(self, b: CircuitBuilder) -> None:
+        raise NotImplementedError
+
+
+class SGDMLPMethod(Method):
+    """Built-in: quantized SGD of the bias-free ReLU MLP of :mod:`zkdl.tracer` (MSE loss).
+
+    Per step t and layer l (DESIGN.md section 4): zkReLU forward with rescale, MSE output
+    gradient, backward matmul with rescale and the same sign bits, weight gradient with
+    the learning-rate rescale, the W chain, and data selection by the public schedule."""
+
+    name = "sgd_mlp"
+
+    def validate(self, config: TrainConfig, steps: int) -> None:
+        if config.loss != "mse":
+            raise CircuitError(f"sgd_mlp supports loss 'mse' only, got {config.loss!r}")
+
+    def build(self, b: CircuitBuilder) -> None:
+        from zkdl.circuits import gadgets as g
+
+        cfg, T = b.config, b.T
+        L, R, Q, k, a, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.lr_num, cfg.update_bits
+        d, B = b.dims, cfg.batch_size
+        H = list(range(1, L))
+        ALL = list(range(1, L + 1))
+
+        # statement: initial weights (range-checked once unless inherited) and the dataset
+        g.initial_weights(b, "W0", ALL, lambda l: (d[l - 1], d[l]), Q,
+                          check=b.options["check_initial_weights"])
+        g.data_selection(b, check=b.options["check_dataset"])
+
+        # committed witnesses (as range-checked values) per step
+        g.range_value(b, "dW", ALL, lambda l: (d[l - 1], d[l]), ub, 1 << (ub - 1), source=[[1, "dW_{l}"]])
+        g.range_value(b, "remW", ALL, lambda l: (d[l - 1], d[l]), R + k, 1 << (R + k - 1),
+                      source=[[1, "remW_{l}"]])
+        g.weight_chain(b, "W", "W0", "dW", ALL, lambda l: (d[l - 1], d[l]))
+        # forward: zkReLU on hidden layers, plain rescale on the output layer
+        g.zkrelu_forward(b, H, lambda l: (B, d[l]), Q)
+        g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
+                      source=[[1, "Zp_{l}"]])
+        g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
+        g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL],
+                          left=Op("left", "A", layer=lambda l: l - 1),
+                          right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
+        # output gradient (MSE): G_Z_L = Z'_L - Y
+        g.mse_gradient(b, L, lambda l: (B, d[l]))
+        # backward
+        if H:
+            g.range_value(b, "G_Ap", H, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
+            g.range_value(b, "remGA", H, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
+            g.zkrelu_backward(b, H, lambda l: (B, d[l]))
+            g.rescaled_matmul(b, "backward", [(t, l) for t in range(T) for l in H],
+                              left=Op("left", "G_Z", layer=lambda l: l + 1),
+                              right=Op("right", "W", layer=lambda l: l + 1, transpose=True),
+                              quotient="G_Ap", remainder="remGA", shift=R)
+        # weight gradient + update: a A^T G_Z = 2^(R+k) dW + remW
+        g.rescaled_matmul(b, "update", [(t, l) for t in range(T) for l in ALL],
+                          left=Op("left", "A", layer=lambda l: l - 1, transpose=True),
+                          right=Op("right", "G_Z"), quotient="dW", remainder="remW", shift=R + k,
+                          coef=a)
+
+
+METHODS: dict[str, type] = {}
+
+
+def register_method(cls: type) -> type:
+    """Register a :class:`Method` subclass under ``cls.name`` (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise CircuitError(f"{cls!r} is not a Method subclass")
+    METHODS[cls.name] = cls
+    return cls
+
+
+register_method(SGDMLPMethod)
+
+
+def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bits",
+                  check_initial_weights: bool = True, *, check_dataset: bool = True,
+                  n_samples: int | None = None, method: str | Method = "sgd_mlp") -> Circuit:
+    """The FAC4DNN circuit for ``steps`` consecutive training steps under ``config``.
+
+    ``config`` must have ``n_features``/``n_classes`` (a run's config does).
+    ``range_strategy``: ``"bits"`` (committed bit decompositions) or ``"logup"`` (values
+    committed, a lookup range relation; IR only for now). ``check_initial_weights``:
+    range-check W[t0] in this proof (False: the bound is inherited from a chained proof
+    and the statement must say so). ``check_dataset``: range-check the committed dataset
+    features once per proof. ``n_samples``: dataset rows (fixes the shape of the data
+    relation; None leaves it to the statement). The circuit does not depend on t0.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise CircuitError(f"steps must be a positive int, got {steps!r}")
+    if range_strategy not in RANGE_STRATEGIES:
+        raise CircuitError(f"unknown range strategy {range_strategy!r} (known: {', '.join(RANGE_STRATEGIES)})")
+    if n_samples is not None and (not isinstance(n_samples, int) or n_samples < config.batch_size):
+        raise CircuitError(f"n_samples must be an int >= batch_size, got {n_samples!r}")
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise CircuitError(f"unknown training method {method!r} (known: {', '.join(sorted(METHODS))})")
+        m = METHODS[method]()
+    else:
+        m = method
+    try:
+        dims = config.dims()
+    except ConfigError as e:
+        raise CircuitError(f"config lacks the data dimensions ({e})") from None
+    m.validate(config, steps)
+    options = {"range_strategy": range_strategy, "check_initial_weights": bool(check_initial_weights),
+               "check_dataset": bool(check_dataset), "n_samples": n_samples, "dims": list(dims),
+               "batch_size": config.batch_size, "layers": config.layers,
+               "schedule": {"version": 1, "batch_seed": config.batch_seed}}
+    b = CircuitBuilder(config, steps, options)
+    m.build(b)
+    return b.circuit(m.name)

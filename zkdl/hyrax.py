@@ -196,9 +196,16 @@ class ZkEvalProof:
 
     dot: DotProductProof
 
+    def __post_init__(self):
+        if not isinstance(self.dot, DotProductProof):
+            raise EncodingError("a ZK evaluation proof wraps a DotProductProof")
+        n = len(self.dot.z)
+        if n == 0 or n & (n - 1):
+            raise EncodingError(f"ZK evaluation proof row must have 2^c entries, got {n}")
+
     @property
     def col_bits(self) -> int:
-        return max(len(self.dot.z).bit_length() - 1, 0)
+        return len(self.dot.z).bit_length() - 1
 
     @staticmethod
     def size(col_bits: int) -> int:

@@ -25,8 +25,8 @@ from zkdl.config import TrainConfig
 from zkdl.errors import ConfigError
 from zkdl.field import P
 
-from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, fmt_layers, log2,
-                              next_pow2)
+from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, _tupled, fmt_layers,
+                              log2, next_pow2)
 
 __all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method",
            "build_circuit", "RANGE_STRATEGIES"]
@@ -56,7 +56,7 @@ class _MutTensor:
     def freeze(self) -> Tensor:
         return Tensor(name=self.name, base=self.base, kind=self.kind, scope=self.scope,
                       instances=tuple(self.instances), shape=tuple(self.shape), lo=self.lo, hi=self.hi,
-                      source=self.source, bit_of=self.bit_of, nbits=self.nbits,
+                      source=_tupled(self.source), bit_of=self.bit_of, nbits=self.nbits,
                       defined_by=tuple(self.defined_by))
 
 

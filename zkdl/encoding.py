@@ -58,28 +58,33 @@ class Reader:
     def remaining(self) -> int:
         return len(self._data) - self._pos
 
-    def raw(self, n: int) -> bytes:
+    def raw(self, n: int, what: str = "data") -> bytes:
         if n < 0 or self._pos + n > len(self._data):
-            raise EncodingError(f"{self.what}: truncated (needed {n} bytes at offset {self._pos}, "
+            raise EncodingError(f"{self.what}: truncated {what} (needed {n} bytes at offset {self._pos}, "
                                 f"{self.remaining()} left)")
         out = self._data[self._pos:self._pos + n]
         self._pos += n
         return out
 
-    def u8(self) -> int:
-        return self.raw(1)[0]
+    take = raw
 
-    def u16(self) -> int:
-        return struct.unpack("<H", self.raw(2))[0]
+    def u8(self, what: str = "byte") -> int:
+        return self.raw(1, what)[0]
 
-    def u32(self) -> int:
-        return struct.unpack("<I", self.raw(4))[0]
+    def u16(self, what: str = "u16") -> int:
+        return struct.unpack("<H", self.raw(2, what))[0]
 
-    def scalar(self) -> int:
-        return decode(self.raw(BYTES))
+    def u32(self, what: str = "u32") -> int:
+        return struct.unpack("<I", self.raw(4, what))[0]
 
-    def scalars(self, n: int) -> list[int]:
-        return [self.scalar() for _ in range(n)]
+    def scalar(self, what: str = "scalar") -> int:
+        return decode(self.raw(BYTES, what))
+
+    def scalars(self, n: int, what: str = "scalars") -> list[int]:
+        if n < 0 or n * BYTES > self.remaining():
+            raise EncodingError(f"{self.what}: truncated {what} ({n} field elements needed, "
+                                f"{self.remaining()} bytes left)")
+        return [self.scalar(what) for _ in range(n)]
 
     def finish(self) -> None:
         if self._pos != len(self._data):

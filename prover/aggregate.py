@@ -1,0 +1,244 @@
+"""The aggregated prover: one proof for a window of T training steps (plain mode).
+
+:class:`ProverContext` implements the message steps of :func:`zkdl.verifier.flow.run_protocol`
+by computing each message from the integer tables of :mod:`zkdl.prover.witness`,
+writing it to the proof body and absorbing it; the verifier context reads the
+same messages in the same order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zkdl.encoding import Writer
+from zkdl.field import P
+from zkdl.field.vector import FrVec
+from zkdl.hyrax import Commitment, default_col_bits
+from zkdl.prover import hyrax
+from zkdl.prover import reductions as PR
+from zkdl.prover.claims import prove_point_batch
+from zkdl.prover.mle import partial_evaluate
+from zkdl.verifier.flow import num_vars, stack_shape
+
+
+class ProverContext:
+    def __init__(self, plan, transcript, writer: Writer, tables: dict, openings: dict,
+                 threads=None, rng=None, progress=None):
+        self.plan = plan
+        self.t = transcript
+        self.w = writer
+        self.tables = tables
+        self.openings = openings  # statement openings (W0/F, Wf/F, X, Y) given; witness ones added
+        self.threads = threads
+        self.rng = rng
+        self.progress = progress or (lambda *_: None)
+        self._fr: dict[str, FrVec] = {}
+
+    # --------------------------------------------------------------- helpers
+    def table(self, name: str) -> np.ndarray:
+        return self.tables[name]
+
+    def frvec(self, name: str) -> FrVec:
+        if name not in self._fr:
+            self._fr[name] = FrVec.from_int64(self.tables[name].reshape(-1), self.threads)
+        return self._fr[name]
+
+    def _operand(self, spec) -> FrVec:
+        name, fixed = spec
+        shape = stack_shape(self.plan, name)
+        out, rest = partial_evaluate(self.tables[name].reshape(-1), shape, {a: list(p) for a, p in fixed.items()},
+                                     self.threads)
+        return out
+
+    # ------------------------------------------------------------- messages
+    def commit(self, name, shape):
+        self.progress("commit", name)
+        data = self.tables[name]
+        n = num_vars(self.plan, name)
+        com, opening = hyrax.commit(data.reshape(-1), default_col_bits(n), rng=self.rng, threads=self.threads)
+        self.openings[name] = opening
+        raw = com.to_bytes()
+        self.w.raw(raw)
+        self.t.absorb_bytes(b"commit/" + name.encode(), raw)
+
+    def challenge(self, label, n):
+        return self.t.challenge_scalars(label.encode(), n)
+
+    def send(self, label, names, point):
+        vals = [PR.evaluate_tensor(self.tables[n].reshape(-1), point, self.threads) for n in names]
+        self.w.scalars(vals)
+        self.t.absorb_scalars(label.encode(), vals)
+        return vals
+
+    def matmul(self, label, rho, kvars, claim, left, right):
+        self.progress("matmul", label)
+        return PR.prove_matmul(self.t, self.w, label.encode(), rho, kvars, claim,
+                               self._operand(left), self._operand(right), self.threads)
+
+    def batch(self, name, claims):
+        if len(claims) == 1:
+            self.t.absorb_bytes(b"batch", name.encode())
+        proof, point, value = prove_point_batch(self.t, b"batch/" + name.encode(), self.frvec(name), claims,
+                                                self.threads)
+        if proof is not None:
+            proof.write(self.w)
+        return list(point), value
+
+    def instance_map(self, label, rho, q, claim, const_weights, sources):
+        return PR.prove_instance_map(self.t, self.w, label.encode(), q,
+                                     [(bits, self.tables[name].reshape(-1)) for bits, _, name in sources],
+                                     self.threads)
+
+    def eq_product(self, label, point, claim, factors, names):
+        self.progress("product", label)
+        p2, vals = PR.prove_eq_product(self.t, self.w, label.encode(), point, claim, factors,
+                                       [self.frvec(n) for n in names], self.threads)
+        return list(p2), vals
+
+    def select(self, label, rows_point, col_point, claim, rows, data_name, n_vars):
+        return PR.prove_select(self.t, self.w, label.encode(), rows_point, col_point, claim, rows,
+                               self.tables[data_name], n_vars, self.threads)
+
+    def linear(self, label, point, claim, const, terms):
+        pterms = []
+        for term in terms:
+            if term[0] == "tensor":
+                pterms.append(("tensor", term[1], self.tables[term[2]].reshape(-1)))
+            else:
+                _, coeff, kbits, nbits, name = term
+                pterms.append(("bits", coeff, kbits, nbits, self.tables[name].reshape(-1)))
+        return PR.prove_linear(self.t, self.w, label.encode(), point, pterms, self.threads)
+
+    def open(self, name, point, value):
+        self.progress("open", name)
+        values, proof = hyrax.prove_eval(self.t, [self.openings[name]], list(point))
+        if values[0] != value % P:
+            raise RuntimeError(f"prover bug: opening of {name} disagrees with its claim")
+        self.w.raw(proof.to_bytes())
+
+
+def stacked_opening(parts, plan_lp: int) -> hyrax.Opening:
+    """The opening of per-layer commitments stacked on a leading axis of plan_lp slots
+    (missing slots are zero matrices with zero blinds: identity rows)."""
+    first = parts[0]
+    rows, cols = first.matrix.shape
+    n, c = first.commitment.num_vars, first.commitment.col_bits
+    mats, blinds, coms = [], [], []
+    for k in range(plan_lp):
+        if k < len(parts):
+            mats.append(parts[k].matrix)
+            blinds.extend(parts[k].blinds)
+            coms.append(parts[k].commitment)
+        else:
+            mats.append(np.zeros((rows, cols), dtype=np.int64))
+            blinds.extend([0] * rows)
+            coms.append(Commitment(tuple(identity_rows(rows)), n, c))
+    com = Commitment.stack(coms)
+    return hyrax.Opening(com, np.concatenate(mats, axis=0), blinds)
+
+
+def identity_rows(count: int):
+    from zkdl import curve
+    return [curve.identity()] * count
+
+
+# ------------------------------------------------------------------- top level
+def dataset_arrays(config, data):
+    """(X, Y): quantized features and one-hot targets times 2^R, as the tracer uses them."""
+    X = np.asarray(data.X, dtype=np.int64)
+    Y = np.zeros((X.shape[0], int(data.n_classes)), dtype=np.int64)
+    Y[np.arange(X.shape[0]), np.asarray(data.y, dtype=np.int64)] = 1 << config.R
+    return X, Y
+
+
+def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads):
+    """Commit ``arr`` zero-padded to ``shape`` (with given blinds, for reproducible
+    statement commitments across chained proofs)."""
+    from zkdl.hyrax import default_col_bits as dcb
+    full = np.zeros(shape, dtype=np.int64)
+    full[tuple(slice(0, s) for s in arr.shape)] = arr
+    n = sum(s.bit_length() - 1 for s in shape)
+    return hyrax.commit(full.reshape(-1), dcb(n), blinds=blinds, rng=rng, threads=threads)
+
+
+def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
+                 threads=None, rng=None, progress=None) -> tuple[bytes, dict]:
+    """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
+    where ``secrets`` holds the blinds of the dataset and weight commitments that a
+    chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
+    secrets with "W0" set to its "Wf" to chain."""
+    import hashlib
+
+    from zkdl import __version__
+    from zkdl.prooffile import canonical_json, pack
+    from zkdl.schedule import batch_indices
+    from zkdl.transcript import Transcript
+    from zkdl.verifier.flow import run_protocol
+    from zkdl.verifier.plan import make_plan
+    from zkdl.verifier.verify import (PROOF_KIND, absorbed_header, circuit_digest, commitments_digest)
+    from zkdl.prover.witness import build_tables
+
+    config, data = run.config, run.data
+    if t0 < 0 or T < 1 or t0 + T > run.n_steps:
+        raise ValueError(f"window {t0}..{t0 + T - 1} is outside the run's {run.n_steps} steps")
+    plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights)
+    secrets = dict(secrets or {})
+    X, Yd = dataset_arrays(config, data)
+    W0 = [np.asarray(w, dtype=np.int64) for w in run.weights(t0)]
+    Wf = [np.asarray(w, dtype=np.int64) for w in run.weights(t0 + T)]
+    report = progress or (lambda *_: None)
+    report("witness", f"steps {t0}..{t0 + T - 1}")
+    steps = run.window(t0, T)
+    tables = build_tables(plan, steps, X, Yd, W0, Wf)
+
+    report("commit", "statement")
+    pd = plan.pdims
+    npad = 1 << plan.nbits_log
+    xcom, xop = _commit_padded(X, (npad, pd[0]), secrets.get("X"), rng, threads)
+    ycom, yop = _commit_padded(Yd, (npad, pd[-1]), secrets.get("Y"), rng, threads)
+    w0_ops, wf_ops = [], []
+    for ops, ws, key in ((w0_ops, W0, "W0"), (wf_ops, Wf, "Wf")):
+        given = secrets.get(key)
+        for layer, w in enumerate(ws, start=1):
+            _, op = _commit_padded(w, (pd[layer - 1], pd[layer]), given[layer - 1] if given else None, rng, threads)
+            ops.append(op)
+    header = {
+        "kind": PROOF_KIND,
+        "zkdl_version": __version__,
+        "zk": False,
+        "config": config.to_dict(),
+        "plan": plan.to_dict(),
+        "circuit_digest": circuit_digest(plan),
+        "statement": {
+            "steps": [t0, t0 + T],
+            "n_samples": plan.n_samples,
+            "initial_weights_range_checked": bool(check_initial_weights),
+            "dataset_digest": commitments_digest([xcom, ycom]),
+            "initial_weights_digest": commitments_digest([o.commitment for o in w0_ops]),
+            "final_weights_digest": commitments_digest([o.commitment for o in wf_ops]),
+        },
+    }
+    transcript = Transcript(PROOF_KIND.encode())
+    transcript.absorb_bytes(b"header", absorbed_header(header))
+    writer = Writer()
+    for op in [xop, yop, *w0_ops, *wf_ops]:
+        raw = op.commitment.to_bytes()
+        writer.raw(raw)
+        transcript.absorb_bytes(b"statement/commitment", raw)
+    openings = {"X": xop, "Y": yop}
+    for fam in plan.families:
+        openings[f"W0/{fam.index}"] = stacked_opening([w0_ops[l - 1] for l in fam.layers], fam.Lp)
+        openings[f"Wf/{fam.index}"] = stacked_opening([wf_ops[l - 1] for l in fam.layers], fam.Lp)
+    ctx = ProverContext(plan, transcript, writer, tables, openings, threads, rng, report)
+
+    def schedule(step):
+        return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
+
+    run_protocol(ctx, plan, schedule)
+    body = writer.getvalue()
+    header["sizes"] = {"body_bytes": len(body),
+                       "committed_values": int(sum(int(np.prod(s)) for _, _, s in plan.committed()))}
+    out_secrets = {"X": xop.blinds, "Y": yop.blinds, "W0": [o.blinds for o in w0_ops],
+                   "Wf": [o.blinds for o in wf_ops]}
+    del hashlib, canonical_json
+    return pack(header, body), out_secrets

@@ -1,0 +1,257 @@
+"""The standalone verifier of aggregated SGD-MLP proofs (plain mode).
+
+Pure Python: imports zkdl core pieces (field, poly, transcript, sumcheck, claims,
+reductions, hyrax, curve, config, schedule) and the protocol description in this
+package, never the prover, numba, CuPy or the tracer. Every failure is a
+:class:`~zkdl.errors.VerificationError` subclass with a message naming the step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from zkdl import curve
+from zkdl.claims import PointBatchProof, verify_point_batch
+from zkdl.config import TrainConfig
+from zkdl.encoding import Reader
+from zkdl.errors import ConfigError, EncodingError, VerificationError, ZkdlError
+from zkdl.hyrax import Commitment, EvalProof, default_col_bits, verify_eval
+from zkdl.prooffile import canonical_json, unpack
+from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_linear, verify_matmul,
+                             verify_select)
+from zkdl.schedule import batch_indices
+from zkdl.transcript import Transcript
+from zkdl.verifier.flow import num_vars, run_protocol
+from zkdl.verifier.plan import Plan, make_plan
+
+PROOF_KIND = "zkdl/sgd-mlp/v1"
+
+
+class StatementError(VerificationError):
+    """The header's statement is malformed or inconsistent with the proof body."""
+
+
+class ChainError(VerificationError):
+    """The proof does not start from the expected initial-weight commitment."""
+
+
+class ProofReader(Reader):
+    """Reader with G1 point decoding (subgroup-checked, canonical)."""
+
+    def point(self, what: str = "point"):
+        return curve.decode_point(self.raw(curve.POINT_BYTES, what))
+
+    def points(self, count: int, what: str = "points"):
+        if count < 0 or count * curve.POINT_BYTES > self.remaining():
+            raise EncodingError(f"{self.what}: truncated {what}")
+        return curve.decode_points(self.raw(count * curve.POINT_BYTES, what), count)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What a verified proof establishes."""
+
+    config: TrainConfig
+    t0: int
+    T: int
+    n_samples: int
+    zk: bool
+    dataset_digest: str
+    initial_weights_digest: str
+    final_weights_digest: str
+    initial_weights_range_checked: bool
+    circuit_digest: str
+
+    def describe(self) -> str:
+        mode = "zero-knowledge" if self.zk else "PLAIN (not zero-knowledge)"
+        pre = ("initial weights range-checked in this proof" if self.initial_weights_range_checked
+               else "initial-weight bound inherited from a previous proof (precondition)")
+        return (f"steps {self.t0}..{self.t0 + self.T - 1} of SGD on a {len(self.config.dims()) - 1}-layer MLP "
+                f"{list(self.config.dims())}, batch {self.config.batch_size}, lr {self.config.lr_num}/2^"
+                f"{self.config.lr_shift}, R={self.config.R}, Q={self.config.Q}; dataset {self.dataset_digest[:16]}…, "
+                f"W[{self.t0}] {self.initial_weights_digest[:16]}… -> W[{self.t0 + self.T}] "
+                f"{self.final_weights_digest[:16]}…; {pre}; mode: {mode}")
+
+
+def commitments_digest(coms) -> str:
+    h = hashlib.sha256(b"zkdl/commitments/v1")
+    for c in coms:
+        h.update(c.to_bytes())
+    return h.hexdigest()
+
+
+def circuit_digest(plan: Plan) -> str:
+    return hashlib.sha256(canonical_json(plan.to_dict())).hexdigest()
+
+
+def weight_vars(plan: Plan, layer: int) -> int:
+    pd = plan.pdims
+    return (pd[layer - 1].bit_length() - 1) + (pd[layer].bit_length() - 1)
+
+
+def dataset_vars(plan: Plan) -> tuple[int, int]:
+    return (plan.nbits_log + plan.pdims[0].bit_length() - 1, plan.nbits_log + plan.pdims[-1].bit_length() - 1)
+
+
+def absorbed_header(header: dict) -> bytes:
+    """The header bytes bound into the transcript (everything but the size summary)."""
+    return canonical_json({k: v for k, v in header.items() if k != "sizes"})
+
+
+def _stack_family(coms, fam, layer_coms) -> Commitment:
+    parts = [layer_coms[layer - 1] for layer in fam.layers]
+    first = parts[0]
+    while len(parts) < fam.Lp:
+        parts.append(Commitment(tuple([curve.identity()] * first.num_rows), first.num_vars, first.col_bits))
+    return Commitment.stack(parts)
+
+
+class VerifierContext:
+    def __init__(self, plan, transcript, reader: ProofReader, commitments: dict):
+        self.plan = plan
+        self.t = transcript
+        self.r = reader
+        self.coms = commitments
+
+    def commit(self, name, shape):
+        n = num_vars(self.plan, name)
+        com = Commitment.read(self.r, n, default_col_bits(n))
+        self.coms[name] = com
+        self.t.absorb_bytes(b"commit/" + name.encode(), com.to_bytes())
+
+    def challenge(self, label, n):
+        return self.t.challenge_scalars(label.encode(), n)
+
+    def send(self, label, names, point):
+        vals = self.r.scalars(len(names), label)
+        self.t.absorb_scalars(label.encode(), vals)
+        return vals
+
+    def matmul(self, label, rho, kvars, claim, left, right):
+        return verify_matmul(self.t, self.r, label.encode(), rho, kvars, claim)
+
+    def batch(self, name, claims):
+        n = num_vars(self.plan, name)
+        if len(claims) == 1:
+            self.t.absorb_bytes(b"batch", name.encode())
+            proof = None
+        else:
+            proof = PointBatchProof.read(self.r)
+        point, value = verify_point_batch(self.t, b"batch/" + name.encode(), n, claims, proof)
+        return list(point), value
+
+    def instance_map(self, label, rho, q, claim, const_weights, sources):
+        return verify_instance_map(self.t, self.r, label.encode(), rho, q, claim, const_weights,
+                                   [(bits, weights) for bits, weights, _ in sources])
+
+    def eq_product(self, label, point, claim, factors, names):
+        p2, vals = verify_eq_product(self.t, self.r, label.encode(), point, claim, factors, len(names))
+        return list(p2), vals
+
+    def select(self, label, rows_point, col_point, claim, rows, data_name, n_vars):
+        return verify_select(self.t, self.r, label.encode(), rows_point, col_point, claim, rows, n_vars)
+
+    def linear(self, label, point, claim, const, terms):
+        vterms = [t[:-1] for t in terms]
+        return verify_linear(self.t, self.r, label.encode(), point, claim, const, vterms)
+
+    def open(self, name, point, value):
+        com = self.coms[name]
+        proof = EvalProof.read(self.r, com.col_bits)
+        verify_eval(self.t, [com], list(point), [value], proof)
+
+
+def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
+    if header.get("kind") != PROOF_KIND:
+        raise StatementError(f"not an SGD-MLP proof (kind {header.get('kind')!r}, expected {PROOF_KIND!r})")
+    if header.get("zk") is not False:
+        raise StatementError("this verifier build checks plain-mode proofs only (zk must be false)")
+    st = header.get("statement")
+    if not isinstance(st, dict):
+        raise StatementError("header has no statement object")
+    try:
+        config = TrainConfig.from_dict(header.get("config"))
+        steps = st.get("steps")
+        if not (isinstance(steps, list) and len(steps) == 2 and all(type(x) is int for x in steps)):
+            raise StatementError("statement.steps must be [first, end]")
+        n_samples = st.get("n_samples")
+        check = st.get("initial_weights_range_checked")
+        if type(check) is not bool:
+            raise StatementError("statement.initial_weights_range_checked must be a boolean")
+        plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check)
+    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        raise StatementError(f"invalid config or statement in the header: {exc}") from None
+    if header.get("plan") != plan.to_dict():
+        raise StatementError("the header's plan does not match the one derived from its config")
+    if header.get("circuit_digest") != circuit_digest(plan):
+        raise StatementError("circuit digest mismatch")
+    for key in ("dataset_digest", "initial_weights_digest", "final_weights_digest"):
+        v = st.get(key)
+        if not (isinstance(v, str) and len(v) == 64):
+            raise StatementError(f"statement.{key} must be a SHA-256 hex digest")
+    return config, plan, st
+
+
+def read_statement_commitments(reader: ProofReader, plan: Plan):
+    xv, yv = dataset_vars(plan)
+    X = Commitment.read(reader, xv, default_col_bits(xv))
+    Y = Commitment.read(reader, yv, default_col_bits(yv))
+    W0, Wf = [], []
+    for coms in (W0, Wf):
+        for layer in range(1, plan.L + 1):
+            n = weight_vars(plan, layer)
+            coms.append(Commitment.read(reader, n, default_col_bits(n)))
+    return X, Y, W0, Wf
+
+
+def verify(proof, expect_initial: str | None = None) -> Statement:
+    """Verify proof bytes (or a path); return the proven Statement or raise VerificationError.
+
+    ``expect_initial``: the initial-weights digest a chained proof must start from."""
+    if isinstance(proof, (str,)) or hasattr(proof, "__fspath__"):
+        try:
+            with open(proof, "rb") as fh:
+                proof = fh.read()
+        except OSError as exc:
+            raise VerificationError(f"cannot read proof file {proof}: {exc.strerror}") from None
+    try:
+        return _verify_bytes(proof, expect_initial)
+    except VerificationError:
+        raise
+    except (ZkdlError, ValueError, ArithmeticError, KeyError, IndexError, TypeError, RecursionError) as exc:
+        # Anything else a malformed input can provoke is still a rejection, never a crash.
+        raise VerificationError(f"malformed proof: {type(exc).__name__}: {exc}") from None
+
+
+def _verify_bytes(data, expect_initial) -> Statement:
+    header, body = unpack(data)
+    config, plan, st = parse_header(header)
+    reader = ProofReader(body, "proof body")
+    X, Y, W0, Wf = read_statement_commitments(reader, plan)
+    if commitments_digest([X, Y]) != st["dataset_digest"]:
+        raise StatementError("dataset commitment does not match statement.dataset_digest")
+    if commitments_digest(W0) != st["initial_weights_digest"]:
+        raise StatementError("initial weight commitments do not match statement.initial_weights_digest")
+    if commitments_digest(Wf) != st["final_weights_digest"]:
+        raise StatementError("final weight commitments do not match statement.final_weights_digest")
+    if expect_initial is not None and expect_initial != st["initial_weights_digest"]:
+        raise ChainError("the proof does not start from the expected initial weights")
+    transcript = Transcript(PROOF_KIND.encode())
+    transcript.absorb_bytes(b"header", absorbed_header(header))
+    for c in [X, Y, *W0, *Wf]:
+        transcript.absorb_bytes(b"statement/commitment", c.to_bytes())
+    coms = {"X": X, "Y": Y}
+    for fam in plan.families:
+        coms[f"W0/{fam.index}"] = _stack_family(coms, fam, W0)
+        coms[f"Wf/{fam.index}"] = _stack_family(coms, fam, Wf)
+    ctx = VerifierContext(plan, transcript, reader, coms)
+
+    def schedule(step):
+        return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
+
+    run_protocol(ctx, plan, schedule)
+    reader.finish()
+    return Statement(config, plan.t0, plan.T, plan.n_samples, False, st["dataset_digest"],
+                     st["initial_weights_digest"], st["final_weights_digest"], plan.check_initial_weights,
+                     header["circuit_digest"])

@@ -65,7 +65,7 @@ def _lin(pairs) -> np.ndarray:
     pairs = [(int(c), X) for c, X in pairs if c != 0]
     shape = pairs[0][1].shape
     bound = sum(abs(c) * _absmax(X) for c, X in pairs)
-    if bound < _I64_SAFE and all(X.dtype != object for _, X in pairs):
+    if bound < _I64_SAFE and all(X.dtype != object and abs(c) < _I64_SAFE for c, X in pairs):
         out = np.zeros(shape, dtype=np.int64)
         for c, X in pairs:
             out += np.int64(c) * X.astype(np.int64) if c != 1 else X.astype(np.int64)
@@ -235,10 +235,10 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         ind = _gather(a, r, o, a.indicator(o.tensor))
         n, off = r.params["n"], r.params["offset"]
         u = _lin([(1, v), (off, ind)])
-        bad = (u < 0) | (u >= (1 << n))
+        inside = ind != 0
+        bad = np.where(inside, (u < 0) | (u >= (1 << n)), v != 0)
         bad = np.asarray(bad, dtype=bool)
-        return _failures(r, t0, bad, lambda ix: (f"[{-off}, {(1 << n) - off})" if ind[ix] else f"[0, {1 << n})"),
-                         v, limit)
+        return _failures(r, t0, bad, lambda ix: (f"[{-off}, {(1 << n) - off})" if ind[ix] else 0), v, limit)
     elif k == "data":
         out = r.operand("out")
         sel, table = r.operand("select"), r.operand("table")

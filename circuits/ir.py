@@ -37,9 +37,12 @@ linear, chain  out = sum_i c_i term_i               (element-wise; a term with
                several sources is their sum)
 booleanity     bits * (Ind_bits - bits) = 0         (so bits are 0/1 inside the
                logical box and 0 outside: padding is forced to zero)
-range          value + offset * Ind_value in [0, 2^n); strategy ``bits``: value =
-               sum_{k<n} 2^k bits[k] - offset * Ind_value  (the booleanity family
-               of ``bits`` forces the padding of bits, hence of value, to zero)
+range          value + offset in [0, 2^n) inside the logical box, value = 0
+               outside. Strategy ``bits``: value = sum_{k<n} 2^k bits[k] -
+               offset * Ind_value (the booleanity family of ``bits`` forces the
+               padding of bits, hence of value, to zero). Strategy ``logup``
+               (value committed): a lookup of value + offset * Ind_value into
+               [0, 2^n) by 16-bit limbs plus a zero-check of (1 - Ind) * value
 data           out = coef * select @ table  (select: public 0/1 batch selection)
 =============  ===============================================================
 

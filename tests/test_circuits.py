@@ -392,3 +392,19 @@ def test_pure_modules_import_no_numpy():
     loaded = json.loads(out.stdout)
     assert not [m for m in loaded if m.split(".")[0] in ("numpy", "numba")
                 or m.startswith(("zkdl.tracer", "zkdl.circuits.check"))]
+
+
+def test_nonzero_padding_is_caught(small):
+    from zkdl.circuits import check
+    c = build_circuit(small.config, steps=3)
+    a = check._Assignment(c, small, 0, True)
+    S = a.get("S[1]")                                 # layer 1: B x 8 (no entry padding), stack of 3 -> 4
+    S[3, 0, 0] = 1                                    # a padded instance
+    U = a.get("U.bits[1]")
+    U[0, 31, 0, 0] = 1                                # padded bit plane (n = 31 of 32)
+    fails = []
+    for r in c.relations:
+        fails += check._check(a, r, None)
+    keys = {(f.relation, f.step, f.index) for f in fails}
+    assert ("bool:S[1]", None, (0, 0)) in keys
+    assert ("bool:U.bits[1]", 0, (31, 0, 0)) in keys

@@ -176,10 +176,13 @@ def witness(circuit: Circuit, run, t0: int = 0, *, bits: bool = True) -> dict:
 # ----------------------------------------------------------------------------- checker
 def _gather(a: _Assignment, r: Relation, role_operand, arr: np.ndarray | None = None) -> np.ndarray:
     X = a.get(role_operand.tensor) if arr is None else arr
-    out = np.zeros((r.stack, *X.shape[1:]), dtype=X.dtype)
-    for i, s in enumerate(role_operand.src):
-        for j in s:
-            out[i] = out[i] + X[j]
+    if X.shape[0] == r.stack and all(s == (i,) for i, s in enumerate(role_operand.src)):
+        out = X.copy()          # identity map: the relation runs over the whole stack, padding included
+    else:
+        out = np.zeros((r.stack, *X.shape[1:]), dtype=X.dtype)
+        for i, s in enumerate(role_operand.src):
+            for j in s:
+                out[i] = out[i] + X[j]
     if role_operand.transpose:
         out = np.swapaxes(out, 1, 2)
     return out

@@ -176,7 +176,8 @@ def witness(circuit: Circuit, run, t0: int = 0, *, bits: bool = True) -> dict:
 # ----------------------------------------------------------------------------- checker
 def _gather(a: _Assignment, r: Relation, role_operand, arr: np.ndarray | None = None) -> np.ndarray:
     X = a.get(role_operand.tensor) if arr is None else arr
-    if X.shape[0] == r.stack and all(s == (i,) for i, s in enumerate(role_operand.src)):
+    n = len(a.c.tensor(role_operand.tensor).instances)
+    if n == len(role_operand.src) and all(s == (i,) for i, s in enumerate(role_operand.src)):
         out = X.copy()          # identity map: the relation runs over the whole stack, padding included
     else:
         out = np.zeros((r.stack, *X.shape[1:]), dtype=X.dtype)

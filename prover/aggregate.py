@@ -99,6 +99,10 @@ class ProverContext:
         return PR.prove_select(self.t, self.w, label.encode(), rows_point, col_point, claim, rows,
                                self.tables[data_name], n_vars, self.threads)
 
+    def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
+        return PR.prove_padding_zero(self.t, self.w, label.encode(), tau, inst_bits, a_bits, extents,
+                                     self.frvec(name), self.threads)
+
     def linear(self, label, point, claim, const, terms):
         pterms = []
         for term in terms:
@@ -162,11 +166,16 @@ def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads):
 
 
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
-                 threads=None, rng=None, progress=None) -> tuple[bytes, dict]:
+                 threads=None, rng=None, progress=None, config=None, tamper=None) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
-    secrets with "W0" set to its "Wf" to chain."""
+    secrets with "W0" set to its "Wf" to chain.
+
+    Soundness-test hooks (never used by the CLI): ``config`` states a config other than
+    the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace") or the
+    tables (stage "tables") before they are committed. The prover does not re-check
+    relations while proving, so a tampered witness yields a proof the verifier rejects."""
     import hashlib
 
     from zkdl import __version__
@@ -178,7 +187,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     from zkdl.verifier.verify import (PROOF_KIND, absorbed_header, circuit_digest, commitments_digest)
     from zkdl.prover.witness import build_tables
 
-    config, data = run.config, run.data
+    data = run.data
+    config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:
         raise ValueError(f"window {t0}..{t0 + T - 1} is outside the run's {run.n_steps} steps")
     plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights)
@@ -189,7 +199,13 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     report = progress or (lambda *_: None)
     report("witness", f"steps {t0}..{t0 + T - 1}")
     steps = run.window(t0, T)
+    if tamper:
+        import copy
+        steps = copy.deepcopy(steps)
+        tamper("trace", steps)
     tables = build_tables(plan, steps, X, Yd, W0, Wf)
+    if tamper:
+        tamper("tables", tables)
 
     report("commit", "statement")
     pd = plan.pdims

@@ -73,8 +73,10 @@ def test_booleanity_zero_check_detects_non_bit():
     assert v == ev(bits, vp)
     bad = bits.copy()
     bad[3] = 2
-    with pytest.raises(ValueError):  # the honest prover refuses
-        PR.prove_eq_product(Transcript(b"t"), Writer(), b"bool", tau, 0, factors, [bad])
+    w = Writer()  # the prover does not re-check claims: the verifier must reject
+    PR.prove_eq_product(Transcript(b"t"), w, b"bool", tau, 0, factors, [bad])
+    with pytest.raises(ReductionError):
+        verify_eq_product(Transcript(b"t"), Reader(w.getvalue()), b"bool", tau, 0, factors, 1)
 
 
 # ---------------------------------------------------------------------- matmul
@@ -187,3 +189,34 @@ def test_data_selection():
     other = [3, 7, 1, 7, None, None, None, None]  # a batch from the wrong rows
     with pytest.raises(VerificationError):
         verify_select(Transcript(b"t"), Reader(w.getvalue()), b"A0", rp, cp, claim, other, 4)
+
+
+# ------------------------------------------------------------ padding zero-check
+
+def test_padding_zero_check():
+    from zkdl.prover.reductions import prove_padding_zero
+    from zkdl.reductions import verify_padding_zero
+    rng = random.Random(8)
+    # 2 instances of 4 x 4, logical extents (3, 4) and (4, 2)
+    ext = [(3, 4), (4, 2)]
+    T = np.zeros((2, 4, 4), dtype=np.int64)
+    T[0, :3, :4] = rints(rng, 12).reshape(3, 4)
+    T[1, :4, :2] = rints(rng, 8).reshape(4, 2)
+    tau = [rng.randrange(P) for _ in range(5)]
+    w = Writer()
+    got = prove_padding_zero(Transcript(b"t"), w, b"pad", tau, 1, 2, ext, T.reshape(-1))
+    pt, v = verify_padding_zero(Transcript(b"t"), Reader(w.getvalue()), b"pad", tau, 1, 2, ext)
+    assert (pt, v) == got and v == ev(T, pt)
+    bad = T.copy()
+    bad[1, 0, 3] = 5  # a nonzero entry in the padding
+    w = Writer()
+    prove_padding_zero(Transcript(b"t"), w, b"pad", tau, 1, 2, ext, bad.reshape(-1))
+    with pytest.raises(ReductionError, match="padding"):
+        verify_padding_zero(Transcript(b"t"), Reader(w.getvalue()), b"pad", tau, 1, 2, ext)
+
+
+def test_prefix_mle():
+    rng = random.Random(9)
+    x = [rng.randrange(P) for _ in range(4)]
+    for d in range(0, 17):
+        assert poly.prefix_mle(d, x) == poly.evaluate([1 if i < d else 0 for i in range(16)], x)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from zkdl.errors import ZkdlError
 from zkdl.field import P, inv
 from zkdl.verifier.plan import Family, Plan, log2ceil
+from zkdl.verifier.plan import pad2 as pad_dim
 
 
 class ProtocolBug(ZkdlError):
@@ -227,6 +228,20 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
                                [(fam.lbits, w0, f"W0/{F}"), (plan.inst_bits(fam), dw, f"DWv/{F}")])
         claims.add(f"W0/{F}", *out[0])
         claims.add(f"DWv/{F}", *out[1])
+
+    # 3b. statement tensors are zero outside their logical extent (only checked where a
+    #     dimension is not a power of two; padded layer slots are identity rows already)
+    for fam in plan.families:
+        ext = [(plan.dims[layer - 1], plan.dims[layer]) for layer in fam.layers]
+        if any(e != (fam.din, fam.dout) for e in ext):
+            name = f"W0/{fam.index}"
+            tau = ctx.challenge(f"pad/{name}", num_vars(plan, name))
+            claims.add(name, *ctx.padding_zero(f"pad/{name}", name, tau, fam.lbits, lb(fam.din), ext))
+    for name, d in (("X", plan.dims[0]), ("Y", plan.dims[-1])):
+        if d != pad_dim(d):
+            tau = ctx.challenge(f"pad/{name}", num_vars(plan, name))
+            claims.add(name, *ctx.padding_zero(f"pad/{name}", name, tau, 0, plan.nbits_log,
+                                               [(1 << plan.nbits_log, d)]))
 
     # 4. derived tensors
     for fam in plan.families:

@@ -19,7 +19,7 @@ from zkdl.errors import ConfigError, EncodingError, VerificationError, ZkdlError
 from zkdl.hyrax import Commitment, EvalProof, default_col_bits, verify_eval
 from zkdl.prooffile import canonical_json, unpack
 from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_linear, verify_matmul,
-                             verify_select)
+                             verify_padding_zero, verify_select)
 from zkdl.schedule import batch_indices
 from zkdl.transcript import Transcript
 from zkdl.verifier.flow import num_vars, run_protocol
@@ -151,6 +151,9 @@ class VerifierContext:
 
     def select(self, label, rows_point, col_point, claim, rows, data_name, n_vars):
         return verify_select(self.t, self.r, label.encode(), rows_point, col_point, claim, rows, n_vars)
+
+    def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
+        return verify_padding_zero(self.t, self.r, label.encode(), tau, inst_bits, a_bits, extents)
 
     def linear(self, label, point, claim, const, terms):
         vterms = [t[:-1] for t in terms]

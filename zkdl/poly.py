@@ -137,3 +137,18 @@ def interpolate(evals) -> list[int]:
         for k in range(d):
             coeffs[k] = (coeffs[k] + scale * basis[k]) % P
     return coeffs
+
+
+def prefix_mle(d: int, x) -> int:
+    """sum_{i < d} eq(x, i): the multilinear extension of the indicator [i < d] over
+    len(x) variables, in O(len(x)) (recursion on the most significant bit)."""
+    n = len(x)
+    if d <= 0:
+        return 0
+    if d >= 1 << n:
+        return 1
+    half = 1 << (n - 1)
+    x1 = x[0] % P
+    if d <= half:
+        return (1 - x1) * prefix_mle(d, x[1:]) % P
+    return ((1 - x1) + x1 * prefix_mle(d - half, x[1:])) % P

@@ -174,3 +174,26 @@ def verify_select(transcript, reader: Reader, label: bytes, rows_point, col_poin
     if selection_eval(rows_point, rows, red.point) * dv % P != red.value:
         raise ReductionError(f"{_name(label)}: selected rows do not match the committed dataset")
     return tuple(red.point) + tuple(col_point), dv
+
+
+def padding_mask_eval(point, inst_bits: int, a_bits: int, extents) -> int:
+    """MLE at ``point`` of the padding indicator of a stack (2^inst_bits, 2^a_bits, B):
+    1 - sum_i eq(rho, i) [a < a_len_i] [b < b_len_i] over the real instances
+    ``extents`` = [(a_len, b_len)]."""
+    from zkdl.poly import prefix_mle
+    rho, xa, xb = point[:inst_bits], point[inst_bits:inst_bits + a_bits], point[inst_bits + a_bits:]
+    w = eq_table(rho)
+    valid = sum(w[i] * prefix_mle(a, xa) * prefix_mle(b, xb) for i, (a, b) in enumerate(extents))
+    return (1 - valid) % P
+
+
+def verify_padding_zero(transcript, reader: Reader, label: bytes, tau, inst_bits: int, a_bits: int, extents):
+    """Reduction 6: a committed stack is zero outside each instance's logical extent:
+    0 = sum_x eq(tau, x) pad(x) T(x). Returns the claim (p', T(p'))."""
+    transcript.absorb_bytes(b"reduce/padding", label)
+    red = _read_sumcheck(reader, transcript, 0, len(tau), 3)
+    (tv,) = _read_values(reader, transcript, label + b"/value", 1)
+    pad = padding_mask_eval(red.point, inst_bits, a_bits, extents)
+    if eq_eval(tau, red.point) * pad % P * tv % P != red.value:
+        raise ReductionError(f"{_name(label)}: padding entries are not zero")
+    return tuple(red.point), tv

@@ -165,8 +165,19 @@ def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads):
     return hyrax.commit(full.reshape(-1), dcb(n), blinds=blinds, rng=rng, threads=threads)
 
 
+class WitnessError(ValueError):
+    """The run's trace does not satisfy the circuit (the prover refuses to prove it)."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        shown = "\n  ".join(str(f) for f in failures[:5])
+        more = f"\n  ... and {len(failures) - 5} more" if len(failures) > 5 else ""
+        super().__init__(f"the trace violates {len(failures)} circuit relation entries:\n  {shown}{more}")
+
+
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
-                 threads=None, rng=None, progress=None, config=None, tamper=None) -> tuple[bytes, dict]:
+                 check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
+                 progress=None, config=None, tamper=None) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
@@ -184,19 +195,26 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     from zkdl.transcript import Transcript
     from zkdl.verifier.flow import run_protocol
     from zkdl.verifier.plan import make_plan
-    from zkdl.verifier.verify import (PROOF_KIND, absorbed_header, circuit_digest, commitments_digest)
+    from zkdl.verifier.verify import PROOF_KIND, absorbed_header, circuit_for, commitments_digest
     from zkdl.prover.witness import build_tables
 
     data = run.data
     config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:
         raise ValueError(f"window {t0}..{t0 + T - 1} is outside the run's {run.n_steps} steps")
-    plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights)
+    plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights, check_dataset)
+    circuit = circuit_for(plan, config)
+    report = progress or (lambda *_: None)
+    if check_witness:
+        from zkdl.circuits.check import check_witness as check
+        report("check", f"witness of steps {t0}..{t0 + T - 1}")
+        failures = check(circuit, run, steps=(t0, T))
+        if failures:
+            raise WitnessError(failures)
     secrets = dict(secrets or {})
     X, Yd = dataset_arrays(config, data)
     W0 = [np.asarray(w, dtype=np.int64) for w in run.weights(t0)]
     Wf = [np.asarray(w, dtype=np.int64) for w in run.weights(t0 + T)]
-    report = progress or (lambda *_: None)
     report("witness", f"steps {t0}..{t0 + T - 1}")
     steps = run.window(t0, T)
     if tamper:
@@ -224,11 +242,12 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         "zk": False,
         "config": config.to_dict(),
         "plan": plan.to_dict(),
-        "circuit_digest": circuit_digest(plan),
+        "circuit_digest": circuit.digest(),
         "statement": {
             "steps": [t0, t0 + T],
             "n_samples": plan.n_samples,
             "initial_weights_range_checked": bool(check_initial_weights),
+            "dataset_range_checked": bool(check_dataset),
             "dataset_digest": commitments_digest([xcom, ycom]),
             "initial_weights_digest": commitments_digest([o.commitment for o in w0_ops]),
             "final_weights_digest": commitments_digest([o.commitment for o in wf_ops]),

@@ -87,11 +87,15 @@ def build_tables(plan: Plan, steps, X: np.ndarray, Yd: np.ndarray, W0: list, Wf:
         if fam.relu:
             src["GA"], src["RG"] = st_tabs["GAv"], st_tabs["RGv"]
         for kind, f2, shape in plan.committed():
-            if f2.index != F or kind == "S":
+            if f2.index != F or kind in ("S", "XB"):
                 continue
             bits = to_bits(src[kind], plan.offset(kind, fam), plan.value_bits(kind, fam), shape[-1],
                            f"layer family {F} ({kind})")
             tabs[f"{kind}/{F}"] = bits
+    for kind, fam, shape in plan.committed():
+        if kind == "XB":
+            tabs["XB/0"] = to_bits(tabs["X"], plan.offset("XB", fam), plan.value_bits("XB", fam), shape[-1],
+                                   "dataset features")
     if L < 1:
         raise ValueError("a network needs at least one layer")
     return tabs

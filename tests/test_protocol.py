@@ -1,6 +1,7 @@
 """End-to-end aggregated proofs: completeness, and the verifier (not the prover)
 rejecting every class of corrupted witness, tampered byte, header or chain."""
 
+import copy
 import json
 import random
 
@@ -12,7 +13,7 @@ from zkdl import data as D
 from zkdl.config import TrainConfig
 from zkdl.errors import VerificationError
 from zkdl.prooffile import pack, unpack
-from zkdl.prover.aggregate import prove_window
+from zkdl.prover.aggregate import WitnessError, prove_window
 from zkdl.verifier.verify import ChainError, verify
 
 SEED = 20261127
@@ -86,6 +87,21 @@ def test_fresh_blinds_hide(run):
 
 # ---------------------------------------------- corrupted witnesses (prover skips checks)
 
+class TamperedRun:
+    """A run whose window (as the witness checker and the prover read it) is corrupted."""
+
+    def __init__(self, run, fn):
+        self._run, self._fn = run, fn
+
+    def __getattr__(self, name):
+        return getattr(self._run, name)
+
+    def window(self, t0, T):
+        steps = copy.deepcopy(self._run.window(t0, T))
+        self._fn("trace", steps)
+        return steps
+
+
 def bump(name, idx=(0, 0), delta=1, step=0):
     def tamper(stage, obj):
         if stage == "trace":
@@ -123,7 +139,7 @@ def wrong_label(stage, obj):
         y[0] = np.roll(y[0], 1)
 
 
-TAMPERS = {
+TRACE_TAMPERS = {
     "forward output Z'": bump("Zp_1"),
     "forward remainder": bump("remZ_2", (1, 1)),
     "backward G_A'": bump("G_Ap_1", (0, 1)),
@@ -133,22 +149,35 @@ TAMPERS = {
     "activation A": bump("A_1", (2, 0), 3),
     "output gradient": bump("G_Z_3", (0, 0), 1, 1),
     "weight chain": bump("W_2", (0, 0), 1, 1),
-    "sign bit": flip_sign_bit,
-    "non-boolean bits": non_boolean_bits,
     "batch rows": wrong_rows,
     "labels": wrong_label,
 }
+TABLE_TAMPERS = {"sign bit": flip_sign_bit, "non-boolean bits": non_boolean_bits}
 
 
-@pytest.mark.parametrize("what", sorted(TAMPERS))
-def test_corrupted_witness_rejected(run, what):
-    proof, _ = prove(run, tamper=TAMPERS[what])
+@pytest.mark.parametrize("what", sorted(TRACE_TAMPERS))
+def test_corrupted_trace_found_by_checker_and_rejected_by_verifier(run, what):
+    bad = TamperedRun(run, TRACE_TAMPERS[what])
+    # the prover's own witness check refuses ...
+    with pytest.raises(WitnessError) as err:
+        prove(bad)
+    assert err.value.failures
+    # ... and when it is skipped, the verifier rejects the proof
+    proof, _ = prove(bad, check_witness=False)
+    with pytest.raises(VerificationError):
+        verify(proof)
+
+
+@pytest.mark.parametrize("what", sorted(TABLE_TAMPERS))
+def test_corrupted_committed_bits_rejected(run, what):
+    """Lies that no integer trace can express (wrapped sign, non-boolean bit planes)."""
+    proof, _ = prove(run, tamper=TABLE_TAMPERS[what], check_witness=False)
     with pytest.raises(VerificationError):
         verify(proof)
 
 
 def test_wrong_learning_rate_rejected(run):
-    proof, _ = prove(run, config=run.config.replace(lr_num=3))
+    proof, _ = prove(run, config=run.config.replace(lr_num=3), check_witness=False)
     with pytest.raises(VerificationError):
         verify(proof)
 

@@ -7,7 +7,10 @@ import subprocess
 import sys
 
 VERIFIER_SIDE = ["zkdl", "zkdl.errors", "zkdl.field", "zkdl.poly", "zkdl.transcript",
-                 "zkdl.encoding", "zkdl.sumcheck", "zkdl.claims", "zkdl.reductions", "zkdl.prooffile", "zkdl.verifier"]
+                 "zkdl.encoding", "zkdl.sumcheck", "zkdl.claims", "zkdl.reductions", "zkdl.prooffile",
+                 "zkdl.curve", "zkdl.hyrax", "zkdl.sigma", "zkdl.config", "zkdl.schedule",
+                 "zkdl.circuits.ir", "zkdl.circuits.builder", "zkdl.verifier", "zkdl.verifier.plan",
+                 "zkdl.verifier.flow", "zkdl.verifier.verify"]
 FORBIDDEN_PREFIXES = ["numba", "cupy", "zkdl.prover", "zkdl.tracer", "zkdl.field.vector",
                       "zkdl.field.kernels", "llvmlite"]
 

@@ -66,7 +66,7 @@ def stack_shape(plan: Plan, name: str) -> tuple[int, ...]:
         return (1 << plan.nbits_log, plan.pdims[-1])
     fam = plan.families[int(fid)]
     inst = tp * fam.Lp
-    if kind in ("U", "RZ", "GA", "RG", "DW", "RW", "W0B"):
+    if kind in ("U", "RZ", "GA", "RG", "DW", "RW", "W0B", "XB"):
         for k, f, shape in plan.committed():
             if k == kind and f.index == fam.index:
                 return shape
@@ -90,7 +90,7 @@ def num_vars(plan: Plan, name: str) -> int:
     return sum(lb(s) for s in stack_shape(plan, name))
 
 
-BIT_KINDS = ("U", "RZ", "GA", "RG", "DW", "RW", "W0B")
+BIT_KINDS = ("U", "RZ", "GA", "RG", "DW", "RW", "W0B", "XB")
 
 
 def committed_names(plan: Plan) -> list[str]:
@@ -304,6 +304,19 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
             out = ctx.linear(f"bits/W0/{F}", point, value, -plan.offset("W0B", fam),
                              [("bits", 1, plan.kbits("W0B", fam), plan.value_bits("W0B", fam), f"W0B/{F}")])
             claims.add(f"W0B/{F}", *out[0])
+
+    if plan.check_dataset:
+        pending = claims.pop("X")
+        point, value = ctx.batch("X", pending)
+        claims.add("X", point, value)
+        fam0 = plan.families[0]
+        out = ctx.linear("bits/X", point, value, -plan.offset("XB", fam0),
+                         [("bits", 1, plan.kbits("XB", fam0), plan.value_bits("XB", fam0), "XB/0")])
+        claims.add("XB/0", *out[0])
+        # targets: Y (Y - 2^R) = 0 everywhere, so every entry is 0 or 2^R
+        tau = ctx.challenge("bool/Y", num_vars(plan, "Y"))
+        p2, (v,) = ctx.eq_product("bool/Y", tau, 0, [(0, 1, 0), (P - (1 << R), 1, 0)], ["Y"])
+        claims.add("Y", p2, v)
 
     # 5. booleanity of every bit stack and sign-bit stack
     for kind, fam, _ in plan.committed():

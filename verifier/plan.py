@@ -18,6 +18,8 @@ window and the dataset size. It fixes the FAC4DNN stacking (DESIGN.md section 4)
     RW  bits of remW + 2^(R+k-1)      (R + k bits)
     W0B bits of W[t0] + 2^(Q-1)       (Q bits, stacked over the family's layers;
                                        only when the plan checks initial weights)
+  and, when the plan checks the dataset, XB = bits of X + 2^(Q-1) (Np x D_0, Q bits;
+  reported under family 0); the one-hot targets Y are checked to lie in {0, 2^R}.
   Bit tensors put the bit axis last, padded to 2^kbits planes.
 * Public per-layer commitments (the statement): W[t0, l], W[t0+T, l] and the dataset
   (X: Np x D_0, Y: Np x D_L one-hot times 2^R); the verifier stacks per-layer
@@ -70,6 +72,7 @@ class Plan:
     T: int
     n_samples: int
     check_initial_weights: bool
+    check_dataset: bool = True
     families: tuple[Family, ...] = field(default=())
 
     # ---------------------------------------------------------------- sizes
@@ -109,7 +112,7 @@ class Plan:
         """Number of bits of each range-checked value kind."""
         k = self.lr_shift
         return {"U": self.Q - 1 if fam.relu else self.Q, "RZ": self.R, "GA": self.Q, "RG": self.R,
-                "DW": self.update_bits, "RW": self.R + k, "W0B": self.Q}[kind]
+                "DW": self.update_bits, "RW": self.R + k, "W0B": self.Q, "XB": self.Q}[kind]
 
     def offset(self, kind: str, fam: Family) -> int:
         if kind == "U":
@@ -133,13 +136,16 @@ class Plan:
                 out.append((kind, fam, (inst, fam.din, fam.dout, 1 << self.kbits(kind, fam))))
             if self.check_initial_weights:
                 out.append(("W0B", fam, (fam.Lp, fam.din, fam.dout, 1 << self.kbits("W0B", fam))))
+        if self.check_dataset:
+            fam = self.families[0]
+            out.append(("XB", fam, (1 << self.nbits_log, self.pdims[0], 1 << self.kbits("XB", fam))))
         return out
 
     def to_dict(self) -> dict:
         return {"dims": list(self.dims), "batch": self.batch, "R": self.R, "Q": self.Q,
                 "update_bits": self.update_bits, "lr_num": self.lr_num, "lr_shift": self.lr_shift,
                 "t0": self.t0, "T": self.T, "n_samples": self.n_samples,
-                "check_initial_weights": self.check_initial_weights,
+                "check_initial_weights": self.check_initial_weights, "check_dataset": self.check_dataset,
                 "families": [{"layers": list(f.layers), "relu": f.relu, "din": f.din, "dout": f.dout,
                               "dnext": f.dnext} for f in self.families]}
 
@@ -147,7 +153,8 @@ class Plan:
 MAX_DIM = 1 << 16
 
 
-def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bool = True) -> Plan:
+def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bool = True,
+              check_dataset: bool = True) -> Plan:
     """The proof plan for steps t0..t0+T-1 of a run under ``config`` on n_samples rows."""
     dims = tuple(int(d) for d in config.dims())
     for name, v in (("t0", t0), ("T", T), ("n_samples", n_samples)):
@@ -170,4 +177,5 @@ def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bo
     fams = tuple(Family(i, tuple(ls), key[3], key[0], key[1], key[2])
                  for i, (key, ls) in enumerate(groups.items()))
     return Plan(dims, int(config.batch_size), int(config.R), int(config.Q), int(config.update_bits),
-                int(config.lr_num), int(config.lr_shift), t0, T, n_samples, bool(check_initial_weights), fams)
+                int(config.lr_num), int(config.lr_shift), t0, T, n_samples, bool(check_initial_weights),
+                bool(check_dataset), fams)

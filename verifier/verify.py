@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass
 
 from zkdl import curve
+from zkdl.circuits.builder import build_circuit
+from zkdl.circuits.ir import CircuitError
 from zkdl.claims import PointBatchProof, verify_point_batch
 from zkdl.config import TrainConfig
 from zkdl.encoding import Reader
@@ -61,12 +63,15 @@ class Statement:
     initial_weights_digest: str
     final_weights_digest: str
     initial_weights_range_checked: bool
+    dataset_range_checked: bool
     circuit_digest: str
 
     def describe(self) -> str:
         mode = "zero-knowledge" if self.zk else "PLAIN (not zero-knowledge)"
         pre = ("initial weights range-checked in this proof" if self.initial_weights_range_checked
                else "initial-weight bound inherited from a previous proof (precondition)")
+        pre += ("; dataset range-checked in this proof" if self.dataset_range_checked
+                else "; dataset bound inherited from a previous proof (precondition)")
         return (f"steps {self.t0}..{self.t0 + self.T - 1} of SGD on a {len(self.config.dims()) - 1}-layer MLP "
                 f"{list(self.config.dims())}, batch {self.config.batch_size}, lr {self.config.lr_num}/2^"
                 f"{self.config.lr_shift}, R={self.config.R}, Q={self.config.Q}; dataset {self.dataset_digest[:16]}…, "
@@ -81,8 +86,11 @@ def commitments_digest(coms) -> str:
     return h.hexdigest()
 
 
-def circuit_digest(plan: Plan) -> str:
-    return hashlib.sha256(canonical_json(plan.to_dict())).hexdigest()
+def circuit_for(plan: Plan, config: TrainConfig):
+    """The FAC4DNN circuit (zkdl.circuits IR) this proof's relations implement; its
+    digest is in the header and the transcript."""
+    return build_circuit(config, steps=plan.T, check_initial_weights=plan.check_initial_weights,
+                         check_dataset=plan.check_dataset, n_samples=plan.n_samples)
 
 
 def weight_vars(plan: Plan, layer: int) -> int:
@@ -180,15 +188,17 @@ def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
             raise StatementError("statement.steps must be [first, end]")
         n_samples = st.get("n_samples")
         check = st.get("initial_weights_range_checked")
-        if type(check) is not bool:
-            raise StatementError("statement.initial_weights_range_checked must be a boolean")
-        plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check)
-    except (ConfigError, TypeError, ValueError, AttributeError) as exc:
+        check_data = st.get("dataset_range_checked")
+        if type(check) is not bool or type(check_data) is not bool:
+            raise StatementError("statement.initial_weights_range_checked / dataset_range_checked must be booleans")
+        plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check, check_data)
+        digest = circuit_for(plan, config).digest()
+    except (ConfigError, CircuitError, TypeError, ValueError, AttributeError) as exc:
         raise StatementError(f"invalid config or statement in the header: {exc}") from None
     if header.get("plan") != plan.to_dict():
         raise StatementError("the header's plan does not match the one derived from its config")
-    if header.get("circuit_digest") != circuit_digest(plan):
-        raise StatementError("circuit digest mismatch")
+    if header.get("circuit_digest") != digest:
+        raise StatementError("circuit digest mismatch: the header's circuit is not the one its config defines")
     for key in ("dataset_digest", "initial_weights_digest", "final_weights_digest"):
         v = st.get(key)
         if not (isinstance(v, str) and len(v) == 64):
@@ -257,4 +267,4 @@ def _verify_bytes(data, expect_initial) -> Statement:
     reader.finish()
     return Statement(config, plan.t0, plan.T, plan.n_samples, False, st["dataset_digest"],
                      st["initial_weights_digest"], st["final_weights_digest"], plan.check_initial_weights,
-                     header["circuit_digest"])
+                     plan.check_dataset, header["circuit_digest"])

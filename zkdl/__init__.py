@@ -10,7 +10,8 @@ from zkdl.errors import VerificationError, ZkdlError
 
 __version__ = "0.1.0"
 
-__all__ = ["Run", "TrainConfig", "VerificationError", "ZkdlError", "__version__", "train"]
+__all__ = ["Proof", "Run", "Statement", "TrainConfig", "VerificationError", "ZkdlError", "__version__",
+           "prove", "train", "verify"]
 
 
 def __getattr__(name):
@@ -19,4 +20,10 @@ def __getattr__(name):
     if name in ("train", "Run"):
         from zkdl import tracer
         return getattr(tracer, name)
+    if name in ("prove", "verify", "Proof"):
+        from zkdl import api
+        return getattr(api, name)
+    if name == "Statement":
+        from zkdl.verifier.verify import Statement
+        return Statement
     raise AttributeError(f"module 'zkdl' has no attribute {name!r}")

@@ -118,25 +118,35 @@ def poly_eval(coeffs, x: int) -> int:
     return acc
 
 
+_LAGRANGE: dict[int, list[list[int]]] = {}
+
+
+def _lagrange_basis(d: int) -> list[list[int]]:
+    """Coefficients of the Lagrange basis polynomials on the nodes 0..d-1 (cached)."""
+    if d not in _LAGRANGE:
+        rows = []
+        for i in range(d):
+            basis = [1]
+            denom = 1
+            for j in range(d):
+                if j == i:
+                    continue
+                # multiply by (x - j)
+                basis = [((basis[k - 1] if k > 0 else 0) - j * (basis[k] if k < len(basis) else 0)) % P
+                         for k in range(len(basis) + 1)]
+                denom = denom * (i - j) % P
+            scale = pow(denom, P - 2, P)
+            rows.append([b * scale % P for b in basis])
+        _LAGRANGE[d] = rows
+    return _LAGRANGE[d]
+
+
 def interpolate(evals) -> list[int]:
     """Coefficients (constant first) of the polynomial of degree < len(evals)
     through (0, evals[0]), (1, evals[1]), ... (Lagrange on 0..d, exact over Fr)."""
     d = len(evals)
-    coeffs = [0] * d
-    for i in range(d):
-        # basis_i(x) = prod_{j != i} (x - j) / (i - j)
-        basis = [1]
-        denom = 1
-        for j in range(d):
-            if j == i:
-                continue
-            basis = [((basis[k - 1] if k > 0 else 0) - j * (basis[k] if k < len(basis) else 0)) % P
-                     for k in range(len(basis) + 1)]
-            denom = denom * (i - j) % P
-        scale = evals[i] * pow(denom, P - 2, P) % P
-        for k in range(d):
-            coeffs[k] = (coeffs[k] + scale * basis[k]) % P
-    return coeffs
+    basis = _lagrange_basis(d)
+    return [sum(evals[i] * basis[i][k] for i in range(d)) % P for k in range(d)]
 
 
 def prefix_mle(d: int, x) -> int:

@@ -1,0 +1,126 @@
+"""The Python API: prove a window of a training run, save and load proofs, verify.
+
+    run = zkdl.train(zkdl.TrainConfig(), steps=4)
+    proof = zkdl.prove(run, steps=(0, 1))          # one proof per batch: T = 1
+    proof.save("step0.zkdl")
+    statement = zkdl.verify("step0.zkdl")          # raises zkdl.VerificationError
+
+``Proof.secrets`` holds the prover's commitment blinds (dataset, initial and final
+weights). They are never written into a proof file; keep them (``save_secrets``) to
+chain the next window onto this one (``prove(..., chain=previous_proof)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from zkdl.errors import ZkdlError
+from zkdl.prooffile import unpack
+
+
+def atomic_write(path, data: bytes, mode: int = 0o644) -> None:
+    """Write to a temporary file in the same folder, then rename (never half-written)."""
+    path = os.fspath(path)
+    d = os.path.dirname(os.path.abspath(path)) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Proof:
+    """A proof file's bytes, plus (prover side only) the blinds needed to chain."""
+
+    data: bytes
+    secrets: dict | None = field(default=None, repr=False)
+
+    @property
+    def header(self) -> dict:
+        return unpack(self.data)[0]
+
+    @property
+    def steps(self) -> tuple[int, int]:
+        first, end = self.header["statement"]["steps"]
+        return first, end - first
+
+    def to_bytes(self) -> bytes:
+        return self.data
+
+    def save(self, path) -> None:
+        atomic_write(path, self.data)
+
+    def save_secrets(self, path) -> None:
+        """The blinds as JSON, readable by the owner only (0600)."""
+        if self.secrets is None:
+            raise ZkdlError("this proof object carries no secrets (it was loaded from a file)")
+        atomic_write(path, json.dumps(self.secrets).encode(), 0o600)
+
+    @classmethod
+    def load(cls, path, secrets_path=None) -> "Proof":
+        with open(path, "rb") as fh:
+            data = fh.read()
+        secrets = None
+        if secrets_path is not None:
+            with open(secrets_path) as fh:
+                secrets = json.load(fh)
+        return cls(data, secrets)
+
+
+def _window(run, steps) -> tuple[int, int]:
+    if steps is None:
+        return 0, run.n_steps
+    if isinstance(steps, range):
+        if steps.step != 1 or len(steps) == 0:
+            raise ZkdlError("steps must be a contiguous, non-empty range")
+        return steps.start, len(steps)
+    if isinstance(steps, int):
+        return steps, 1
+    t0, T = steps
+    return int(t0), int(T)
+
+
+def prove(run, steps=None, *, backend: str = "cpu", chain: Proof | None = None, check_initial_weights=None,
+          check_dataset=None, check_witness: bool = True, threads=None, progress=None) -> Proof:
+    """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
+    (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
+    reuses its dataset and final-weight commitments and, by default, inherits the
+    initial-weight and dataset range checks from it. Plain (non-ZK) mode for now."""
+    if backend not in ("cpu",):
+        raise ZkdlError(f"unknown or unavailable prover backend {backend!r} (available: cpu)")
+    from zkdl.prover.aggregate import prove_window
+    t0, T = _window(run, steps)
+    secrets = None
+    if chain is not None:
+        if chain.secrets is None:
+            raise ZkdlError("chaining needs the previous proof's secrets (Proof.load(path, secrets_path))")
+        prev_t0, prev_T = chain.steps
+        if prev_t0 + prev_T != t0:
+            raise ZkdlError(f"the previous proof ends at step {prev_t0 + prev_T}, this window starts at {t0}")
+        secrets = dict(chain.secrets, W0=chain.secrets["Wf"])
+    if check_initial_weights is None:
+        check_initial_weights = chain is None
+    if check_dataset is None:
+        check_dataset = chain is None
+    data, secrets_out = prove_window(run, t0, T, secrets=secrets, check_initial_weights=check_initial_weights,
+                                     check_dataset=check_dataset, check_witness=check_witness,
+                                     threads=threads, progress=progress)
+    return Proof(data, secrets_out)
+
+
+def verify(proof, expect_initial: str | None = None):
+    """Verify a proof (bytes, a Proof, or a path); returns the Statement or raises
+    VerificationError. ``expect_initial``: required initial-weights digest (chaining)."""
+    from zkdl.verifier.verify import verify as _verify
+    if isinstance(proof, Proof):
+        proof = proof.data
+    return _verify(proof, expect_initial)

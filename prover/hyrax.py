@@ -305,7 +305,7 @@ def prove_eval_zk(transcript, openings, point, value_blinds=None, *, rng=None, b
     gammas = batch_weights(transcript, len(openings))
     v, blind = _mix(gammas, vs, openings, e_ints)
     rows = [r for com in coms for r in com.rows]
-    xi = curve.msm(rows, combined_row_scalars(gammas, x_row), backend)
+    xi = curve.msm_parallel(rows, combined_row_scalars(gammas, x_row), backend)
     tau = curve.msm(ycoms, gammas, backend)
     r_tau = sum(g * r for g, r in zip(gammas, rs)) % P
     dot = prove_dot_product(transcript, curve.generators(coms[0].num_cols), v, blind, r_tau, a, xi, tau,

@@ -38,7 +38,7 @@ def prove_dot_product(transcript, gens, x, r_xi: int, r_tau: int, a, xi, tau, *,
     d_ints = random_vector(n, rng)
     d = FrVec.from_ints(d_ints)
     r_delta, r_beta = random_scalar(rng), random_scalar(rng)
-    delta = curve.msm(list(gens[:n]) + [H], d_ints + [r_delta], backend)
+    delta = curve.msm_parallel(list(gens[:n]) + [H], d_ints + [r_delta], backend)
     beta = curve.msm([Gs, H], [a.dot(d), r_beta], backend)
     c = dot_product_challenge(transcript, xi, tau, delta, beta)
     z = x.scale(c).add(d).to_ints()

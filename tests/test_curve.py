@@ -192,3 +192,11 @@ def test_to_scalar():
     for x in (0, 1, 2 ** 16 - 1, 2 ** 16, P - 1, P, -1, 3 * P + 7):
         assert int(curve.to_scalar(x)) == x % P
     assert curve.small_scalar_table()[12345] == curve.to_scalar(12345)
+
+
+def test_msm_parallel_matches_serial():
+    rng = random.Random(6)
+    pts = curve.generators(700)
+    scalars = [rng.randrange(P) for _ in range(700)]
+    assert curve.msm_parallel(pts, scalars, threads=2) == curve.msm(pts, scalars)
+    assert curve.msm_parallel(pts[:5], scalars[:5], threads=2) == curve.msm(pts[:5], scalars[:5])

@@ -160,7 +160,7 @@ def test_plain_opening_verifies(k):
 
 
 def test_plain_opening_edge_shapes():
-    for n, c in [(0, 0), (4, 0), (4, 4)]:
+    for n, c in [(0, 0), (4, 0), (4, 4), (10, 0)]:  # (10, 0): 1024 rows, split MSM path
         com, op = PH.commit(tensor(n, seed=n), c)
         pt = rpoint(n)
         ys, proof = PH.prove_eval(Transcript(LABEL), [op], pt)
@@ -236,6 +236,17 @@ def test_zk_opening_verifies(k):
     # the proof does not carry v in the clear
     _, plain = PH.prove_eval(Transcript(LABEL), [PH.commit(ts[0], 3)[1]], pt)
     assert all(x.to_bytes(32, "little") not in data for x in plain.v if x)
+
+
+def test_zk_opening_many_rows():
+    com, op = PH.commit(tensor(10, seed=3), 1)  # 512 rows: the verifier splits its MSMs
+    pt = rpoint(10)
+    res = PH.prove_eval_zk(Transcript(LABEL), [op], pt)
+    H.verify_eval_zk(Transcript(LABEL), [com], pt, res.value_commitments, res.proof)
+    bad = list(res.value_commitments)
+    bad[0] = bad[0] + curve.blinding_generator()
+    with pytest.raises(SigmaProofError):
+        H.verify_eval_zk(Transcript(LABEL), [com], pt, bad, res.proof)
 
 
 def test_zk_caller_value_blinds():

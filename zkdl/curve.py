@@ -52,7 +52,7 @@ __all__ = [
     "PyEccBackend", "BACKENDS", "get_backend", "msm", "msm_many", "encode_point",
     "encode_points", "decode_point", "decode_points", "generators", "blinding_generator",
     "scalar_generator", "derive_generator", "to_scalar", "small_scalar_table", "identity",
-    "Reader", "thread_pool",
+    "Reader", "thread_pool", "msm_parallel",
 ]
 
 ORDER = P
@@ -357,6 +357,38 @@ def get_backend(backend: str | MSMBackend | None = None) -> MSMBackend:
 def msm(points, scalars, backend: str | MSMBackend | None = None) -> G1Point:
     """sum_i scalars[i] * points[i] (Python-int scalars, any size, reduced mod ORDER)."""
     return get_backend(backend).msm(points, scalars)
+
+
+_split_pool: ThreadPoolExecutor | None = None
+SPLIT_MIN = 512  # below this many lanes one MSM call is cheaper than splitting
+
+
+def msm_parallel(points, scalars, backend: str | MSMBackend | None = None,
+                 threads: int | None = None) -> G1Point:
+    """One large MSM split over the cores (arkworks; the verifier's big checks).
+
+    Uses its own pool, and runs serially when called from a worker of that pool, so
+    nesting cannot deadlock."""
+    global _split_pool
+    be = get_backend(backend)
+    n = len(scalars)
+    threads = threads or os.cpu_count() or 1
+    in_worker = threading.current_thread().name.startswith("zkdl-msm-split")
+    if not isinstance(be, ArkworksBackend) or threads <= 1 or n < SPLIT_MIN or in_worker:
+        return be.msm(points, scalars)
+    _check_lengths(points, scalars)
+    if _split_pool is None:
+        with _pool_lock:
+            if _split_pool is None:
+                _split_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                                 thread_name_prefix="zkdl-msm-split")
+    step = -(-n // threads)
+    parts = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+    results = list(_split_pool.map(lambda ab: be.msm(points[ab[0]:ab[1]], scalars[ab[0]:ab[1]]), parts))
+    acc = results[0]
+    for r in results[1:]:
+        acc = acc + r
+    return acc
 
 
 def msm_many(points, rows, backend: str | MSMBackend | None = None,

@@ -276,7 +276,7 @@ def combined_row_scalars(gammas, x_row) -> list[int]:
 
 def _combined_row_commitment(commitments, gammas, x_row, backend) -> G1Point:
     rows = [r for com in commitments for r in com.rows]
-    return curve.msm(rows, combined_row_scalars(gammas, x_row), backend)
+    return curve.msm_parallel(rows, combined_row_scalars(gammas, x_row), backend)
 
 
 # ------------------------------------------------------------------ verification
@@ -299,13 +299,15 @@ def verify_eval(transcript, commitments, point, values, proof: EvalProof, backen
     gammas = batch_weights(transcript, len(commitments))
     transcript.absorb_scalars(b"hyrax/row", [*proof.v, proof.blind])
     x_row, x_col = split_point(point, c)
-    c_l = _combined_row_commitment(commitments, gammas, x_row, backend)
-    gens = curve.generators(1 << c)
-    if curve.msm(gens + [curve.blinding_generator()], [*proof.v, proof.blind], backend) != c_l:
-        raise OpeningError("evaluation proof: the combined row does not open the commitments")
     y = sum(g * yt for g, yt in zip(gammas, values)) % P
     if sum(vj * aj for vj, aj in zip(proof.v, eq_table(x_col))) % P != y:
         raise OpeningError("evaluation proof: <v, eq(x_col)> differs from the claimed value(s)")
+    # one MSM: <v, G> + b H - sum_t gamma_t sum_i eq(x_row)_i C_{t,i} must be the identity
+    rows = [r for com in commitments for r in com.rows]
+    points = curve.generators(1 << c) + [curve.blinding_generator()] + rows
+    scalars = [*proof.v, proof.blind] + [(-s) % P for s in combined_row_scalars(gammas, x_row)]
+    if curve.msm_parallel(points, scalars, backend) != curve.identity():
+        raise OpeningError("evaluation proof: the combined row does not open the commitments")
 
 
 def verify_eval_zk(transcript, commitments, point, value_commitments, proof: ZkEvalProof,

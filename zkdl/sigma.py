@@ -104,9 +104,10 @@ def verify_dot_product(transcript, gens, xi: G1Point, tau: G1Point, a, proof: Do
     c = dot_product_challenge(transcript, xi, tau, proof.delta, proof.beta)
     absorb_response(transcript, proof)
     H, Gs = curve.blinding_generator(), curve.scalar_generator()
-    lhs1 = curve.msm([xi, proof.delta], [c, 1], backend)
-    rhs1 = curve.msm(list(gens[:n]) + [H], list(proof.z) + [proof.z_delta], backend)
-    if lhs1 != rhs1:
+    # c xi + delta - <z, G> - z_delta H == 0, as one MSM
+    check1 = curve.msm_parallel(list(gens[:n]) + [H, xi, proof.delta],
+                                [(-z) % P for z in proof.z] + [(-proof.z_delta) % P, c, 1], backend)
+    if check1 != curve.identity():
         raise SigmaProofError("proof of dot product: c*xi + delta != <z, G> + z_delta*H")
     za = sum(z * x for z, x in zip(proof.z, a)) % P
     lhs2 = curve.msm([tau, proof.beta], [c, 1], backend)

@@ -130,8 +130,9 @@ def test_slicing_and_stacking():
         H.Commitment.stack(parts[:3])
 
 
-def test_evaluate_matches_reference():
-    t = tensor(6, seed=4)
+@pytest.mark.parametrize("bound", [1 << 15, 1 << 40])  # 2^40: beyond vecmat_small's 2^31
+def test_evaluate_matches_reference(bound):
+    t = tensor(6, -bound, bound, seed=4)
     pt = rpoint(6)
     for c in (0, 3, 6):
         _, op = PH.commit(t, c)

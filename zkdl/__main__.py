@@ -1,0 +1,3 @@
+from zkdl.cli import main
+
+main()

@@ -1,0 +1,839 @@
+"""The ``zkdl`` command line: train, prove, verify, inspect, circuit emit.
+
+Exit codes: 0 success; 1 a proof was rejected (or proving/training failed on its
+input); 2 bad usage or unreadable input; 70 internal error (rerun with ``--debug``
+for the traceback); 130 interrupted. User errors never print a traceback.
+
+Output directory of ``zkdl train`` (see docs/FORMAT.md)::
+
+    run/                              the recorded run (zkdl.Run.save layout)
+    proofs/steps_<t0>-<t1>.zkdl       one proof per window (t1 exclusive, 6 digits)
+    secrets/steps_<t0>-<t1>.json      commitment blinds to chain the next window (0600)
+    summary.json                      config digest, training metrics, proof list
+
+Heavy modules (numpy, numba, the prover) are imported inside the commands, so
+``zkdl verify`` and ``zkdl inspect`` stay light.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+
+import click
+
+from zkdl import __version__
+from zkdl.errors import ConfigError, DataError, VerificationError, ZkdlError
+
+SUMMARY_FORMAT = "zkdl-run-summary/v1"
+DEFAULT_OUT = "zkdl-run"
+DEFAULT_STEPS = 4
+OUTPUT_ENTRIES = {"run", "proofs", "secrets", "summary.json"}
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+# ============================================================================ plumbing
+class _Fail(click.ClickException):
+    """A user-facing failure with a chosen exit code (message printed as 'error: ...')."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    from zkdl.circuits.ir import CircuitError
+    if isinstance(exc, VerificationError):
+        return EXIT_REJECTED
+    if isinstance(exc, (ConfigError, DataError, CircuitError, OSError)):
+        return EXIT_USAGE
+    return 1
+
+
+class ZkdlGroup(click.Group):
+    """Maps every failure to a message and an exit code (see module docstring)."""
+
+    def invoke(self, ctx):
+        debug = bool(ctx.params.get("debug")) or "--debug" in sys.argv[1:2]
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: stopped; no partial output was left behind", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+            if debug:
+                raise
+            if _is_user_error(exc):
+                msg = str(exc).strip() or type(exc).__name__
+                lines = msg.splitlines()
+                click.echo(f"error: {lines[0]}", err=True)
+                for line in lines[1:]:  # a witness failure lists the relations it broke
+                    click.echo(f"  {line.strip()}", err=True)
+                raise click.exceptions.Exit(_exit_code_for(exc)) from None
+            click.echo(f"internal error: {type(exc).__name__}: {_first_line(exc)}", err=True)
+            click.echo("  this is a bug in zkdl; rerun with `zkdl --debug ...` for the traceback and report it",
+                       err=True)
+            raise click.exceptions.Exit(EXIT_INTERNAL) from None
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    if isinstance(exc, (ZkdlError, OSError)):
+        return True
+    try:
+        from zkdl.prover.aggregate import WitnessError
+    except Exception:  # noqa: BLE001 - the prover may be unavailable (verifier-only install)
+        return False
+    return isinstance(exc, WitnessError)
+
+
+class _Progress:
+    """Progress lines on stderr (suppressed by --quiet)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.start = time.monotonic()
+
+    def __call__(self, msg: str) -> None:
+        if not self.quiet:
+            click.echo(msg, err=True)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _fmt_seconds(s: float) -> str:
+    if s < 60:
+        return f"{s:.1f}s"
+    m, s = divmod(int(round(s)), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= k:
+            return f"{n / k:.1f} {unit}"
+    return f"{n} B"
+
+
+def window_name(t0: int, t1: int) -> str:
+    """File stem of the proof of steps t0..t1-1 (t1 exclusive)."""
+    return f"steps_{t0:06d}-{t1:06d}"
+
+
+def _write_json(path: str, obj, mode: int = 0o644) -> None:
+    from zkdl.api import atomic_write
+    atomic_write(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode(), mode)
+
+
+# ============================================================================ options
+def _config_options(f):
+    opts = [
+        click.option("--width", type=click.IntRange(min=1), default=None,
+                     help="Hidden width of every hidden layer [default: 32]."),
+        click.option("--layers", type=click.IntRange(min=1), default=None,
+                     help="Number of linear layers [default: 8]."),
+        click.option("--batch-size", "--batch", "batch_size", type=click.IntRange(min=1), default=None,
+                     help="Batch size B [default: 32]."),
+        click.option("--lr-num", type=int, default=None, help="Learning rate numerator a (eta = a / 2^k) [default: 1]."),
+        click.option("--lr-shift", type=int, default=None, help="Learning rate shift k (eta = a / 2^k) [default: 9]."),
+        click.option("--R", "R", type=int, default=None, help="Fractional bits of the fixed-point values [default: 16]."),
+        click.option("--Q", "Q", type=int, default=None, help="Signed bit bound of the values [default: 32]."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Seed of the initial weights and of the batch schedule [default: 0]."),
+        click.option("--data", "data_spec", default="synthetic", show_default=True,
+                     help="'synthetic' (built in; 'synthetic:N' for N samples), 'digits' "
+                          "(needs scikit-learn), or a path to a .npz (arrays X, y) or .csv file."),
+        click.option("--label-column", default="label", show_default=True,
+                     help="Label column of a .csv data file."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=None):
+    from zkdl.config import TrainConfig
+    kw = {}
+    for name, v in (("width", width), ("layers", layers), ("batch_size", batch_size), ("lr_num", lr_num),
+                    ("lr_shift", lr_shift), ("R", R), ("Q", Q), ("steps", steps)):
+        if v is not None:
+            kw[name] = v
+    if seed is not None:
+        kw["init_seed"] = kw["batch_seed"] = seed
+    return TrainConfig(**kw)
+
+
+def _load_data(spec: str, label_column: str, R: int):
+    from zkdl import data as D
+    if spec == "synthetic" or spec.startswith("synthetic:"):
+        parts = spec.split(":")[1:]
+        try:
+            sizes = [int(p) for p in parts]
+        except ValueError:
+            raise click.BadParameter(f"{spec!r}: expected synthetic[:N[:FEATURES[:CLASSES]]] with integers",
+                                     param_hint="--data") from None
+        if len(sizes) > 3:
+            raise click.BadParameter(f"{spec!r}: at most N, FEATURES and CLASSES", param_hint="--data")
+        kw = dict(zip(("n_samples", "n_features", "n_classes"), sizes))
+        return D.synthetic(R=R, **kw)
+    if spec == "digits":
+        return D.digits(R=R)
+    lower = spec.lower()
+    if lower.endswith(".npz"):
+        return D.load_npz(spec, R=R)
+    if lower.endswith(".csv"):
+        return D.load_csv(spec, label_column, R=R)
+    if not os.path.exists(spec):
+        raise DataError(f"{spec}: file not found (--data takes 'synthetic', 'digits' or a .npz/.csv path)")
+    raise DataError(f"{spec}: unknown data file type (expected a .npz or .csv file)")
+
+
+# ============================================================================ proving
+def _proof_path(out: str, t0: int, t1: int) -> tuple[str, str]:
+    stem = window_name(t0, t1)
+    return os.path.join(out, "proofs", stem + ".zkdl"), os.path.join(out, "secrets", stem + ".json")
+
+
+def _rel(path: str, base: str) -> str:
+    return os.path.relpath(path, base).replace(os.sep, "/")
+
+
+def _proof_entry(proof, path: str, spath: str, base: str, seconds: float | None) -> dict:
+    h = proof.header
+    st = h["statement"]
+    return {
+        "file": _rel(path, base),
+        "secrets": _rel(spath, base),
+        "steps": st["steps"],
+        "zk": h.get("zk"),
+        "circuit_digest": h.get("circuit_digest"),
+        "dataset_digest": st["dataset_digest"],
+        "initial_weights_digest": st["initial_weights_digest"],
+        "final_weights_digest": st["final_weights_digest"],
+        "initial_weights_range_checked": st["initial_weights_range_checked"],
+        "dataset_range_checked": st["dataset_range_checked"],
+        "bytes": len(proof.data),
+        "prove_seconds": None if seconds is None else round(seconds, 3),
+    }
+
+
+def _summary_base(run) -> dict:
+    return {
+        "format": SUMMARY_FORMAT,
+        "zkdl_version": __version__,
+        "config": run.config.to_dict(),
+        "config_digest": run.config.digest(),
+        "data": {"name": run.data.name, "digest": run.data.digest(), "n_samples": int(run.data.n_samples)},
+        "run": None,
+        "n_steps": run.n_steps,
+        "training": [{"t": t, "loss": run.losses[t], "accuracy": run.accuracies[t]} for t in range(run.n_steps)],
+        "proofs": [],
+        "complete": False,
+    }
+
+
+def _find_chain_start(out: str, t0: int):
+    """The saved proof (with secrets) that ends at step t0, or None."""
+    from zkdl.api import Proof
+    pdir = os.path.join(out, "proofs")
+    if not os.path.isdir(pdir):
+        return None
+    suffix = f"-{t0:06d}.zkdl"
+    for name in sorted(os.listdir(pdir)):
+        if name.startswith("steps_") and name.endswith(suffix):
+            spath = os.path.join(out, "secrets", name[:-len(".zkdl")] + ".json")
+            if os.path.exists(spath):
+                return Proof.load(os.path.join(pdir, name), spath)
+    return None
+
+
+def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backend: str, threads,
+                   say: _Progress, summary: dict, reuse: bool, chain=None) -> list[dict]:
+    """Prove steps t_start..t_end-1 of ``run`` in windows of ``window`` steps, chaining,
+    into ``out``/proofs and ``out``/secrets; ``summary`` (written after each proof)
+    collects the entries. Returns the entries of this call."""
+    import zkdl
+    from zkdl.api import Proof
+
+    os.makedirs(os.path.join(out, "proofs"), exist_ok=True)
+    sdir = os.path.join(out, "secrets")
+    os.makedirs(sdir, exist_ok=True)
+    os.chmod(sdir, 0o700)
+    windows = [(t, min(t + window, t_end)) for t in range(t_start, t_end, window)]
+    if chain is None and t_start > 0:
+        chain = _find_chain_start(out, t_start)
+        if chain is None:
+            say(f"note: no saved proof ends at step {t_start}; the proof of steps {t_start}.. starts a new chain "
+                f"(it range-checks W[{t_start}] itself)")
+    entries = []
+    spent = 0.0
+    proved = 0
+    for i, (t0, t1) in enumerate(windows):
+        path, spath = _proof_path(out, t0, t1)
+        tag = f"proof {i + 1}/{len(windows)} (steps {t0}..{t1 - 1})"
+        if reuse and os.path.exists(path) and os.path.exists(spath):
+            proof = Proof.load(path, spath)
+            h = proof.header
+            if h.get("config") == run.config.to_dict() and h["statement"]["steps"] == [t0, t1]:
+                say(f"{tag}: already proven, reusing {_rel(path, out)} (use --force to prove again)")
+                entry = _proof_entry(proof, path, spath, out, None)
+                old = [e for e in summary["proofs"] if e["file"] == entry["file"]]
+                if old and old[0].get("prove_seconds") is not None:
+                    entry["prove_seconds"] = old[0]["prove_seconds"]
+                _record(summary, entry, out)
+                entries.append(entry)
+                chain = proof
+                continue
+            raise ConfigError(f"{path} exists but is not a proof of this run's steps {t0}..{t1 - 1}; "
+                              f"remove it or pass --force")
+        eta = ""
+        if proved:
+            left = (spent / proved) * (len(windows) - i)
+            eta = f", ETA {_fmt_seconds(left)}"
+        say(f"{tag}: proving{eta}")
+        started = time.monotonic()
+        state = {"phase": None}
+
+        def on_phase(phase, detail, _state=state, _started=started):
+            if phase != _state["phase"]:
+                _state["phase"] = phase
+                say(f"  {phase:<8} {detail}  [{time.monotonic() - _started:.1f}s]")
+
+        proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
+                           progress=on_phase)
+        seconds = time.monotonic() - started
+        proof.save_secrets(spath)
+        proof.save(path)
+        spent += seconds
+        proved += 1
+        entry = _proof_entry(proof, path, spath, out, seconds)
+        _record(summary, entry, out)
+        entries.append(entry)
+        say(f"{tag}: {_rel(path, out)}  {_fmt_bytes(len(proof.data))}  proved in {_fmt_seconds(seconds)}"
+            + ("  [PLAIN mode: not zero-knowledge]" if proof.header.get("zk") is False else ""))
+        chain = proof
+    return entries
+
+
+def _record(summary: dict, entry: dict, out: str) -> None:
+    summary["proofs"] = [e for e in summary["proofs"] if e["file"] != entry["file"]] + [entry]
+    summary["proofs"].sort(key=lambda e: (e["steps"][0], e["steps"][1]))
+    _write_json(os.path.join(out, "summary.json"), summary)
+
+
+def _print_report(run, entries: list[dict], out_shown: str, quiet: bool) -> None:
+    echo = click.echo
+    if quiet:
+        echo(out_shown)
+        return
+    if run.n_steps:
+        echo(f"trained {run.n_steps} steps: loss {run.losses[0]:.4f} -> {run.losses[-1]:.4f}, "
+             f"batch accuracy {run.accuracies[0]:.3f} -> {run.accuracies[-1]:.3f}")
+        echo(f"  {'step':>6}  {'loss':>10}  {'accuracy':>8}")
+        shown = list(range(run.n_steps)) if run.n_steps <= 12 else \
+            list(range(5)) + [None] + list(range(run.n_steps - 5, run.n_steps))
+        for t in shown:
+            if t is None:
+                echo(f"  {'...':>6}")
+            else:
+                echo(f"  {t:>6}  {run.losses[t]:>10.4f}  {run.accuracies[t]:>8.3f}")
+    if entries:
+        w = max(len(e["file"]) for e in entries)
+        echo(f"proofs ({len(entries)}):")
+        echo(f"  {'file':<{w}}  {'steps':>11}  {'size':>10}  {'prove':>8}")
+        for e in entries:
+            t0, t1 = e["steps"]
+            sec = "-" if e["prove_seconds"] is None else _fmt_seconds(e["prove_seconds"])
+            echo(f"  {e['file']:<{w}}  {f'{t0}..{t1 - 1}':>11}  {_fmt_bytes(e['bytes']):>10}  {sec:>8}")
+        total = sum(e["prove_seconds"] or 0 for e in entries)
+        echo(f"  total {_fmt_bytes(sum(e['bytes'] for e in entries))}, {_fmt_seconds(total)} proving")
+        if any(e["zk"] is False for e in entries):
+            echo("  mode: PLAIN (not zero-knowledge): the proofs do not hide the data or the weights")
+        echo("verify with:")
+        echo(f"  zkdl verify {os.path.join(out_shown, 'proofs', '*.zkdl')} --chain")
+    echo(f"written to {out_shown}/")
+
+
+# ============================================================================ commands
+@click.group(cls=ZkdlGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="zkdl")
+@click.option("--debug", is_flag=True, help="Show the full traceback of internal errors (and all errors).")
+@click.pass_context
+def cli(ctx, debug):
+    """zkdl: zero-knowledge proofs of neural-network training.
+
+    Train a quantized MLP with exact integer SGD, prove every training step (one proof
+    per window of steps, chained by weight commitments), and verify the proofs
+    independently. Start with `zkdl train` (an embedded default run) and then
+    `zkdl verify zkdl-run/proofs/*.zkdl --chain`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _check_out_dir(out: str, force: bool) -> bool:
+    """Refuse a non-empty ``out`` unless --force and it only holds zkdl outputs.
+    Returns True when ``out`` exists and must be replaced at the end."""
+    if not os.path.exists(out):
+        return False
+    if not os.path.isdir(out):
+        raise _Fail(f"--out {out}: exists and is not a directory", EXIT_USAGE)
+    entries = set(os.listdir(out))
+    if not entries:
+        return True
+    if not force:
+        raise _Fail(f"output directory {out} already exists and is not empty; "
+                    f"pass --force to replace it, or choose another --out", EXIT_USAGE)
+    foreign = sorted(e for e in entries if e not in OUTPUT_ENTRIES)
+    if foreign:
+        raise _Fail(f"--force: {out} holds files that zkdl did not write ({', '.join(foreign[:5])}); "
+                    f"refusing to delete them", EXIT_USAGE)
+    return True
+
+
+def _staging_dir(out: str) -> str:
+    import tempfile
+    parent = os.path.dirname(os.path.abspath(out)) or "."
+    os.makedirs(parent, exist_ok=True)
+    d = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.partial-", dir=parent)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(d, 0o777 & ~umask)  # mkdtemp makes it 0700; the output directory is an ordinary one
+    return d
+
+
+def _install(staging: str, out: str, replace: bool) -> None:
+    """Move the finished staging directory to ``out`` (replacing the old one last)."""
+    old = None
+    if replace and os.path.exists(out):
+        if os.listdir(out):
+            old = staging.replace(".partial-", ".old-")
+            os.rename(out, old)
+        else:
+            os.rmdir(out)
+    os.rename(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@cli.command()
+@click.option("--out", "-o", default=DEFAULT_OUT, show_default=True, help="Output directory.")
+@click.option("--steps", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
+              help="Training steps (batches).")
+@click.option("--window", "--aggregate", "window", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Steps per proof (T); 1 = one proof per batch.")
+@_config_options
+@click.option("--no-prove", is_flag=True, help="Train and record only; prove later with `zkdl prove`.")
+@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True, help="Prover backend.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
+@click.option("--force", is_flag=True, help="Replace an existing output directory (only zkdl outputs in it).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
+def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec, label_column,
+          no_prove, backend, threads, force, quiet):
+    """Train an MLP with exact integer SGD, record every step and prove it.
+
+    With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
+    (TrainConfig defaults) on the built-in synthetic data, 4 steps of batch 32, one
+    proof per batch, chained, written to ./zkdl-run/ (run/, proofs/, secrets/,
+    summary.json). Progress goes to stderr, the final table to stdout. The output
+    directory appears only when everything succeeded.
+    """
+    say = _Progress(quiet)
+    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps)
+    replace = _check_out_dir(out, force)
+    data = _load_data(data_spec, label_column, cfg.R)
+    cfg = cfg.for_data(data)
+    import zkdl
+    say(f"zkdl {__version__}: training {cfg.layers}-layer MLP {list(cfg.dims())} on {data.name}, "
+        f"batch {cfg.batch_size}, eta {cfg.lr_num}/2^{cfg.lr_shift}, {steps} steps"
+        + ("" if no_prove else f", proofs of {window} step(s) each"))
+    staging = _staging_dir(out)
+    try:
+        t_start = time.monotonic()
+
+        def on_step(t, loss, acc):
+            el = time.monotonic() - t_start
+            eta = el / (t + 1) * (steps - t - 1)
+            say(f"step {t + 1}/{steps}: loss {loss:.4f}  batch accuracy {acc:.3f}  "
+                f"[{_fmt_seconds(el)}, ETA {_fmt_seconds(eta)}]")
+
+        run = zkdl.train(cfg, data, steps, out_dir=os.path.join(staging, "run"), progress=on_step)
+        summary = _summary_base(run)
+        summary["run"] = "run"
+        summary["window"] = None if no_prove else window
+        summary["train_seconds"] = round(time.monotonic() - t_start, 3)
+        entries = []
+        if not no_prove:
+            entries = _prove_windows(run, staging, 0, run.n_steps, window, backend=backend, threads=threads,
+                                     say=say, summary=summary, reuse=False)
+        summary["final_accuracy"] = float(run.accuracy())
+        summary["complete"] = True
+        _write_json(os.path.join(staging, "summary.json"), summary)
+        _install(staging, out, replace)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    run.out_dir = os.path.join(out, "run")
+    say(f"done in {_fmt_seconds(say.elapsed())}")
+    _print_report(run, entries, out, quiet)
+    if not quiet and no_prove:
+        click.echo(f"prove later with:\n  zkdl prove {out}")
+
+
+def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
+    if spec is None:
+        return 0, n
+    a, sep, b = spec.partition(":")
+    try:
+        t0 = int(a) if a else 0
+        t1 = int(b) if b else n
+        if not sep:
+            t1 = t0 + 1
+    except ValueError:
+        raise click.BadParameter(f"{spec!r}: expected A:B (steps A..B-1), A: or :B", param_hint="--steps") from None
+    if not 0 <= t0 < t1 <= n:
+        raise click.BadParameter(f"{spec!r}: the run has steps 0..{n - 1}; need 0 <= A < B <= {n}",
+                                 param_hint="--steps")
+    return t0, t1
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--steps", "steps_spec", default=None, metavar="A:B",
+              help="Steps to prove, A..B-1 (default: all; 'A:' or ':B' also work).")
+@click.option("--window", "--aggregate", "window", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Steps per proof (T).")
+@click.option("--out", "-o", default=None,
+              help="Where proofs/, secrets/ and summary.json go [default: the train output directory "
+                   "holding RUN_DIR, or RUN_DIR itself].")
+@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True, help="Prover backend.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
+@click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+def prove(run_dir, steps_spec, window, out, backend, threads, force, quiet):
+    """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
+
+    RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
+    directory (it holds run/). Steps are proven in windows of --window steps; each
+    window chains onto the previous one (its initial weights are the previous proof's
+    final weight commitments). Resumable: windows whose proof and secrets files
+    already exist are reused, so an interrupted `zkdl prove` continues where it stopped.
+    """
+    from zkdl.tracer import Run
+    say = _Progress(quiet)
+    if os.path.exists(os.path.join(run_dir, "run", "manifest.json")):
+        base, rdir = run_dir, os.path.join(run_dir, "run")
+    elif os.path.exists(os.path.join(run_dir, "manifest.json")):
+        parent = os.path.dirname(os.path.abspath(run_dir))
+        if os.path.exists(os.path.join(parent, "summary.json")) and os.path.basename(os.path.abspath(run_dir)) == "run":
+            base = os.path.dirname(os.path.normpath(run_dir)) or "."
+        else:
+            base = run_dir
+        rdir = run_dir
+    else:
+        raise _Fail(f"{run_dir}: not a saved run (no manifest.json, no run/manifest.json)", EXIT_USAGE)
+    out = out or base
+    run = Run.load(rdir)
+    t0, t1 = _parse_steps(steps_spec, run.n_steps)
+    os.makedirs(out, exist_ok=True)
+    spath = os.path.join(out, "summary.json")
+    summary = None
+    if os.path.exists(spath):
+        try:
+            with open(spath, encoding="utf-8") as fh:
+                summary = json.load(fh)
+        except ValueError:
+            summary = None
+        if summary and summary.get("config_digest") != run.config.digest():
+            raise _Fail(f"{spath} belongs to another run (config digest differs); choose another --out",
+                        EXIT_USAGE)
+    if not summary or summary.get("format") != SUMMARY_FORMAT:
+        summary = _summary_base(run)
+    summary["run"] = _rel(rdir, out)
+    summary["complete"] = False
+    say(f"proving steps {t0}..{t1 - 1} of {rdir} ({run.n_steps} steps recorded) in windows of {window}")
+    entries = _prove_windows(run, out, t0, t1, window, backend=backend, threads=threads, say=say,
+                             summary=summary, reuse=not force)
+    covered = sorted(tuple(e["steps"]) for e in summary["proofs"])
+    end = 0
+    for a, b in covered:
+        if a == end:
+            end = b
+    summary["complete"] = end >= run.n_steps
+    _write_json(spath, summary)
+    say(f"done in {_fmt_seconds(say.elapsed())}")
+    if quiet:
+        click.echo(out)
+        return
+    _print_report(run, entries, out, quiet)
+
+
+def _statement_json(st) -> dict:
+    return {
+        "steps": [st.t0, st.t0 + st.T],
+        "zk": st.zk,
+        "config": st.config.to_dict(),
+        "config_digest": st.config.digest(),
+        "n_samples": st.n_samples,
+        "dataset_digest": st.dataset_digest,
+        "initial_weights_digest": st.initial_weights_digest,
+        "final_weights_digest": st.final_weights_digest,
+        "initial_weights_range_checked": st.initial_weights_range_checked,
+        "dataset_range_checked": st.dataset_range_checked,
+        "circuit_digest": st.circuit_digest,
+    }
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--expect-initial", metavar="DIGEST", default=None,
+              help="Required initial-weights digest (of the first file with --chain, of every file otherwise).")
+@click.option("--chain", is_flag=True,
+              help="The files form one chain in the given order: each must start at the step and from the "
+                   "final weights (and dataset) of the previous one.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (one JSON object on stdout).")
+def verify(files, expect_initial, chain, as_json):
+    """Verify proof files; print one line per file (OK or REJECTED with the reason).
+
+    Checks each proof completely against the circuit its header's config defines, with
+    no access to the run. Exit status: 0 if every file is OK, 1 if any is rejected, 2 on
+    bad usage. With --chain the files must continue each other (same config and
+    dataset, contiguous steps, each starting from the previous final-weights digest),
+    so together they prove one training run from its first to its last step.
+    """
+    from zkdl.api import verify as _verify
+    from zkdl.prooffile import unpack
+
+    if expect_initial is not None and not (len(expect_initial) == 64 and
+                                           all(c in "0123456789abcdef" for c in expect_initial)):
+        raise click.BadParameter("expected a 64-digit lowercase hex SHA-256 digest", param_hint="--expect-initial")
+    results = []
+    prev = None  # (header statement dict, config dict) of the previous file (chain mode)
+    prev_ok = True
+    for i, path in enumerate(files):
+        res = {"file": path, "ok": False, "reason": None, "statement": None, "zk": None}
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            res["reason"] = f"cannot read: {exc.strerror or exc}"
+            results.append(res)
+            prev, prev_ok = None, False
+            continue
+        expect = expect_initial if (not chain or i == 0) else None
+        header = None
+        try:
+            header = unpack(data)[0]
+            res["zk"] = header.get("zk")
+        except VerificationError:
+            pass
+        try:
+            if chain and i > 0:
+                if prev is None:
+                    raise VerificationError("the previous file of the chain could not be read, so this one "
+                                            "cannot be linked to it")
+                expect = prev["final_weights_digest"]
+            st = _verify(data, expect)
+            if chain and i > 0:
+                if st.t0 != prev["steps"][1]:
+                    raise VerificationError(f"chain broken: proof starts at step {st.t0}, the previous one "
+                                            f"ends at step {prev['steps'][1]}")
+                if st.dataset_digest != prev["dataset_digest"]:
+                    raise VerificationError("chain broken: a different dataset commitment than the previous proof")
+                if st.config.digest() != prev["config_digest"]:
+                    raise VerificationError("chain broken: a different training config than the previous proof")
+                if not prev_ok:
+                    raise VerificationError("chain broken: the previous proof was rejected")
+            res["ok"] = True
+            res["statement"] = _statement_json(st)
+            res["describe"] = st.describe()
+            res["zk"] = st.zk
+        except VerificationError as exc:
+            res["reason"] = _first_line(exc)
+        results.append(res)
+        if res["ok"]:
+            prev, prev_ok = res["statement"], True
+        else:
+            prev_ok = False
+            prev = None
+            if header is not None and isinstance(header.get("statement"), dict):
+                try:
+                    hst = header["statement"]
+                    from zkdl.config import TrainConfig
+                    prev = {"steps": hst["steps"], "final_weights_digest": hst["final_weights_digest"],
+                            "dataset_digest": hst["dataset_digest"],
+                            "config_digest": TrainConfig.from_dict(header.get("config")).digest()}
+                except Exception:  # noqa: BLE001 - a malformed header just breaks the chain
+                    prev = None
+    all_ok = all(r["ok"] for r in results)
+    plain = any(r["zk"] is False for r in results if r["ok"])
+    if as_json:
+        doc = {"ok": all_ok, "chain": chain, "files": results}
+        if chain and all_ok:
+            doc["chain_statement"] = {
+                "steps": [results[0]["statement"]["steps"][0], results[-1]["statement"]["steps"][1]],
+                "initial_weights_digest": results[0]["statement"]["initial_weights_digest"],
+                "final_weights_digest": results[-1]["statement"]["final_weights_digest"],
+                "dataset_digest": results[0]["statement"]["dataset_digest"],
+            }
+        click.echo(json.dumps(doc, indent=1, sort_keys=True))
+    else:
+        for r in results:
+            if r["ok"]:
+                click.echo(f"OK  {r['file']}: {r['describe']}")
+            else:
+                click.echo(f"REJECTED  {r['file']}: {r['reason']}")
+        n_ok = sum(r["ok"] for r in results)
+        line = f"{n_ok} of {len(results)} proof(s) OK"
+        if chain and all_ok:
+            a, b = results[0]["statement"], results[-1]["statement"]
+            line += (f"; chain proves steps {a['steps'][0]}..{b['steps'][1] - 1} from W[{a['steps'][0]}] "
+                     f"{a['initial_weights_digest'][:16]}… to W[{b['steps'][1]}] {b['final_weights_digest'][:16]}…")
+        click.echo(line)
+        if plain:
+            click.echo("note: PLAIN mode (not zero-knowledge): these proofs are sound but do not hide the "
+                       "training data or weights", err=True)
+    if not all_ok:
+        raise click.exceptions.Exit(EXIT_REJECTED)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+def inspect(file, as_json):
+    """Print a proof file's header (without verifying it).
+
+    Shows the proof kind, format version, mode (zero-knowledge or PLAIN), the training
+    config, the statement (steps, dataset and weight commitment digests), the circuit
+    digest and sizes. Nothing shown is checked: use `zkdl verify` for that. A file that
+    is not a well-formed proof container is reported with exit status 1.
+    """
+    from zkdl.prooffile import FORMAT_VERSION, unpack
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise _Fail(f"{file}: cannot read ({exc.strerror or exc})", EXIT_USAGE) from None
+    try:
+        header, body = unpack(data)
+    except VerificationError as exc:
+        raise _Fail(f"{file}: malformed proof file: {_first_line(exc)}", EXIT_REJECTED) from None
+    if as_json:
+        click.echo(json.dumps({"file": file, "format_version": FORMAT_VERSION, "file_bytes": len(data),
+                               "body_bytes": len(body), "header": header}, indent=1, sort_keys=True))
+        return
+    echo = click.echo
+    zk = header.get("zk")
+    echo(f"file          {file}  ({_fmt_bytes(len(data))}: header {len(data) - len(body) - 22} B JSON, "
+         f"body {_fmt_bytes(len(body))})")
+    echo(f"kind          {header.get('kind')}  (container format version {FORMAT_VERSION}, "
+         f"written by zkdl {header.get('zkdl_version')})")
+    if zk is False:
+        echo("mode          PLAIN (not zero-knowledge): the proof does not hide the witness")
+    elif zk is True:
+        echo("mode          zero-knowledge")
+    else:
+        echo(f"mode          unknown (zk = {zk!r})")
+    cfg = header.get("config")
+    if isinstance(cfg, dict):
+        try:
+            from zkdl.config import TrainConfig
+            c = TrainConfig.from_dict(cfg)
+            echo(f"config        {c.layers}-layer MLP {list(c.dims())}, batch {c.batch_size}, "
+                 f"eta {c.lr_num}/2^{c.lr_shift}, R={c.R}, Q={c.Q}, update_bits={c.update_bits}, "
+                 f"seeds init {c.init_seed} batch {c.batch_seed}")
+            echo(f"config digest {c.digest()}")
+        except (ZkdlError, TypeError, ValueError) as exc:
+            echo(f"config        (invalid: {_first_line(exc)}) {json.dumps(cfg, sort_keys=True)}")
+    st = header.get("statement")
+    if isinstance(st, dict):
+        steps = st.get("steps")
+        if isinstance(steps, list) and len(steps) == 2 and all(isinstance(x, int) for x in steps):
+            echo(f"steps         {steps[0]}..{steps[1] - 1}  (T = {steps[1] - steps[0]})")
+        else:
+            echo(f"steps         {steps!r}")
+        echo(f"dataset rows  {st.get('n_samples')}")
+        echo(f"dataset       {st.get('dataset_digest')}")
+        echo(f"W initial     {st.get('initial_weights_digest')}")
+        echo(f"W final       {st.get('final_weights_digest')}")
+        echo(f"range checks  initial weights: {st.get('initial_weights_range_checked')}, "
+             f"dataset: {st.get('dataset_range_checked')} (false: inherited from a previous proof)")
+    echo(f"circuit       {header.get('circuit_digest')}")
+    sizes = header.get("sizes")
+    if isinstance(sizes, dict):
+        echo("sizes         " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                          for k, v in sorted(sizes.items())))
+    echo("(not verified: run `zkdl verify` to check the proof)")
+
+
+@cli.group()
+def circuit():
+    """Circuit tools: emit the FAC4DNN circuit that a proof's config defines."""
+
+
+@circuit.command("emit")
+@_config_options
+@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Steps per proof (T) of the circuit.")
+@click.option("--n-samples", type=click.IntRange(min=1), default=None,
+              help="Dataset rows fixed in the circuit [default: left to the statement].")
+@click.option("--chained", is_flag=True,
+              help="The circuit of a chained (not first) window: no initial-weight and dataset range checks.")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON here (default: stdout).")
+def emit_cmd(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec, label_column, steps, n_samples,
+             chained, output):
+    """Write the circuit JSON (relations, tensors, digest) for a training config.
+
+    Input and output sizes come from --data. The digest printed in the summary is the
+    circuit digest found in proof headers of the same config, T, dataset size and
+    chaining. The summary goes to stderr (to stdout when -o is given).
+    """
+    from zkdl.circuits.builder import build_circuit
+    from zkdl.circuits.emit import emit, summary
+    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed)
+    data = _load_data(data_spec, label_column, cfg.R)
+    cfg = cfg.for_data(data)
+    c = build_circuit(cfg, steps=steps, check_initial_weights=not chained, check_dataset=not chained,
+                      n_samples=n_samples)
+    if output is None:
+        emit(c, sys.stdout)
+        click.echo(summary(c), err=True)
+    else:
+        try:
+            emit(c, output)
+        except BaseException:
+            if os.path.exists(output + ".tmp"):
+                os.unlink(output + ".tmp")
+            raise
+        click.echo(summary(c))
+        click.echo(f"written to {output}")
+
+
+def main(argv=None) -> None:
+    """Entry point of the ``zkdl`` script and ``python -m zkdl``."""
+    cli.main(args=argv, prog_name="zkdl")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -32,11 +32,11 @@ from zkdl import curve
 from zkdl.curve import G1Point
 from zkdl.field import P, is_canonical
 from zkdl.field.vector import FrVec, vecmat_small
-from zkdl.hyrax import (MODE_PLAIN, MODE_ZK, Commitment, EvalProof, ZkEvalProof, absorb_statement,
+from zkdl.hyrax import (MODE_PLAIN, MODE_ZK, MODE_ZK_LOG, Commitment, EvalProof, ZkEvalProof, absorb_statement,
                         batch_weights, check_statement, combined_row_scalars, default_col_bits,
                         split_point)
 from zkdl.poly import eq_table
-from zkdl.prover.sigma import prove_dot_product, random_scalar
+from zkdl.prover.sigma import prove_dot_product, prove_dot_product_log, random_scalar
 
 __all__ = ["Opening", "ZkEvalResult", "commit", "commit_value", "commit_vector", "evaluate", "row_combination",
            "prove_eval", "prove_eval_zk"]
@@ -291,23 +291,28 @@ class ZkEvalResult:
     proof: ZkEvalProof
 
 
-def prove_eval_zk(transcript, openings, point, value_blinds=None, *, rng=None, backend=None) -> ZkEvalResult:
+def prove_eval_zk(transcript, openings, point, value_blinds=None, *, compact: bool = True, rng=None,
+                  backend=None) -> ZkEvalResult:
     """ZK batched opening: the values stay committed as Com(y_t) = y_t G_s + r_t H.
 
     ``value_blinds`` are the r_t of commitments the caller already published (default:
-    fresh ones, returned with the commitments)."""
+    fresh ones, returned with the commitments). ``compact``: log-size proof of dot
+    product (default) instead of the linear one."""
     openings = list(openings)
     coms, x_row, e_ints, a, vs, ys = _combine(openings, point)
     rs = _blinds(len(openings), value_blinds, rng)
     ycoms = [commit_value(y, r)[0] for y, r in zip(ys, rs)]
-    absorb_statement(transcript, MODE_ZK, coms, point)
+    absorb_statement(transcript, MODE_ZK_LOG if compact else MODE_ZK, coms, point)
     transcript.absorb_points(b"hyrax/value-commitments", ycoms)
     gammas = batch_weights(transcript, len(openings))
     v, blind = _mix(gammas, vs, openings, e_ints)
-    rows = [r for com in coms for r in com.rows]
-    xi = curve.msm_parallel(rows, combined_row_scalars(gammas, x_row), backend)
     tau = curve.msm(ycoms, gammas, backend)
     r_tau = sum(g * r for g, r in zip(gammas, rs)) % P
-    dot = prove_dot_product(transcript, curve.generators(coms[0].num_cols), v, blind, r_tau, a, xi, tau,
-                            rng=rng, backend=backend)
+    gens = curve.generators(coms[0].num_cols)
+    if compact:
+        dot = prove_dot_product_log(transcript, gens, v, blind, r_tau, a, tau, rng=rng, backend=backend)
+    else:
+        rows = [r for com in coms for r in com.rows]
+        xi = curve.msm_parallel(rows, combined_row_scalars(gammas, x_row), backend)
+        dot = prove_dot_product(transcript, gens, v, blind, r_tau, a, xi, tau, rng=rng, backend=backend)
     return ZkEvalResult(ys, rs, ycoms, ZkEvalProof(dot))

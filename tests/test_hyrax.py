@@ -216,33 +216,40 @@ def test_plain_statement_errors():
 
 
 # ------------------------------------------------------------------ ZK openings
-def zk_setup(k=1, n=6, c=3, rng=None):
+COMPACT = pytest.mark.parametrize("compact", [True, False], ids=["log", "linear"])
+
+
+def zk_setup(k=1, n=6, c=3, rng=None, compact=True):
     ts = [tensor(n, seed=20 + i) for i in range(k)]
     pairs = [PH.commit(t, c) for t in ts]
     coms, ops = [p[0] for p in pairs], [p[1] for p in pairs]
     pt = rpoint(n, seed=5)
-    res = PH.prove_eval_zk(Transcript(LABEL), ops, pt, rng=rng)
+    res = PH.prove_eval_zk(Transcript(LABEL), ops, pt, rng=rng, compact=compact)
     return ts, coms, ops, pt, res
 
 
+@COMPACT
 @pytest.mark.parametrize("k", [1, 2])
-def test_zk_opening_verifies(k):
-    ts, coms, _, pt, res = zk_setup(k)
+def test_zk_opening_verifies(k, compact):
+    ts, coms, _, pt, res = zk_setup(k, compact=compact)
     for t, y, r, ycom in zip(ts, res.values, res.value_blinds, res.value_commitments):
         assert y == evaluate([int(x) for x in t], pt)
         assert ycom == PH.commit_value(y, r)[0]
     data = res.proof.to_bytes()
-    assert len(data) == H.ZkEvalProof.size(3)
+    assert len(data) == H.ZkEvalProof.size(3, compact)
+    assert res.proof.mode == (H.MODE_ZK_LOG if compact else H.MODE_ZK)
     H.verify_eval_zk(Transcript(LABEL), coms, pt, res.value_commitments, H.ZkEvalProof.from_bytes(data, 3))
     # the proof does not carry v in the clear
     _, plain = PH.prove_eval(Transcript(LABEL), [PH.commit(ts[0], 3)[1]], pt)
     assert all(x.to_bytes(32, "little") not in data for x in plain.v if x)
 
 
-def test_zk_opening_many_rows():
-    com, op = PH.commit(tensor(10, seed=3), 1)  # 512 rows: the verifier splits its MSMs
-    pt = rpoint(10)
-    res = PH.prove_eval_zk(Transcript(LABEL), [op], pt)
+@COMPACT
+@pytest.mark.parametrize("n,c", [(0, 0), (4, 0), (4, 4), (10, 1)])  # (10, 1): 512 rows, split MSMs
+def test_zk_opening_shapes(n, c, compact):
+    com, op = PH.commit(tensor(n, seed=3), c)
+    pt = rpoint(n)
+    res = PH.prove_eval_zk(Transcript(LABEL), [op], pt, compact=compact)
     H.verify_eval_zk(Transcript(LABEL), [com], pt, res.value_commitments, res.proof)
     bad = list(res.value_commitments)
     bad[0] = bad[0] + curve.blinding_generator()
@@ -250,13 +257,14 @@ def test_zk_opening_many_rows():
         H.verify_eval_zk(Transcript(LABEL), [com], pt, bad, res.proof)
 
 
-def test_zk_caller_value_blinds():
+@COMPACT
+def test_zk_caller_value_blinds(compact):
     t = tensor(4)
     com, op = PH.commit(t, 2)
     pt = rpoint(4)
     y = PH.evaluate(op, pt)
     ycom, r = PH.commit_value(y)
-    res = PH.prove_eval_zk(Transcript(LABEL), [op], pt, value_blinds=[r])
+    res = PH.prove_eval_zk(Transcript(LABEL), [op], pt, value_blinds=[r], compact=compact)
     assert res.value_commitments == [ycom]
     H.verify_eval_zk(Transcript(LABEL), [com], pt, [ycom], res.proof)
     wrong, _ = PH.commit_value(y + 1, r)
@@ -267,6 +275,17 @@ def test_zk_caller_value_blinds():
 def _tamper_dot(proof, field):
     d = proof.dot
     g = curve.generators(1)[0]
+    if isinstance(d, sigma.DotProductLogProof):
+        kw = dict(lr=d.lr, t=d.t, z1=d.z1, z2=d.z2)
+        if field in ("L", "R"):
+            lr = list(d.lr)
+            lr[2 + (field == "R")] = lr[2 + (field == "R")] + g  # round 1
+            kw["lr"] = lr
+        elif field == "t":
+            kw["t"] = d.t + g
+        else:
+            kw[field] = (kw[field] + 1) % P
+        return H.ZkEvalProof(sigma.DotProductLogProof(**kw))
     kw = dict(delta=d.delta, beta=d.beta, z=d.z, z_delta=d.z_delta, z_beta=d.z_beta)
     if field in ("delta", "beta"):
         kw[field] = kw[field] + g
@@ -277,12 +296,17 @@ def _tamper_dot(proof, field):
     return H.ZkEvalProof(sigma.DotProductProof(**kw))
 
 
-@pytest.mark.parametrize("what", ["delta", "beta", "z", "z_delta", "z_beta", "ycom", "point", "row",
-                                  "swap", "transcript"])
-def test_zk_tampering_rejected(what):
-    _, coms, ops, pt, res = zk_setup(2)
+TAMPER_LINEAR = ["delta", "beta", "z", "z_delta", "z_beta"]
+TAMPER_LOG = ["L", "R", "t", "z1", "z2"]
+TAMPER_COMMON = ["ycom", "point", "row", "swap", "transcript"]
+
+
+@pytest.mark.parametrize("compact,what", [(False, w) for w in TAMPER_LINEAR + TAMPER_COMMON]
+                         + [(True, w) for w in TAMPER_LOG + TAMPER_COMMON])
+def test_zk_tampering_rejected(compact, what):
+    _, coms, ops, pt, res = zk_setup(2, compact=compact)
     proof, ycoms, label = res.proof, list(res.value_commitments), LABEL
-    if what in ("delta", "beta", "z", "z_delta", "z_beta"):
+    if what in TAMPER_LINEAR + TAMPER_LOG:
         proof = _tamper_dot(proof, what)
     elif what == "ycom":
         ycoms[0] = ycoms[0] + curve.scalar_generator()
@@ -300,6 +324,42 @@ def test_zk_tampering_rejected(what):
         H.verify_eval_zk(Transcript(label), coms, pt, ycoms, proof)
 
 
+@COMPACT
+def test_zk_scalar_generator_component_cannot_shift_the_value(compact):
+    """A cheating committer hides e * G_s in a row and publishes Com(y - eq_i e): the value
+    part of C_L then compensates the lie if Gamma = C_L + tau were used unweighted. The
+    log proof's challenge w (Gamma = C_L + w tau) and the linear proof's separate checks
+    both reject it."""
+    n, c = 4, 2
+    t = tensor(n, seed=8)
+    com, op = PH.commit(t, c)
+    pt = rpoint(n, seed=3)
+    x_row, x_col = H.split_point(pt, c)
+    e_row = eq_table(x_row)
+    shift = 12345
+    rows = list(com.rows)
+    rows[1] = rows[1] + curve.scalar_generator() * curve.to_scalar(shift)
+    bad_com = H.Commitment(rows, n, c)
+    y = PH.evaluate(op, pt)
+    y_lie = (y - e_row[1] * shift) % P
+    ycom, r = PH.commit_value(y_lie)
+    # the cheating prover replays the transcript and proves with the honest row v
+    tr = Transcript(LABEL)
+    mode = H.MODE_ZK_LOG if compact else H.MODE_ZK
+    H.absorb_statement(tr, mode, [bad_com], pt)
+    tr.absorb_points(b"hyrax/value-commitments", [ycom])
+    v = PH.row_combination(op, FrVec.from_ints(e_row))
+    blind = sum(ei * rho for ei, rho in zip(e_row, op.blinds)) % P
+    gens = curve.generators(1 << c)
+    if compact:
+        dot = PS.prove_dot_product_log(tr, gens, v, blind, r, eq_table(x_col), ycom)
+    else:
+        xi = curve.msm(list(bad_com.rows), e_row)
+        dot = PS.prove_dot_product(tr, gens, v, blind, r, eq_table(x_col), xi, ycom)
+    with pytest.raises(SigmaProofError):
+        H.verify_eval_zk(Transcript(LABEL), [bad_com], pt, [ycom], H.ZkEvalProof(dot))
+
+
 def test_no_mode_downgrade():
     _, coms, ops, pt, res = zk_setup(1)
     ys, plain = PH.prove_eval(Transcript(LABEL), ops, pt)
@@ -311,6 +371,23 @@ def test_no_mode_downgrade():
         H.ZkEvalProof.from_bytes(plain.to_bytes())
     with pytest.raises(EncodingError):
         H.EvalProof.from_bytes(res.proof.to_bytes())
+    # a linear proof relabelled as log (and vice versa) is rejected
+    lin = zk_setup(1, compact=False)[4].proof.to_bytes()
+    with pytest.raises(EncodingError):
+        H.ZkEvalProof.from_bytes(bytes([H.MODE_ZK_LOG]) + lin[1:])
+    with pytest.raises(EncodingError):
+        H.ZkEvalProof.from_bytes(bytes([H.MODE_ZK]) + res.proof.to_bytes()[1:])
+
+
+def test_log_weights_fold_like_the_prover():
+    us = [3, 5, 7]
+    s = sigma.log_weights(us)
+    from zkdl.field import inv
+    for i in range(8):
+        expect = 1
+        for j, u in enumerate(us):
+            expect = expect * (u if (i >> (2 - j)) & 1 else inv(u)) % P
+        assert s[i] == expect
 
 
 def test_dot_product_special_soundness():
@@ -383,13 +460,13 @@ def test_commitment_serialization_strict():
         H.Commitment(com.rows[:3], 5, 2)
 
 
-@pytest.mark.parametrize("mode", ["plain", "zk"])
+@pytest.mark.parametrize("mode", ["plain", "zk-linear", "zk-log"])
 def test_proof_serialization_strict(mode):
     if mode == "plain":
         _, coms, ops, pt, ys, proof = plain_setup(1)
         cls = H.EvalProof
     else:
-        _, coms, ops, pt, res = zk_setup(1)
+        _, coms, ops, pt, res = zk_setup(1, compact=mode == "zk-log")
         proof, cls = res.proof, H.ZkEvalProof
     data = proof.to_bytes()
     assert cls.from_bytes(data, 3) == proof
@@ -405,17 +482,18 @@ def test_proof_serialization_strict(mode):
         cls.from_bytes(data[:last] + P.to_bytes(32, "little"))
     with pytest.raises(EncodingError):
         cls.from_bytes(bytes([data[0], 60]) + data[2:])
-    if mode == "zk":
+    if mode != "plain":
         bad = bytearray(data)
-        bad[2 + 10] ^= 0x55  # inside delta
+        bad[2 + 10 + (mode == "zk-log")] ^= 0x55  # inside delta / L_0
         with pytest.raises(EncodingError):
             cls.from_bytes(bytes(bad))
 
 
-def test_every_error_is_typed():
+@COMPACT
+def test_every_error_is_typed(compact):
     """Random byte flips in a proof are rejected by parsing or verification with a
     VerificationError subclass (never another exception)."""
-    _, coms, ops, pt, res = zk_setup(1)
+    _, coms, ops, pt, res = zk_setup(1, compact=compact)
     data = res.proof.to_bytes()
     rng = random.Random(9)
     for _ in range(40):
@@ -437,5 +515,6 @@ def test_property_openings(n, data):
     ys, proof = PH.prove_eval(Transcript(LABEL), [op], pt)
     assert ys == [evaluate(vals, pt)]
     H.verify_eval(Transcript(LABEL), [com], pt, ys, proof)
-    res = PH.prove_eval_zk(Transcript(LABEL), [op], pt)
-    H.verify_eval_zk(Transcript(LABEL), [com], pt, res.value_commitments, res.proof)
+    for compact in (True, False):
+        res = PH.prove_eval_zk(Transcript(LABEL), [op], pt, compact=compact)
+        H.verify_eval_zk(Transcript(LABEL), [com], pt, res.value_commitments, res.proof)

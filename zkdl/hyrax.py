@@ -33,12 +33,15 @@ C_L = sum_t gamma_t sum_i eq(x_row)_i C_{t,i} (one MSM).
   <v, G> + b H == C_L and <v, eq(x_col)> == sum_t gamma_t y_t.
 * ZK (:class:`ZkEvalProof`): the claims stay committed; with
   tau = sum_t gamma_t Com(y_t), a proof of dot product (:mod:`zkdl.sigma`) shows that
-  the vector committed in C_L has dot product eq(x_col) with the scalar in tau.
+  the vector committed in C_L has dot product eq(x_col) with the scalar in tau; either
+  the log-size one (default: 2c + 1 points and 2 scalars) or the linear Sigma protocol
+  (2 points, 2^c + 2 scalars).
 
 Wire formats (exact lengths, canonical scalars, checked points, no trailing bytes):
   Commitment:  u8 n || u8 c || 2^(n-c) compressed points
   EvalProof:   u8 0 || u8 c || 2^c scalars v || scalar b
-  ZkEvalProof: u8 1 || u8 c || DotProductProof over 2^c entries
+  ZkEvalProof: u8 2 || u8 c || DotProductLogProof over 2^c entries   (log size)
+           or u8 1 || u8 c || DotProductProof over 2^c entries      (linear size)
 """
 
 from __future__ import annotations
@@ -50,17 +53,19 @@ from zkdl.curve import POINT_BYTES, G1Point, Reader
 from zkdl.errors import CommitmentError, EncodingError, OpeningError
 from zkdl.field import BYTES, P, encode_many, is_canonical
 from zkdl.poly import eq_table
-from zkdl.sigma import DotProductProof, verify_dot_product
+from zkdl.sigma import DotProductLogProof, DotProductProof, verify_dot_product, verify_dot_product_log
 
 __all__ = ["MAX_NUM_VARS", "Commitment", "EvalProof", "ZkEvalProof", "default_col_bits",
            "split_point", "verify_eval", "verify_eval_zk", "batch_weights", "absorb_statement",
-           "combined_row_scalars", "check_statement", "MODE_PLAIN", "MODE_ZK"]
+           "combined_row_scalars", "check_statement", "MODE_PLAIN", "MODE_ZK", "MODE_ZK_LOG"]
 
 MAX_NUM_VARS = 48
 """Largest number of variables a commitment may declare (2^48 entries)."""
 
 MODE_PLAIN = 0
-MODE_ZK = 1
+MODE_ZK = 1  # linear-size proof of dot product
+MODE_ZK_LOG = 2  # log-size proof of dot product (default)
+_MODE_NAMES = {MODE_PLAIN: "plain", MODE_ZK: "zero-knowledge (linear)", MODE_ZK_LOG: "zero-knowledge (log)"}
 
 
 def default_col_bits(num_vars: int) -> int:
@@ -185,7 +190,7 @@ class EvalProof:
 
     @classmethod
     def read(cls, reader: Reader, col_bits: int | None = None) -> "EvalProof":
-        c = _read_header(reader, MODE_PLAIN, col_bits)
+        _, c = _read_header(reader, (MODE_PLAIN,), col_bits)
         v = reader.scalars(1 << c, "evaluation proof row")
         return cls(tuple(v), reader.scalar("evaluation proof blind"))
 
@@ -199,31 +204,44 @@ class EvalProof:
 
 @dataclass(frozen=True)
 class ZkEvalProof:
-    """Zero-knowledge evaluation proof: a proof of dot product against committed claims."""
+    """Zero-knowledge evaluation proof: a proof of dot product against committed claims,
+    log-size (:class:`DotProductLogProof`, default) or linear (:class:`DotProductProof`)."""
 
-    dot: DotProductProof
+    dot: DotProductProof | DotProductLogProof
 
     def __post_init__(self):
+        if isinstance(self.dot, DotProductLogProof):
+            return
         if not isinstance(self.dot, DotProductProof):
-            raise EncodingError("a ZK evaluation proof wraps a DotProductProof")
+            raise EncodingError("a ZK evaluation proof wraps a DotProductProof or DotProductLogProof")
         n = len(self.dot.z)
         if n == 0 or n & (n - 1):
             raise EncodingError(f"ZK evaluation proof row must have 2^c entries, got {n}")
 
     @property
+    def mode(self) -> int:
+        return MODE_ZK_LOG if isinstance(self.dot, DotProductLogProof) else MODE_ZK
+
+    @property
     def col_bits(self) -> int:
+        if self.mode == MODE_ZK_LOG:
+            return self.dot.rounds
         return len(self.dot.z).bit_length() - 1
 
     @staticmethod
-    def size(col_bits: int) -> int:
+    def size(col_bits: int, compact: bool = True) -> int:
+        if compact:
+            return 2 + DotProductLogProof.size(1 << col_bits)
         return 2 + DotProductProof.size(1 << col_bits)
 
     def to_bytes(self) -> bytes:
-        return bytes([MODE_ZK, self.col_bits]) + self.dot.to_bytes()
+        return bytes([self.mode, self.col_bits]) + self.dot.to_bytes()
 
     @classmethod
     def read(cls, reader: Reader, col_bits: int | None = None) -> "ZkEvalProof":
-        c = _read_header(reader, MODE_ZK, col_bits)
+        mode, c = _read_header(reader, (MODE_ZK_LOG, MODE_ZK), col_bits)
+        if mode == MODE_ZK_LOG:
+            return cls(DotProductLogProof.read(reader, 1 << c))
         return cls(DotProductProof.read(reader, 1 << c))
 
     @classmethod
@@ -234,15 +252,15 @@ class ZkEvalProof:
         return proof
 
 
-def _read_header(reader: Reader, mode: int, col_bits: int | None) -> int:
+def _read_header(reader: Reader, modes, col_bits: int | None) -> tuple[int, int]:
     got = reader.u8("proof mode")
-    if got != mode:
-        names = {MODE_PLAIN: "plain", MODE_ZK: "zero-knowledge"}
-        raise EncodingError(f"expected a {names[mode]} evaluation proof, got mode byte {got}")
+    if got not in modes:
+        want = " or ".join(_MODE_NAMES[m] for m in modes)
+        raise EncodingError(f"expected a {want} evaluation proof, got mode byte {got}")
     c = reader.u8("proof col_bits")
     if c > MAX_NUM_VARS or (col_bits is not None and c != col_bits):
         raise EncodingError(f"evaluation proof for 2^{c} columns, expected 2^{col_bits}")
-    return c
+    return got, c
 
 
 # ------------------------------------------------------------------ shared transcript steps
@@ -330,13 +348,18 @@ def verify_eval_zk(transcript, commitments, point, value_commitments, proof: ZkE
         raise EncodingError("value commitments must be G1 points")
     if not isinstance(proof, ZkEvalProof):
         raise EncodingError("expected a ZkEvalProof")
-    if len(proof.dot.z) != 1 << c:
-        raise EncodingError(f"evaluation proof for {len(proof.dot.z)} columns, commitment has 2^{c}")
-    absorb_statement(transcript, MODE_ZK, commitments, point)
+    if proof.col_bits != c:
+        raise EncodingError(f"evaluation proof for 2^{proof.col_bits} columns, commitment has 2^{c}")
+    absorb_statement(transcript, proof.mode, commitments, point)
     transcript.absorb_points(b"hyrax/value-commitments", value_commitments)
     gammas = batch_weights(transcript, len(commitments))
     x_row, x_col = split_point(point, c)
-    c_l = _combined_row_commitment(commitments, gammas, x_row, backend)
     tau = curve.msm(value_commitments, gammas, backend)
-    verify_dot_product(transcript, curve.generators(1 << c), c_l, tau, eq_table(x_col), proof.dot,
-                       backend)
+    gens = curve.generators(1 << c)
+    if proof.mode == MODE_ZK_LOG:  # C_L enters the final MSM as terms (bound via the transcript)
+        rows = [r for com in commitments for r in com.rows]
+        verify_dot_product_log(transcript, gens, rows, combined_row_scalars(gammas, x_row), tau,
+                               eq_table(x_col), proof.dot, backend)
+    else:
+        c_l = _combined_row_commitment(commitments, gammas, x_row, backend)
+        verify_dot_product(transcript, gens, c_l, tau, eq_table(x_col), proof.dot, backend)

@@ -35,7 +35,8 @@ from zkdl.curve import POINT_BYTES, G1Point, Reader
 from zkdl.errors import EncodingError, SigmaProofError
 from zkdl.field import BYTES, P, encode_many, inv, is_canonical
 
-__all__ = ["DotProductProof", "verify_dot_product", "extract_dot_product", "dot_product_challenge"]
+__all__ = ["DotProductProof", "verify_dot_product", "extract_dot_product", "dot_product_challenge",
+           "DotProductLogProof", "verify_dot_product_log", "log_weights"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +129,132 @@ def extract_dot_product(c1: int, proof1: DotProductProof, c2: int, proof2: DotPr
     r_xi = (proof1.z_delta - proof2.z_delta) * k % P
     r_tau = (proof1.z_beta - proof2.z_beta) * k % P
     return x, r_xi, r_tau
+
+
+# ---------------------------------------------------------------------------------------
+# Log-size proof of dot product (Bulletproofs inner-product reduction with blinding, as in
+# Hyrax's appendix and Spartan's DotProductProofLog; the final step here is a Schnorr
+# proof of an opening of Gamma_hat against the base g_hat + a_hat Q).
+#
+# Statement as above (xi = <x, G> + r_xi H, tau = y G_s + r_tau H, y = <x, a>, n = 2^k),
+# where xi must already be bound to the transcript by the caller (Hyrax: it is a function
+# of the absorbed commitments, point and batch weights).
+#
+#   both:   absorb tau; w = challenge; Q = w G_s; Gamma = xi + w tau
+#           (w makes any G_s component hidden in xi useless: it would have to equal
+#           w (<x, a> - y) for a w drawn after xi and tau were fixed)
+#   round j = 0..k-1 (vectors of length m = n / 2^j, halves L/R of size h = m/2):
+#     prover: L_j = <x_L, G_R> + <x_L, a_R> Q + rL_j H,  R_j = <x_R, G_L> + <x_R, a_L> Q + rR_j H
+#     both:   absorb L_j, R_j; u_j = challenge (nonzero)
+#             x <- u x_L + u^-1 x_R,  a <- u^-1 a_L + u a_R,  G <- u^-1 G_L + u G_R
+#             Gamma <- u^2 L_j + Gamma + u^-2 R_j
+#   end:    Gamma_hat = x_hat (g_hat + a_hat Q) + r_hat H with g_hat = <s, G>, a_hat = <s, a>,
+#           s_i = prod_j u_j^(+-1) (+ when bit j of i, counted from the top, is 1)
+#     prover: T = d B + e H for B = g_hat + a_hat Q; c = challenge; z1 = d + c x_hat, z2 = e + c r_hat
+#     verifier (one MSM): z1 <s, G> + z1 a_hat Q + z2 H - T - c (xi + w tau + sum_j u_j^2 L_j + u_j^-2 R_j) == 0
+#
+# Wire format: k (u8) || L_0 R_0 ... L_{k-1} R_{k-1} (48 each) || T (48) || z1 || z2 (32 each).
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DotProductLogProof:
+    lr: tuple[G1Point, ...]  # L_0, R_0, L_1, R_1, ...
+    t: G1Point
+    z1: int
+    z2: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr", tuple(self.lr))
+        if len(self.lr) % 2 or not all(isinstance(p, G1Point) for p in (*self.lr, self.t)):
+            raise EncodingError("log dot-product proof needs pairs of G1 points and a point T")
+        if not (is_canonical(self.z1) and is_canonical(self.z2)):
+            raise EncodingError("log dot-product responses must be canonical field elements")
+
+    @property
+    def rounds(self) -> int:
+        return len(self.lr) // 2
+
+    @staticmethod
+    def size(n: int) -> int:
+        k = n.bit_length() - 1
+        return 1 + (2 * k + 1) * POINT_BYTES + 2 * BYTES
+
+    def to_bytes(self) -> bytes:
+        return (bytes([self.rounds]) + curve.encode_points(self.lr) + self.t.to_compressed_bytes()
+                + encode_many([self.z1, self.z2]))
+
+    @classmethod
+    def read(cls, reader: Reader, n: int) -> "DotProductLogProof":
+        k = n.bit_length() - 1
+        got = reader.u8("log dot-product rounds")
+        if got != k or n != 1 << k:
+            raise EncodingError(f"log dot-product proof has {got} rounds, the statement needs {k}")
+        lr = reader.points(2 * k, "log dot-product L/R")
+        t = reader.point("log dot-product T")
+        z1, z2 = reader.scalars(2, "log dot-product z1, z2")
+        return cls(lr, t, z1, z2)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, n: int) -> "DotProductLogProof":
+        reader = Reader(data)
+        proof = cls.read(reader, n)
+        reader.finish()
+        return proof
+
+
+def log_weights(us) -> list[int]:
+    """s_i = prod_j (u_j if bit j of i (from the top) is 1 else u_j^-1), i < 2^len(us)."""
+    s = [1]
+    for u in us:
+        ui = inv(u)
+        s = [v * f % P for v in s for f in (ui, u)]
+    return s
+
+
+def dot_log_start(transcript, tau: G1Point) -> int:
+    transcript.absorb_point(b"dotlog/statement", tau)
+    return transcript.challenge_scalar(b"dotlog/w")
+
+
+def dot_log_round(transcript, left: G1Point, right: G1Point) -> int:
+    transcript.absorb_points(b"dotlog/lr", [left, right])
+    u = transcript.challenge_scalar(b"dotlog/u")
+    if u == 0:  # probability 2^-254; neither side can continue
+        raise SigmaProofError("log proof of dot product: zero round challenge")
+    return u
+
+
+def dot_log_finish(transcript, t: G1Point) -> int:
+    transcript.absorb_point(b"dotlog/t", t)
+    return transcript.challenge_scalar(b"dotlog/c")
+
+
+def verify_dot_product_log(transcript, gens, xi_points, xi_scalars, tau: G1Point, a,
+                           proof: DotProductLogProof, backend=None) -> None:
+    """Check a log-size proof that the vector committed in xi = MSM(xi_points, xi_scalars)
+    has dot product ``a`` with the scalar committed in ``tau``."""
+    a = list(a)
+    n = len(a)
+    if not isinstance(proof, DotProductLogProof):
+        raise EncodingError("expected a DotProductLogProof")
+    if n == 0 or n & (n - 1) or proof.rounds != n.bit_length() - 1 or len(gens) < n:
+        raise EncodingError(f"log proof of dot product with {proof.rounds} rounds for {n} entries")
+    if not all(is_canonical(x) for x in a) or len(xi_points) != len(xi_scalars):
+        raise EncodingError("malformed log dot-product statement")
+    w = dot_log_start(transcript, tau)
+    us = [dot_log_round(transcript, proof.lr[2 * j], proof.lr[2 * j + 1]) for j in range(proof.rounds)]
+    c = dot_log_finish(transcript, proof.t)
+    transcript.absorb_scalars(b"dotlog/response", [proof.z1, proof.z2])
+    s = log_weights(us)
+    a_hat = sum(si * ai for si, ai in zip(s, a)) % P
+    neg_c = (-c) % P
+    points = list(gens[:n]) + [curve.scalar_generator(), curve.blinding_generator(), proof.t, tau]
+    scalars = ([proof.z1 * si % P for si in s]
+               + [proof.z1 * a_hat % P * w % P, proof.z2, P - 1, neg_c * w % P])
+    for u, (left, right) in zip(us, zip(proof.lr[0::2], proof.lr[1::2])):
+        u2 = u * u % P
+        points += [left, right]
+        scalars += [neg_c * u2 % P, neg_c * inv(u2) % P]
+    points += list(xi_points)
+    scalars += [neg_c * x % P for x in xi_scalars]
+    if curve.msm_parallel(points, scalars, backend) != curve.identity():
+        raise SigmaProofError("log proof of dot product: final check failed")

@@ -4,8 +4,8 @@ Both prover and verifier derive the same :class:`Plan` from the config, the step
 window and the dataset size. It fixes the FAC4DNN stacking (DESIGN.md section 4):
 
 * Every dimension is padded to a power of two: batch B -> Bp, widths d_l -> D_l.
-* Layers with the same padded shapes (D_{l-1}, D_l, D_{l+1}) and the same ReLU-ness
-  form a *family* F; its instances are (t, lf) for the T steps of the window and the
+* Layers with the same padded shapes (D_{l-1}, D_l, D_{l+1}) and the same ReLU-ness,
+  split into runs of power-of-two length, form the *families* F; its instances are (t, lf) for the T steps of the window and the
   family's layers, stacked on a leading instance axis: index = t << lbits | lf with
   tbits = log2(Tp), lbits = log2(Lp). Padded instances hold zeros.
 * Committed witness stacks per family (all other tensors are derived):
@@ -174,8 +174,16 @@ def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bo
     for layer in range(1, L + 1):
         key = (pd[layer - 1], pd[layer], pd[layer + 1] if layer < L else 0, layer < L)
         groups.setdefault(key, []).append(layer)
-    fams = tuple(Family(i, tuple(ls), key[3], key[0], key[1], key[2])
-                 for i, (key, ls) in enumerate(groups.items()))
+    # Split each group into power-of-two runs of layers (5 -> 4 + 1), so that the
+    # instance axis needs no padded (all-zero) layer slots when T is a power of two.
+    chunks = []
+    for key, ls in groups.items():
+        while ls:
+            size = 1 << (len(ls).bit_length() - 1)
+            chunks.append((key, ls[:size]))
+            ls = ls[size:]
+    chunks.sort(key=lambda kv: kv[1][0])
+    fams = tuple(Family(i, tuple(ls), key[3], key[0], key[1], key[2]) for i, (key, ls) in enumerate(chunks))
     return Plan(dims, int(config.batch_size), int(config.R), int(config.Q), int(config.update_bits),
                 int(config.lr_num), int(config.lr_shift), t0, T, n_samples, bool(check_initial_weights),
                 bool(check_dataset), fams)

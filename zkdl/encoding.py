@@ -51,19 +51,19 @@ class Reader:
     def __init__(self, data: bytes, what: str = "message"):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise EncodingError(f"{what}: expected bytes, got {type(data).__name__}")
-        self._data = bytes(data)
-        self._pos = 0
+        self.data = bytes(data)
+        self.pos = 0
         self.what = what
 
     def remaining(self) -> int:
-        return len(self._data) - self._pos
+        return len(self.data) - self.pos
 
     def raw(self, n: int, what: str = "data") -> bytes:
-        if n < 0 or self._pos + n > len(self._data):
-            raise EncodingError(f"{self.what}: truncated {what} (needed {n} bytes at offset {self._pos}, "
+        if n < 0 or self.pos + n > len(self.data):
+            raise EncodingError(f"{self.what}: truncated {what} (needed {n} bytes at offset {self.pos}, "
                                 f"{self.remaining()} left)")
-        out = self._data[self._pos:self._pos + n]
-        self._pos += n
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
         return out
 
     take = raw
@@ -87,5 +87,5 @@ class Reader:
         return [self.scalar(what) for _ in range(n)]
 
     def finish(self) -> None:
-        if self._pos != len(self._data):
+        if self.pos != len(self.data):
             raise TrailingDataError(f"{self.what}: {self.remaining()} trailing bytes after a complete message")

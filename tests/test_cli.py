@@ -17,17 +17,16 @@ SMALL = ["--width", "8", "--layers", "3", "--batch-size", "4", "--data", "synthe
 
 
 def invoke(*args):
-    runner = CliRunner()
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2: .stdout and .stderr are always separate
     return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def output(res) -> str:
-    out = res.output
-    try:
-        out += res.stderr
-    except ValueError:  # click < 8.2 mixes stderr into output
-        pass
-    return out
+    """stdout and stderr together (what a user sees)."""
+    return res.stdout + res.stderr
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +64,15 @@ def test_train_layout_and_summary(trained):
 def test_verify_chain_ok(trained):
     res = invoke("verify", "--chain", *proofs_of(trained))
     assert res.exit_code == 0, output(res)
-    lines = res.output.splitlines()
+    lines = res.stdout.splitlines()
     assert sum(line.startswith("OK  ") for line in lines) == 3
-    assert "PLAIN (not zero-knowledge)" in res.output
+    assert "PLAIN (not zero-knowledge)" in res.stdout
 
 
 def test_verify_json(trained):
     res = invoke("verify", "--json", "--chain", *proofs_of(trained))
     assert res.exit_code == 0, output(res)
-    doc = json.loads(res.output)
+    doc = json.loads(res.stdout)
     assert doc["ok"] is True and doc["chain_statement"]["steps"] == [0, 3]
 
 
@@ -81,7 +80,7 @@ def test_verify_chain_out_of_order_rejected(trained):
     files = proofs_of(trained)
     res = invoke("verify", "--chain", files[1], files[0], files[2])
     assert res.exit_code == 1
-    assert "REJECTED" in res.output and "Traceback" not in output(res)
+    assert "REJECTED" in res.stdout and "Traceback" not in output(res)
 
 
 def test_verify_expect_initial(trained):
@@ -90,7 +89,7 @@ def test_verify_expect_initial(trained):
     res = invoke("verify", "--expect-initial", summary["proofs"][1]["initial_weights_digest"], files[1])
     assert res.exit_code == 0, output(res)
     res = invoke("verify", "--expect-initial", "0" * 64, files[1])
-    assert res.exit_code == 1 and "REJECTED" in res.output
+    assert res.exit_code == 1 and "REJECTED" in res.stdout
     res = invoke("verify", "--expect-initial", "xyz", files[1])
     assert res.exit_code == 2
 
@@ -104,7 +103,7 @@ def test_verify_corrupted_rejected(trained, tmp_path):
     junk.write_bytes(b"not a proof at all")
     res = invoke("verify", bad, junk)
     assert res.exit_code == 1, output(res)
-    assert res.output.count("REJECTED") == 2
+    assert res.stdout.count("REJECTED") == 2
     assert "Traceback" not in output(res) and "internal error" not in output(res)
 
 
@@ -117,10 +116,10 @@ def test_inspect(trained, tmp_path):
     f = trained / "proofs" / "steps_000001-000002.zkdl"
     res = invoke("inspect", f)
     assert res.exit_code == 0, output(res)
-    assert "PLAIN (not zero-knowledge)" in res.output
-    assert "steps         1..1" in res.output
+    assert "PLAIN (not zero-knowledge)" in res.stdout
+    assert "steps         1..1" in res.stdout
     res = invoke("inspect", "--json", f)
-    assert json.loads(res.output)["header"]["statement"]["steps"] == [1, 2]
+    assert json.loads(res.stdout)["header"]["statement"]["steps"] == [1, 2]
     bad = tmp_path / "bad.zkdl"
     bad.write_bytes(b"ZKDLPRF\x00garbage")
     res = invoke("inspect", bad)
@@ -189,19 +188,21 @@ def test_circuit_emit(tmp_path):
     res = invoke("circuit", "emit", "--width", 8, "--layers", 3, "--batch-size", 4, "--steps", 2, "-o", f)
     assert res.exit_code == 0, output(res)
     doc = json.loads(f.read_text())
-    assert isinstance(doc, dict) and "digest" in json.dumps(doc)
-    assert "circuit" in res.output
+    assert doc["steps"] == 2 and len(doc["digest"]) == 64
+    assert "circuit" in res.stdout
     res = invoke("circuit", "emit", "--width", 8, "--layers", 3, "--batch-size", 4)
     assert res.exit_code == 0
-    json.loads(res.output if not res.output.startswith("circuit") else "{}")
+    one = json.loads(res.stdout)
+    assert one["steps"] == 1 and one["digest"] != doc["digest"]
+    assert res.stderr.startswith("circuit ")
 
 
 def test_version_and_help():
     res = invoke("--version")
-    assert res.exit_code == 0 and "zkdl" in res.output
+    assert res.exit_code == 0 and "zkdl" in res.stdout
     for cmd in (["train"], ["prove"], ["verify"], ["inspect"], ["circuit", "emit"]):
         res = invoke(*cmd, "--help")
-        assert res.exit_code == 0 and "Usage" in res.output
+        assert res.exit_code == 0 and "Usage" in res.stdout
 
 
 def test_usage_error_exit_2():
@@ -214,3 +215,23 @@ def test_python_m_zkdl_help():
     assert res.returncode == 0, res.stderr
     for cmd in ("train", "prove", "verify", "inspect", "circuit"):
         assert cmd in res.stdout
+
+
+def test_interrupt_leaves_nothing(tmp_path):
+    """Ctrl-C while proving: exit 130, short message, no output or staging directory."""
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "zkdl", "train", "--out", str(tmp_path / "r"), "--steps", "2"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in proc.stderr:
+            if "proving" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []

@@ -75,7 +75,7 @@ class ZkdlGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("\ninterrupted: stopped; no partial output was left behind", err=True)
+            click.echo("\ninterrupted: stopped (temporary files removed; nothing half-written left behind)", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
             if debug:
@@ -830,8 +830,17 @@ def emit_cmd(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec,
         click.echo(f"written to {output}")
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> None:
     """Entry point of the ``zkdl`` script and ``python -m zkdl``."""
+    import signal
+    try:
+        signal.signal(signal.SIGTERM, _terminate)  # clean up like Ctrl-C
+    except (ValueError, OSError):  # not the main thread
+        pass
     cli.main(args=argv, prog_name="zkdl")
 
 

@@ -1,4 +1,8 @@
-"""Sigma protocols over Pedersen commitments (verifier side): proof of dot product.
+"""Sigma protocols over Pedersen commitments (verifier side): proofs of dot product.
+
+Two variants: the linear-size Sigma protocol below (:class:`DotProductProof`) and a
+log-size one (:class:`DotProductLogProof`, further down), both honest-verifier zero
+knowledge and made non-interactive on the caller's transcript.
 
 Proof of dot product (Hyrax, Wahby et al., IEEE S&P 2018, section 5 "proof of
 dot-product", the linear-size variant; Spartan uses the same protocol). Public:

@@ -8,6 +8,9 @@ same messages in the same order.
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
+
 import numpy as np
 
 from zkdl.encoding import Writer
@@ -19,6 +22,10 @@ from zkdl.prover import reductions as PR
 from zkdl.prover.claims import prove_point_batch
 from zkdl.prover.mle import partial_evaluate
 from zkdl.verifier.flow import num_vars, stack_shape
+
+
+_TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_product", "select",
+                    "padding_zero", "linear", "open"])
 
 
 class ProverContext:
@@ -33,6 +40,22 @@ class ProverContext:
         self.rng = rng
         self.progress = progress or (lambda *_: None)
         self._fr: dict[str, FrVec] = {}
+        self.timings: dict[str, float] = defaultdict(float)  # seconds per message kind
+
+    def __getattribute__(self, name):
+        # time every protocol step (commit, matmul, batch, ...) for the benchmark breakdown
+        attr = object.__getattribute__(self, name)
+        if name in _TIMED:
+            timings = object.__getattribute__(self, "timings")
+
+            def timed(*args, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return attr(*args, **kwargs)
+                finally:
+                    timings[name] += time.perf_counter() - t
+            return timed
+        return attr
 
     # --------------------------------------------------------------- helpers
     def table(self, name: str) -> np.ndarray:
@@ -177,11 +200,13 @@ class WitnessError(ValueError):
 
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
                  check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
-                 progress=None, config=None, tamper=None) -> tuple[bytes, dict]:
+                 progress=None, config=None, tamper=None, timings: dict | None = None) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
     secrets with "W0" set to its "Wf" to chain.
+
+    ``timings``: a dict that receives seconds spent per protocol message kind.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
     the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace") or the
@@ -270,6 +295,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
 
     run_protocol(ctx, plan, schedule)
+    if timings is not None:
+        timings.update(ctx.timings)
     body = writer.getvalue()
     header["sizes"] = {"body_bytes": len(body),
                        "committed_values": int(sum(int(np.prod(s)) for _, _, s in plan.committed()))}

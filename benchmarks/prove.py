@@ -1,0 +1,100 @@
+"""Prover / verifier benchmark for aggregated SGD-MLP proofs (issue 6). Prints tables.
+
+    python benchmarks/prove.py                 # widths 32, 64, 128 and the aggregation sweep
+    python benchmarks/prove.py --widths 32 --aggregate ""   # quicker
+
+Each configuration runs in its own subprocess (so peak RSS is its own). Reported per
+proof of one step (T = 1) in the middle of a chain, i.e. without the once-per-chain
+range checks of W[t0] and the dataset (measured separately as "first proof"):
+prover time with a breakdown (commit / sumcheck-style reductions / openings / other),
+verifier time, proof size, peak RSS, committed values, and prover time over one
+float64 numpy training step of the same network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+import zkdl
+from zkdl import data as D
+from zkdl.config import TrainConfig
+from zkdl.prover.aggregate import prove_window
+from zkdl.verifier.verify import verify
+from zkdl.verifier.plan import make_plan
+from zkdl.reference import train_float
+width, batch, T, first = (int(a) for a in sys.argv[1:5])
+cfg = TrainConfig(width=width, batch_size=batch)
+data = D.synthetic()
+run = zkdl.train(cfg, data, steps=T + 1, keep_in_memory=True)
+prove_window(run, 0, 1, check_initial_weights=False, check_dataset=False)  # warm caches (generators, numba)
+tm = {}
+t = time.perf_counter()
+proof, _ = prove_window(run, 1, T, timings=tm, check_initial_weights=bool(first), check_dataset=bool(first))
+tp = time.perf_counter() - t
+t = time.perf_counter(); verify(proof); tv = time.perf_counter() - t
+t = time.perf_counter(); train_float(run.config, data, steps=3); tf = (time.perf_counter() - t) / 3
+plan = make_plan(run.config, 1, T, data.X.shape[0], bool(first), bool(first))
+committed = sum(int(np.prod(s)) for _, _, s in plan.committed())
+print(json.dumps({"width": width, "batch": batch, "T": T, "first": first, "prove": tp, "verify": tv,
+                  "bytes": len(proof), "timings": tm, "committed": committed,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "float_step": tf}))
+"""
+
+
+def measure(width, batch, T, first=0):
+    out = subprocess.run([sys.executable, "-c", CHILD, str(width), str(batch), str(T), str(first)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def breakdown(r):
+    tm = r["timings"]
+    commit = tm.get("commit", 0.0)
+    opening = tm.get("open", 0.0)
+    reductions = sum(v for k, v in tm.items() if k not in ("commit", "open"))
+    other = r["prove"] - commit - opening - reductions
+    return commit, reductions, opening, other
+
+
+def row(r):
+    commit, red, opening, other = breakdown(r)
+    T = r["T"]
+    return (f"| {r['width']} | {r['batch']} | {T} | {r['prove'] / T:.2f} | {commit / T:.2f} | {red / T:.2f} | "
+            f"{opening / T:.2f} | {other / T:.2f} | {r['verify']:.2f} | {r['bytes'] / 1024:.0f} | "
+            f"{r['rss_mb']:.0f} | {r['committed'] / T / 1e6:.2f} | {r['prove'] / T / r['float_step']:.0f}x |")
+
+
+HEAD = ("| width | batch | T | prove s/step | commit | reductions | openings | other | verify s | "
+        "proof KiB | peak RSS MB | committed M/step | prove / float step |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--widths", default="32,64,128")
+    ap.add_argument("--batches", default="32,64")
+    ap.add_argument("--aggregate", default="1,2,4,8", help="T values at width 64, batch 32 ('' to skip)")
+    args = ap.parse_args()
+    print("Per-step proofs (8 layers, synthetic 16 -> 4, chained: no W[t0]/dataset range checks)")
+    print(HEAD)
+    for w in [int(x) for x in args.widths.split(",") if x]:
+        for b in [int(x) for x in args.batches.split(",") if x]:
+            print(row(measure(w, b, 1)), flush=True)
+    print("\nFirst proof of a chain (includes the W[t0] and dataset range checks)")
+    print(HEAD)
+    print(row(measure(32, 32, 1, first=1)), flush=True)
+    if args.aggregate:
+        print("\nAggregation (width 64, batch 32): one proof for T steps")
+        print(HEAD)
+        for T in [int(x) for x in args.aggregate.split(",") if x]:
+            print(row(measure(64, 32, T)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

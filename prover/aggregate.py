@@ -15,12 +15,11 @@ import numpy as np
 
 from zkdl.encoding import Writer
 from zkdl.field import P
-from zkdl.field.vector import FrVec
 from zkdl.hyrax import Commitment, default_col_bits
 from zkdl.prover import hyrax
 from zkdl.prover import reductions as PR
 from zkdl.prover.claims import prove_point_batch
-from zkdl.prover.mle import partial_evaluate
+from zkdl.prover.backend import get_backend
 from zkdl.verifier.flow import num_vars, stack_shape
 
 
@@ -30,16 +29,17 @@ _TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_pro
 
 class ProverContext:
     def __init__(self, plan, transcript, writer: Writer, tables: dict, openings: dict,
-                 threads=None, rng=None, progress=None):
+                 threads=None, rng=None, progress=None, be=None):
         self.plan = plan
         self.t = transcript
         self.w = writer
         self.tables = tables
         self.openings = openings  # statement openings (W0/F, Wf/F, X, Y) given; witness ones added
         self.threads = threads
+        self.be = be if be is not None else get_backend("cpu", threads)
         self.rng = rng
         self.progress = progress or (lambda *_: None)
-        self._fr: dict[str, FrVec] = {}
+        self._fr: dict = {}
         self.timings: dict[str, float] = defaultdict(float)  # seconds per message kind
 
     def __getattribute__(self, name):
@@ -61,16 +61,15 @@ class ProverContext:
     def table(self, name: str) -> np.ndarray:
         return self.tables[name]
 
-    def frvec(self, name: str) -> FrVec:
+    def vec(self, name: str):
+        """The stack as a backend vector (converted once)."""
         if name not in self._fr:
-            self._fr[name] = FrVec.from_int64(self.tables[name].reshape(-1), self.threads)
+            self._fr[name] = self.be.vec(self.tables[name].reshape(-1))
         return self._fr[name]
 
-    def _operand(self, spec) -> FrVec:
+    def _operand(self, spec):
         name, fixed = spec
-        shape = stack_shape(self.plan, name)
-        out, rest = partial_evaluate(self.tables[name].reshape(-1), shape, {a: list(p) for a, p in fixed.items()},
-                                     self.threads)
+        out, _ = self.be.partial_evaluate(self.tables[name].reshape(-1), stack_shape(self.plan, name), fixed)
         return out
 
     # ------------------------------------------------------------- messages
@@ -88,7 +87,7 @@ class ProverContext:
         return self.t.challenge_scalars(label.encode(), n)
 
     def send(self, label, names, point):
-        vals = [PR.evaluate_tensor(self.tables[n].reshape(-1), point, self.threads) for n in names]
+        vals = [self.be.evaluate(self.tables[n].reshape(-1), point) for n in names]
         self.w.scalars(vals)
         self.t.absorb_scalars(label.encode(), vals)
         return vals
@@ -96,13 +95,13 @@ class ProverContext:
     def matmul(self, label, rho, kvars, claim, left, right):
         self.progress("matmul", label)
         return PR.prove_matmul(self.t, self.w, label.encode(), rho, kvars, claim,
-                               self._operand(left), self._operand(right), self.threads)
+                               self._operand(left), self._operand(right), self.be)
 
     def batch(self, name, claims):
         if len(claims) == 1:
             self.t.absorb_bytes(b"batch", name.encode())
-        proof, point, value = prove_point_batch(self.t, b"batch/" + name.encode(), self.frvec(name), claims,
-                                                self.threads)
+        proof, point, value = prove_point_batch(self.t, b"batch/" + name.encode(), self.vec(name), claims,
+                                                self.be)
         if proof is not None:
             proof.write(self.w)
         return list(point), value
@@ -110,21 +109,21 @@ class ProverContext:
     def instance_map(self, label, rho, q, claim, const_weights, sources):
         return PR.prove_instance_map(self.t, self.w, label.encode(), q,
                                      [(bits, self.tables[name].reshape(-1)) for bits, _, name in sources],
-                                     self.threads)
+                                     self.be)
 
     def eq_product(self, label, point, claim, factors, names):
         self.progress("product", label)
         p2, vals = PR.prove_eq_product(self.t, self.w, label.encode(), point, claim, factors,
-                                       [self.frvec(n) for n in names], self.threads)
+                                       [self.vec(n) for n in names], self.be)
         return list(p2), vals
 
     def select(self, label, rows_point, col_point, claim, rows, data_name, n_vars):
         return PR.prove_select(self.t, self.w, label.encode(), rows_point, col_point, claim, rows,
-                               self.tables[data_name], n_vars, self.threads)
+                               self.tables[data_name].reshape(-1), n_vars, self.be)
 
     def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
         return PR.prove_padding_zero(self.t, self.w, label.encode(), tau, inst_bits, a_bits, extents,
-                                     self.frvec(name), self.threads)
+                                     self.vec(name), self.be)
 
     def linear(self, label, point, claim, const, terms):
         pterms = []
@@ -134,7 +133,7 @@ class ProverContext:
             else:
                 _, coeff, kbits, nbits, name = term
                 pterms.append(("bits", coeff, kbits, nbits, self.tables[name].reshape(-1)))
-        return PR.prove_linear(self.t, self.w, label.encode(), point, pterms, self.threads)
+        return PR.prove_linear(self.t, self.w, label.encode(), point, pterms, self.be)
 
     def open(self, name, point, value):
         self.progress("open", name)
@@ -200,13 +199,15 @@ class WitnessError(ValueError):
 
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
                  check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
-                 progress=None, config=None, tamper=None, timings: dict | None = None) -> tuple[bytes, dict]:
+                 progress=None, config=None, tamper=None, timings: dict | None = None,
+                 backend: str = "cpu") -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
     secrets with "W0" set to its "Wf" to chain.
 
     ``timings``: a dict that receives seconds spent per protocol message kind.
+    ``backend``: "cpu" (numba vectors) or "reference" (Python ints; tiny sizes only).
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
     the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace") or the
@@ -223,6 +224,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     from zkdl.verifier.verify import PROOF_KIND, absorbed_header, circuit_for, commitments_digest
     from zkdl.prover.witness import build_tables
 
+    be = get_backend(backend, threads)
     data = run.data
     config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:
@@ -289,7 +291,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     for fam in plan.families:
         openings[f"W0/{fam.index}"] = stacked_opening([w0_ops[l - 1] for l in fam.layers], fam.Lp)
         openings[f"Wf/{fam.index}"] = stacked_opening([wf_ops[l - 1] for l in fam.layers], fam.Lp)
-    ctx = ProverContext(plan, transcript, writer, tables, openings, threads, rng, report)
+    ctx = ProverContext(plan, transcript, writer, tables, openings, threads, rng, report, be)
 
     def schedule(step):
         return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)

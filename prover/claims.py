@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from zkdl.claims import PointBatchProof, absorb_claims, check_claims
 from zkdl.field import P
-from zkdl.field.vector import FrVec
-from zkdl.prover.mle import eq_table
-from zkdl.prover.sumcheck import prove_sumcheck
+from zkdl.prover.backend import CpuBackend
 
 
-def prove_point_batch(transcript, label: bytes, table: FrVec, claims, threads=None):
+def prove_point_batch(transcript, label: bytes, table, claims, be=None):
     """Returns (proof or None, point, value) for the claims [(point, value)] on ``table``."""
+    be = be if be is not None else CpuBackend()
     claims = [(tuple(p), v) for p, v in claims]
-    num_vars = len(table).bit_length() - 1
+    num_vars = be.length(table).bit_length() - 1
     check_claims(claims, num_vars)
     absorb_claims(transcript, label, claims)
     if len(claims) == 1:
@@ -20,10 +19,10 @@ def prove_point_batch(transcript, label: bytes, table: FrVec, claims, threads=No
     alphas = transcript.challenge_scalars(label + b"/alpha", len(claims))
     weights = None
     for a, (p, _) in zip(alphas, claims):
-        term = eq_table(p, threads).scale(a, threads)
-        weights = term if weights is None else weights.add(term, threads)
+        term = be.scale(be.eq_table(p), a)
+        weights = term if weights is None else be.add(weights, term)
     claim = sum(a * v for a, (_, v) in zip(alphas, claims)) % P
-    res = prove_sumcheck(transcript, [table, weights], claim=claim, threads=threads, check_claim=False)
+    res = be.sumcheck(transcript, [table, weights], claim=claim)
     final = res.table_evals[0]
     transcript.absorb_scalar(label + b"/final", final)
     return PointBatchProof(res.proof, final), res.point, final

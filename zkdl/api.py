@@ -94,9 +94,10 @@ def prove(run, steps=None, *, backend: str = "cpu", chain: Proof | None = None, 
     """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
     (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
     reuses its dataset and final-weight commitments and, by default, inherits the
-    initial-weight and dataset range checks from it. Plain (non-ZK) mode for now."""
-    if backend not in ("cpu",):
-        raise ZkdlError(f"unknown or unavailable prover backend {backend!r} (available: cpu)")
+    initial-weight and dataset range checks from it. ``backend``: "cpu" (default) or
+    "reference" (pure Python ints, the oracle; tiny sizes only). Plain (non-ZK) mode for now."""
+    if backend not in ("cpu", "reference"):
+        raise ZkdlError(f"unknown or unavailable prover backend {backend!r} (available: cpu, reference)")
     from zkdl.prover.aggregate import prove_window
     t0, T = _window(run, steps)
     secrets = None
@@ -113,7 +114,7 @@ def prove(run, steps=None, *, backend: str = "cpu", chain: Proof | None = None, 
         check_dataset = chain is None
     data, secrets_out = prove_window(run, t0, T, secrets=secrets, check_initial_weights=check_initial_weights,
                                      check_dataset=check_dataset, check_witness=check_witness,
-                                     threads=threads, progress=progress)
+                                     threads=threads, progress=progress, backend=backend)
     return Proof(data, secrets_out)
 
 

@@ -1,0 +1,165 @@
+"""Prover arithmetic backends: ``cpu`` (numba limb vectors) and ``reference`` (Python ints).
+
+The claim reductions (:mod:`zkdl.prover.reductions`), claim batching and the
+aggregated prover do all their field arithmetic through one of these objects, so the
+same protocol code runs on fast vectors or on plain Python lists. The reference
+backend is the oracle: both must produce byte-identical proofs under a fixed seed
+(tests/test_backends.py). It is meant for tiny sizes only. (Commitments and Hyrax
+openings use the shared arkworks-based code in both; their arithmetic is
+cross-checked against py_ecc in the Hyrax tests.)
+
+Vectors are an opaque "native" type per backend (FrVec / list of canonical ints);
+tensors handed in may also be int64 numpy arrays (flattened row-major).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zkdl import poly
+from zkdl.field import P
+from zkdl.poly import interpolate, poly_eval
+from zkdl.sumcheck import SumcheckProof, absorb_statement
+
+
+class CpuBackend:
+    name = "cpu"
+
+    def __init__(self, threads=None):
+        self.threads = threads
+        from zkdl.field.vector import FrVec
+        from zkdl.prover import mle, sumcheck
+        self._FrVec, self._mle, self._sc = FrVec, mle, sumcheck
+
+    def vec(self, t):
+        if isinstance(t, self._FrVec):
+            return t
+        return self._FrVec.from_int64(np.asarray(t, dtype=np.int64).reshape(-1), self.threads)
+
+    def from_ints(self, values):
+        return self._FrVec.from_ints(values)
+
+    def to_ints(self, v) -> list[int]:
+        return self.vec(v).to_ints()
+
+    def length(self, v) -> int:
+        return len(v) if isinstance(v, self._FrVec) else int(np.asarray(v).size)
+
+    def scale(self, v, c: int):
+        return self.vec(v).scale(c % P, self.threads)
+
+    def add_scalar(self, v, c: int):
+        return self.vec(v).add_scalar(c % P, self.threads)
+
+    def add(self, v, w):
+        return self.vec(v).add(self.vec(w), self.threads)
+
+    def eq_table(self, r):
+        return self._mle.eq_table(list(r), self.threads)
+
+    def repeat_each(self, v, times: int):
+        return self._FrVec(np.ascontiguousarray(np.repeat(self.vec(v).limbs, times, axis=1)))
+
+    def partial_evaluate(self, t, shape, points):
+        data = t if isinstance(t, self._FrVec) else np.asarray(t, dtype=np.int64).reshape(-1)
+        return self._mle.partial_evaluate(data, shape, {a: list(p) for a, p in points.items()}, self.threads)
+
+    def evaluate(self, t, point) -> int:
+        n = self.length(t)
+        out, _ = self.partial_evaluate(t, (n,), {0: list(point)})
+        return out.to_ints()[0]
+
+    def sumcheck(self, transcript, tables, eq_point=None, claim=None):
+        return self._sc.prove_sumcheck(transcript, [self.vec(t) for t in tables], eq_point=eq_point,
+                                       claim=claim, threads=self.threads, check_claim=False)
+
+
+class ReferenceBackend:
+    """Python-int vectors; the textbook algorithms of zkdl.poly."""
+
+    name = "reference"
+
+    def vec(self, t) -> list[int]:
+        if isinstance(t, list):
+            return t
+        return [int(x) % P for x in np.asarray(t, dtype=np.int64).reshape(-1)]
+
+    def from_ints(self, values) -> list[int]:
+        return [v % P for v in values]
+
+    def to_ints(self, v) -> list[int]:
+        return list(self.vec(v))
+
+    def length(self, v) -> int:
+        return len(v) if isinstance(v, list) else int(np.asarray(v).size)
+
+    def scale(self, v, c: int):
+        return [x * c % P for x in self.vec(v)]
+
+    def add_scalar(self, v, c: int):
+        return [(x + c) % P for x in self.vec(v)]
+
+    def add(self, v, w):
+        return [(a + b) % P for a, b in zip(self.vec(v), self.vec(w))]
+
+    def eq_table(self, r):
+        return poly.eq_table(list(r))
+
+    def repeat_each(self, v, times: int):
+        return [x for x in self.vec(v) for _ in range(times)]
+
+    def partial_evaluate(self, t, shape, points):
+        return poly.partial_evaluate(self.vec(t), shape, {a: list(p) for a, p in points.items()})
+
+    def evaluate(self, t, point) -> int:
+        return poly.evaluate(self.vec(t), list(point))
+
+    def sumcheck(self, transcript, tables, eq_point=None, claim=None):
+        """The same message sequence as zkdl.prover.sumcheck.prove_sumcheck."""
+        from zkdl.prover.sumcheck import SumcheckProverResult
+        tabs = [self.vec(t) for t in tables]
+        n_entries = len(tabs[0]) if tabs else 1 << len(eq_point)
+        num_vars = n_entries.bit_length() - 1
+        if eq_point is not None:
+            tabs.append(poly.eq_table(list(eq_point)))
+        degree = len(tabs)
+        if claim is None:
+            claim = 0
+            for i in range(n_entries):
+                v = 1
+                for t in tabs:
+                    v = v * t[i] % P
+                claim += v
+            claim %= P
+        absorb_statement(transcript, claim, num_vars, degree)
+        rounds, point, running = [], [], claim
+        for _ in range(num_vars):
+            h = len(tabs[0]) // 2
+            evals = [0] * (degree + 1)
+            for x in [0] + list(range(2, degree + 1)):
+                total = 0
+                for i in range(h):
+                    v = 1
+                    for t in tabs:
+                        v = v * (t[i] + x * (t[i + h] - t[i])) % P
+                    total += v
+                evals[x] = total % P
+            evals[1] = (running - evals[0]) % P
+            coeffs = interpolate(evals)
+            transcript.absorb_scalars(b"sumcheck/round", coeffs)
+            r = transcript.challenge_scalar(b"sumcheck/challenge")
+            rounds.append(tuple(coeffs))
+            point.append(r)
+            running = poly_eval(coeffs, r)
+            tabs = [poly.fold(t, r) for t in tabs]
+        finals = [t[0] for t in tabs]
+        eq_val = finals.pop() if eq_point is not None else None
+        return SumcheckProverResult(SumcheckProof(tuple(rounds)), tuple(point), finals, eq_val, claim)
+
+
+def get_backend(name: str = "cpu", threads=None):
+    if name == "cpu":
+        return CpuBackend(threads)
+    if name == "reference":
+        return ReferenceBackend()
+    raise ValueError(f"unknown prover backend {name!r} (cpu, reference)")

@@ -109,7 +109,7 @@ def test_verify_corrupted_rejected(trained, tmp_path):
 
 def test_verify_missing_file_is_usage_error(tmp_path):
     res = invoke("verify", tmp_path / "nope.zkdl")
-    assert res.exit_code in (1, 2) and "Traceback" not in output(res)
+    assert res.exit_code == 2 and "ERROR" in res.stdout and "Traceback" not in output(res)
 
 
 def test_inspect(trained, tmp_path):

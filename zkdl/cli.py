@@ -528,7 +528,8 @@ def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
                    "holding RUN_DIR, or RUN_DIR itself].")
 @click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True, help="Prover backend.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
-@click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist.")
+@click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist (proofs of "
+              "later windows chained onto them then no longer chain and must be proven again too).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def prove(run_dir, steps_spec, window, out, backend, threads, force, quiet):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
@@ -617,7 +618,7 @@ def verify(files, expect_initial, chain, as_json):
 
     Checks each proof completely against the circuit its header's config defines, with
     no access to the run. Exit status: 0 if every file is OK, 1 if any is rejected, 2 on
-    bad usage. With --chain the files must continue each other (same config and
+    bad usage or when a file cannot be read. With --chain the files must continue each other (same config and
     dataset, contiguous steps, each starting from the previous final-weights digest),
     so together they prove one training run from its first to its last step.
     """
@@ -637,6 +638,7 @@ def verify(files, expect_initial, chain, as_json):
                 data = fh.read()
         except OSError as exc:
             res["reason"] = f"cannot read: {exc.strerror or exc}"
+            res["unreadable"] = True
             results.append(res)
             prev, prev_ok = None, False
             continue
@@ -701,6 +703,8 @@ def verify(files, expect_initial, chain, as_json):
         for r in results:
             if r["ok"]:
                 click.echo(f"OK  {r['file']}: {r['describe']}")
+            elif r.get("unreadable"):
+                click.echo(f"ERROR  {r['file']}: {r['reason']}")
             else:
                 click.echo(f"REJECTED  {r['file']}: {r['reason']}")
         n_ok = sum(r["ok"] for r in results)
@@ -713,6 +717,8 @@ def verify(files, expect_initial, chain, as_json):
         if plain:
             click.echo("note: PLAIN mode (not zero-knowledge): these proofs are sound but do not hide the "
                        "training data or weights", err=True)
+    if any(r.get("unreadable") for r in results):
+        raise click.exceptions.Exit(EXIT_USAGE)
     if not all_ok:
         raise click.exceptions.Exit(EXIT_REJECTED)
 

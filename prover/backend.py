@@ -19,7 +19,7 @@ import numpy as np
 from zkdl import poly
 from zkdl.field import P
 from zkdl.poly import interpolate, poly_eval
-from zkdl.sumcheck import SumcheckProof, absorb_statement
+from zkdl.sumcheck import SumcheckProof
 
 
 class CpuBackend:
@@ -69,9 +69,9 @@ class CpuBackend:
         out, _ = self.partial_evaluate(t, (n,), {0: list(point)})
         return out.to_ints()[0]
 
-    def sumcheck(self, transcript, tables, eq_point=None, claim=None):
+    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
         return self._sc.prove_sumcheck(transcript, [self.vec(t) for t in tables], eq_point=eq_point,
-                                       claim=claim, threads=self.threads, check_claim=False)
+                                       claim=claim, threads=self.threads, check_claim=False, messenger=messenger)
 
 
 class ReferenceBackend:
@@ -114,9 +114,9 @@ class ReferenceBackend:
     def evaluate(self, t, point) -> int:
         return poly.evaluate(self.vec(t), list(point))
 
-    def sumcheck(self, transcript, tables, eq_point=None, claim=None):
+    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
         """The same message sequence as zkdl.prover.sumcheck.prove_sumcheck."""
-        from zkdl.prover.sumcheck import SumcheckProverResult
+        from zkdl.prover.sumcheck import PlainMessenger, SumcheckProverResult
         tabs = [self.vec(t) for t in tables]
         n_entries = len(tabs[0]) if tabs else 1 << len(eq_point)
         num_vars = n_entries.bit_length() - 1
@@ -131,7 +131,8 @@ class ReferenceBackend:
                     v = v * t[i] % P
                 claim += v
             claim %= P
-        absorb_statement(transcript, claim, num_vars, degree)
+        msg = messenger if messenger is not None else PlainMessenger(transcript)
+        msg.start(claim, num_vars, degree)
         rounds, point, running = [], [], claim
         for _ in range(num_vars):
             h = len(tabs[0]) // 2
@@ -146,8 +147,7 @@ class ReferenceBackend:
                 evals[x] = total % P
             evals[1] = (running - evals[0]) % P
             coeffs = interpolate(evals)
-            transcript.absorb_scalars(b"sumcheck/round", coeffs)
-            r = transcript.challenge_scalar(b"sumcheck/challenge")
+            r = msg.round(coeffs)
             rounds.append(tuple(coeffs))
             point.append(r)
             running = poly_eval(coeffs, r)

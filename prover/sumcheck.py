@@ -53,8 +53,25 @@ def product_sum(tables, threads: int | None = None) -> int:
     return acc.sum(threads)
 
 
+class PlainMessenger:
+    """Sends round polynomials in the clear (zkdl.sumcheck's format). The zero-knowledge
+    messenger (zkdl.prover.zksumcheck) commits to them instead; both return the
+    verifier's challenge for each round."""
+
+    def __init__(self, transcript):
+        self.t = transcript
+
+    def start(self, claim: int, num_vars: int, degree: int) -> None:
+        absorb_statement(self.t, claim, num_vars, degree)
+
+    def round(self, coeffs) -> int:
+        self.t.absorb_scalars(b"sumcheck/round", coeffs)
+        return self.t.challenge_scalar(b"sumcheck/challenge")
+
+
 def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
-                   threads: int | None = None, check_claim: bool = True) -> SumcheckProverResult:
+                   threads: int | None = None, check_claim: bool = True,
+                   messenger=None) -> SumcheckProverResult:
     """Prove claim = sum_x eq(eq_point, x)^e prod_j tables[j](x) (e = eq_point is not None).
 
     ``tables`` are FrVecs of one length 2^n; ``claim`` is computed if not given.
@@ -81,14 +98,14 @@ def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
     elif check_claim and product_sum(all_tables, threads) != claim % P:
         raise ValueError("sumcheck prover: the tables do not sum to the claim")
     stack = np.ascontiguousarray(np.stack([t.limbs for t in all_tables]))
-    absorb_statement(transcript, claim, num_vars, degree)
+    msg = messenger if messenger is not None else PlainMessenger(transcript)
+    msg.start(claim, num_vars, degree)
     rounds, point = [], []
     running = claim
     for _ in range(num_vars):
         evals = _round_evals(stack, degree, running, threads)
         coeffs = interpolate(evals)
-        transcript.absorb_scalars(b"sumcheck/round", coeffs)
-        r = transcript.challenge_scalar(b"sumcheck/challenge")
+        r = msg.round(coeffs)
         rounds.append(tuple(coeffs))
         point.append(r)
         running = poly_eval(coeffs, r)

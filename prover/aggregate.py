@@ -20,6 +20,7 @@ from zkdl.prover import hyrax
 from zkdl.prover import reductions as PR
 from zkdl.prover.claims import prove_point_batch
 from zkdl.prover.backend import get_backend
+from zkdl.prover.channel import PlainProverChannel, ZkProverChannel
 from zkdl.verifier.flow import num_vars, stack_shape
 
 
@@ -29,7 +30,7 @@ _TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_pro
 
 class ProverContext:
     def __init__(self, plan, transcript, writer: Writer, tables: dict, openings: dict,
-                 threads=None, rng=None, progress=None, be=None):
+                 threads=None, rng=None, progress=None, be=None, zk: bool = True):
         self.plan = plan
         self.t = transcript
         self.w = writer
@@ -38,8 +39,9 @@ class ProverContext:
         self.threads = threads
         self.be = be if be is not None else get_backend("cpu", threads)
         self.rng = rng
+        self.ch = (ZkProverChannel if zk else PlainProverChannel)(transcript, writer, self.be, rng)
         self.progress = progress or (lambda *_: None)
-        self._fr: dict = {}
+        self._vecs: dict = {}
         self.timings: dict[str, float] = defaultdict(float)  # seconds per message kind
 
     def __getattribute__(self, name):
@@ -58,26 +60,25 @@ class ProverContext:
         return attr
 
     # --------------------------------------------------------------- helpers
-    def table(self, name: str) -> np.ndarray:
-        return self.tables[name]
-
     def vec(self, name: str):
         """The stack as a backend vector (converted once)."""
-        if name not in self._fr:
-            self._fr[name] = self.be.vec(self.tables[name].reshape(-1))
-        return self._fr[name]
+        if name not in self._vecs:
+            self._vecs[name] = self.be.vec(self.tables[name].reshape(-1))
+        return self._vecs[name]
+
+    def flat(self, name: str):
+        return self.tables[name].reshape(-1)
 
     def _operand(self, spec):
         name, fixed = spec
-        out, _ = self.be.partial_evaluate(self.tables[name].reshape(-1), stack_shape(self.plan, name), fixed)
+        out, _ = self.be.partial_evaluate(self.flat(name), stack_shape(self.plan, name), fixed)
         return out
 
     # ------------------------------------------------------------- messages
     def commit(self, name, shape):
         self.progress("commit", name)
-        data = self.tables[name]
         n = num_vars(self.plan, name)
-        com, opening = hyrax.commit(data.reshape(-1), default_col_bits(n), rng=self.rng, threads=self.threads)
+        com, opening = hyrax.commit(self.flat(name), default_col_bits(n), rng=self.rng, threads=self.threads)
         self.openings[name] = opening
         raw = com.to_bytes()
         self.w.raw(raw)
@@ -87,60 +88,57 @@ class ProverContext:
         return self.t.challenge_scalars(label.encode(), n)
 
     def send(self, label, names, point):
-        vals = [self.be.evaluate(self.tables[n].reshape(-1), point) for n in names]
-        self.w.scalars(vals)
-        self.t.absorb_scalars(label.encode(), vals)
-        return vals
+        return self.ch.send(label.encode(), [self.be.evaluate(self.flat(n), point) for n in names])
+
+    def lin(self, terms, const=0):
+        return self.ch.lin(terms, const)
+
+    def const(self, v):
+        return self.ch.const(v)
 
     def matmul(self, label, rho, kvars, claim, left, right):
         self.progress("matmul", label)
-        return PR.prove_matmul(self.t, self.w, label.encode(), rho, kvars, claim,
-                               self._operand(left), self._operand(right), self.be)
+        return PR.prove_matmul(self.ch, label.encode(), rho, kvars, claim, self._operand(left), self._operand(right))
 
     def batch(self, name, claims):
-        if len(claims) == 1:
-            self.t.absorb_bytes(b"batch", name.encode())
-        proof, point, value = prove_point_batch(self.t, b"batch/" + name.encode(), self.vec(name), claims,
-                                                self.be)
-        if proof is not None:
-            proof.write(self.w)
+        point, value = prove_point_batch(self.ch, b"batch/" + name.encode(), self.vec(name), claims)
         return list(point), value
 
     def instance_map(self, label, rho, q, claim, const_weights, sources):
-        return PR.prove_instance_map(self.t, self.w, label.encode(), q,
-                                     [(bits, self.tables[name].reshape(-1)) for bits, _, name in sources],
-                                     self.be)
+        return PR.prove_instance_map(self.ch, label.encode(), rho, q, claim, const_weights,
+                                     [(bits, weights, self.flat(name)) for bits, weights, name in sources])
 
     def eq_product(self, label, point, claim, factors, names):
         self.progress("product", label)
-        p2, vals = PR.prove_eq_product(self.t, self.w, label.encode(), point, claim, factors,
-                                       [self.vec(n) for n in names], self.be)
+        p2, vals = PR.prove_eq_product(self.ch, label.encode(), point, claim, factors, [self.vec(n) for n in names])
         return list(p2), vals
 
     def select(self, label, rows_point, col_point, claim, rows, data_name, n_vars):
-        return PR.prove_select(self.t, self.w, label.encode(), rows_point, col_point, claim, rows,
-                               self.tables[data_name].reshape(-1), n_vars, self.be)
+        return PR.prove_select(self.ch, label.encode(), rows_point, col_point, claim, rows,
+                               self.flat(data_name), n_vars)
 
     def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
-        return PR.prove_padding_zero(self.t, self.w, label.encode(), tau, inst_bits, a_bits, extents,
-                                     self.vec(name), self.be)
+        return PR.prove_padding_zero(self.ch, label.encode(), tau, inst_bits, a_bits, extents, self.vec(name))
 
     def linear(self, label, point, claim, const, terms):
         pterms = []
         for term in terms:
             if term[0] == "tensor":
-                pterms.append(("tensor", term[1], self.tables[term[2]].reshape(-1)))
+                pterms.append(("tensor", term[1], self.flat(term[2])))
             else:
                 _, coeff, kbits, nbits, name = term
-                pterms.append(("bits", coeff, kbits, nbits, self.tables[name].reshape(-1)))
-        return PR.prove_linear(self.t, self.w, label.encode(), point, pterms, self.be)
+                pterms.append(("bits", coeff, kbits, nbits, self.flat(name)))
+        return PR.prove_linear(self.ch, label.encode(), point, claim, const, pterms)
 
     def open(self, name, point, value):
         self.progress("open", name)
-        values, proof = hyrax.prove_eval(self.t, [self.openings[name]], list(point))
-        if values[0] != value % P:
-            raise RuntimeError(f"prover bug: opening of {name} disagrees with its claim")
-        self.w.raw(proof.to_bytes())
+        if self.ch.zk:
+            res = hyrax.prove_eval_zk(self.t, [self.openings[name]], list(point), value_blinds=[value.r],
+                                      rng=self.rng)
+            self.w.raw(res.proof.to_bytes())
+        else:
+            values, proof = hyrax.prove_eval(self.t, [self.openings[name]], list(point))
+            self.w.raw(proof.to_bytes())
 
 
 def stacked_opening(parts, plan_lp: int) -> hyrax.Opening:
@@ -200,7 +198,7 @@ class WitnessError(ValueError):
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
                  check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
                  progress=None, config=None, tamper=None, timings: dict | None = None,
-                 backend: str = "cpu") -> tuple[bytes, dict]:
+                 backend: str = "cpu", zk: bool = True) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
@@ -208,6 +206,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
 
     ``timings``: a dict that receives seconds spent per protocol message kind.
     ``backend``: "cpu" (numba vectors) or "reference" (Python ints; tiny sizes only).
+    ``zk``: zero-knowledge proof (default); False gives the plain mode (labelled in
+    the header), for debugging and speed comparisons.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
     the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace") or the
@@ -266,7 +266,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     header = {
         "kind": PROOF_KIND,
         "zkdl_version": __version__,
-        "zk": False,
+        "zk": bool(zk),
         "config": config.to_dict(),
         "plan": plan.to_dict(),
         "circuit_digest": circuit.digest(),
@@ -291,7 +291,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     for fam in plan.families:
         openings[f"W0/{fam.index}"] = stacked_opening([w0_ops[l - 1] for l in fam.layers], fam.Lp)
         openings[f"Wf/{fam.index}"] = stacked_opening([wf_ops[l - 1] for l in fam.layers], fam.Lp)
-    ctx = ProverContext(plan, transcript, writer, tables, openings, threads, rng, report, be)
+    ctx = ProverContext(plan, transcript, writer, tables, openings, threads, rng, report, be, zk)
 
     def schedule(step):
         return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from zkdl.claims import PointBatchProof, absorb_claims, check_claims
-from zkdl.field import P
-from zkdl.prover.backend import CpuBackend
+from zkdl.claims import absorb_claims, batch_weight, check_claims
 
 
-def prove_point_batch(transcript, label: bytes, table, claims, be=None):
-    """Returns (proof or None, point, value) for the claims [(point, value)] on ``table``."""
-    be = be if be is not None else CpuBackend()
+def prove_point_batch(ch, label: bytes, table, claims):
+    """Returns (point, value) of the single claim on ``table`` the claims reduce to."""
+    be = ch.be
     claims = [(tuple(p), v) for p, v in claims]
-    num_vars = be.length(table).bit_length() - 1
-    check_claims(claims, num_vars)
-    absorb_claims(transcript, label, claims)
+    check_claims(claims, be.length(table).bit_length() - 1)
+    absorb_claims(ch, label, claims)
     if len(claims) == 1:
-        return None, claims[0][0], claims[0][1]
-    alphas = transcript.challenge_scalars(label + b"/alpha", len(claims))
+        return claims[0]
+    alphas = ch.t.challenge_scalars(label + b"/alpha", len(claims))
     weights = None
     for a, (p, _) in zip(alphas, claims):
         term = be.scale(be.eq_table(p), a)
         weights = term if weights is None else be.add(weights, term)
-    claim = sum(a * v for a, (_, v) in zip(alphas, claims)) % P
-    res = be.sumcheck(transcript, [table, weights], claim=claim)
-    final = res.table_evals[0]
-    transcript.absorb_scalar(label + b"/final", final)
-    return PointBatchProof(res.proof, final), res.point, final
+    res, final = ch.sumcheck([table, weights], ch.lin([(a, v) for a, (_, v) in zip(alphas, claims)]))
+    (t,) = ch.send(label + b"/final", [res.table_evals[0]])
+    ch.equal(label, final, ch.lin([(batch_weight(alphas, claims, res.point), t)]))
+    return tuple(res.point), t

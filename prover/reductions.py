@@ -1,137 +1,136 @@
 """Claim reductions, prover side: writes the messages zkdl.reductions reads.
 
-Each function mirrors its verifier counterpart message for message and returns
-the same claims the verifier will derive (so the prover can continue with them).
-All arithmetic goes through a backend (:mod:`zkdl.prover.backend`: ``cpu`` or the
-``reference`` oracle); tensors are the backend's vectors or int64 numpy arrays
-(flat, row-major, zero-padded stacks).
+Each function mirrors its verifier counterpart message for message and returns the
+same claims the verifier derives. Arithmetic on tables goes through a backend
+(:mod:`zkdl.prover.backend`: ``cpu`` or the ``reference`` oracle); messages and
+closing checks go through a channel (:mod:`zkdl.prover.channel`: plain or
+zero-knowledge). Tensors are backend vectors or int64 numpy arrays (flat, row-major,
+zero-padded stacks); claim values are channel values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from zkdl.encoding import Writer
 from zkdl.field import P, inv
-from zkdl.poly import eq_table as eq_table_ints
-from zkdl.prover.backend import CpuBackend
+from zkdl.poly import eq_eval, eq_table as eq_table_ints
 
 
-def _be(be):
-    return be if be is not None else CpuBackend()
+def _close(ch, label: bytes, weight: int, final, factors) -> None:
+    target = ch.lin([(inv(weight % P) if weight % P else 0, final)])
+    if len(factors) == 1:
+        ch.equal(label, factors[0], target)
+    else:
+        ch.product(label, factors[0], factors[1], target)
 
 
-def _write_values(writer: Writer, transcript, label: bytes, vals) -> None:
-    vals = [v % P for v in vals]
-    writer.scalars(vals)
-    transcript.absorb_scalars(label, vals)
-
-
-def prove_eq_product(transcript, writer: Writer, label: bytes, point, claim: int, factors, tensors, be=None):
+def prove_eq_product(ch, label: bytes, point, claim, factors, tensors):
     """Reduction 1. ``tensors`` indexed by the factors' tensor index."""
-    be = _be(be)
-    transcript.absorb_bytes(b"reduce/eq-product", label)
+    be = ch.be
+    ch.t.absorb_bytes(b"reduce/eq-product", label)
     vecs = [be.vec(t) for t in tensors]
     tables = []
     for c0, c1, idx in factors:
         tab = vecs[idx] if c1 % P == 1 else be.scale(vecs[idx], c1)
         tables.append(be.add_scalar(tab, c0) if c0 % P else tab)
-    res = be.sumcheck(transcript, tables, eq_point=list(point), claim=claim % P)
-    writer.raw(res.proof.to_bytes())
+    res, final = ch.sumcheck(tables, claim, eq_point=list(point))
     vals = [None] * len(vecs)
     for (c0, c1, idx), f in zip(factors, res.table_evals):
         if vals[idx] is None:
-            vals[idx] = (f - c0) * inv(c1) % P
-    _write_values(writer, transcript, label + b"/values", vals)
-    return res.point, vals
+            vals[idx] = (f - c0) * inv(c1 % P) % P
+    sent = ch.send(label + b"/values", vals)
+    fs = [ch.lin([(c1, sent[idx])], c0) for c0, c1, idx in factors]
+    _close(ch, label, eq_eval(point, res.point), final, fs)
+    return res.point, sent
 
 
-def prove_matmul(transcript, writer: Writer, label: bytes, rho, k_vars: int, claim: int, left, right, be=None):
+def prove_matmul(ch, label: bytes, rho, k_vars: int, claim, left, right):
     """Reduction 2. ``left``/``right`` are the (i, k) tables Left_i~(r_m, k), Right_i~(k, r_n)."""
-    be = _be(be)
-    transcript.absorb_bytes(b"reduce/matmul", label)
+    be = ch.be
+    ch.t.absorb_bytes(b"reduce/matmul", label)
     tables = [left, right]
     if rho:
         # eq(rho, i) broadcast over k: [e_0]*K + [e_1]*K + ...
         tables.append(be.repeat_each(be.eq_table(rho), 1 << k_vars))
-    res = be.sumcheck(transcript, tables, claim=claim % P)
-    writer.raw(res.proof.to_bytes())
-    lv, rv = res.table_evals[0], res.table_evals[1]
-    _write_values(writer, transcript, label + b"/operands", [lv, rv])
+    res, final = ch.sumcheck(tables, claim)
+    lv, rv = ch.send(label + b"/operands", res.table_evals[:2])
     n = len(rho)
+    _close(ch, label, eq_eval(rho, res.point[:n]) if n else 1, final, [lv, rv])
     return tuple(res.point[:n]), tuple(res.point[n:]), lv, rv
 
 
 def bit_plane_values(bits, point, kbits: int, be) -> list[int]:
     """Bits~(point, k) for every plane k (bit axis last, 2^kbits planes)."""
     planes = 1 << kbits
-    n = be.length(bits) // planes
-    out, _ = be.partial_evaluate(bits, (n, planes), {0: list(point)})
+    out, _ = be.partial_evaluate(bits, (be.length(bits) // planes, planes), {0: list(point)})
     return be.to_ints(out)
 
 
-def prove_linear(transcript, writer: Writer, label: bytes, point, terms, be=None):
+def prove_linear(ch, label: bytes, point, claim, const: int, terms):
     """Reduction 3. ``terms`` = [("tensor", coeff, T)] or [("bits", coeff, kbits, nbits, Bits)]."""
-    be = _be(be)
-    transcript.absorb_bytes(b"reduce/linear", label)
-    sent = []
+    be = ch.be
+    ch.t.absorb_bytes(b"reduce/linear", label)
+    lin_terms, received = [], []
     for t, term in enumerate(terms):
         lab = label + b"/term" + str(t).encode()
         if term[0] == "tensor":
-            v = be.evaluate(term[2], point)
-            _write_values(writer, transcript, lab, [v])
-            sent.append(v)
+            (v,) = ch.send(lab, [be.evaluate(term[2], point)])
+            lin_terms.append((term[1], v))
+            received.append(v)
         else:
-            vals = bit_plane_values(term[4], point, term[2], be)
-            _write_values(writer, transcript, lab, vals)
-            sent.append(vals)
+            _, coeff, kbits, nbits, bits = term
+            vals = ch.send(lab, bit_plane_values(bits, point, kbits, be))
+            lin_terms.extend((coeff * (1 << k), v) for k, v in enumerate(vals[:nbits]))
+            received.append(vals)
+    ch.equal(label, ch.lin(lin_terms, const), claim)
     result = []
     for t, term in enumerate(terms):
         if term[0] == "tensor":
-            result.append((tuple(point), sent[t]))
+            result.append((tuple(point), received[t]))
         else:
-            kappa = transcript.challenge_scalars(label + b"/kappa" + str(t).encode(), term[2])
-            val = sum(e * v for e, v in zip(eq_table_ints(kappa), sent[t])) % P
-            result.append((tuple(point) + tuple(kappa), val))
+            kappa = ch.t.challenge_scalars(label + b"/kappa" + str(t).encode(), term[2])
+            result.append((tuple(point) + tuple(kappa), ch.lin(list(zip(eq_table_ints(kappa), received[t])))))
     return result
 
 
-def prove_instance_map(transcript, writer: Writer, label: bytes, q, sources, be=None):
-    """Reduction 4. ``sources`` = [(src_vars, Src stack)] (2^src_vars instances each)."""
-    be = _be(be)
-    transcript.absorb_bytes(b"reduce/instance-map", label)
-    sent = []
-    for s, (src_vars, src) in enumerate(sources):
+def prove_instance_map(ch, label: bytes, rho, q, claim, const_weights, sources):
+    """Reduction 4. ``sources`` = [(src_vars, {(i, j): w}, Src stack)]."""
+    be = ch.be
+    ch.t.absorb_bytes(b"reduce/instance-map", label)
+    eq_rho = eq_table_ints(list(rho))
+    const = sum(eq_rho[i] * c for i, c in const_weights.items()) % P
+    lin_terms, received = [], []
+    for s, (src_vars, weights, src) in enumerate(sources):
         n_inst = 1 << src_vars
-        inner = be.length(src) // n_inst
-        out, _ = be.partial_evaluate(src, (n_inst, inner), {1: list(q)})
-        u = be.to_ints(out)
-        _write_values(writer, transcript, label + b"/src" + str(s).encode(), u)
-        sent.append(u)
+        out, _ = be.partial_evaluate(src, (n_inst, be.length(src) // n_inst), {1: list(q)})
+        u = ch.send(label + b"/src" + str(s).encode(), be.to_ints(out))
+        coeff = {}
+        for (i, j), w in weights.items():
+            coeff[j] = (coeff.get(j, 0) + eq_rho[i] * w) % P
+        lin_terms.extend((c, u[j]) for j, c in sorted(coeff.items()))
+        received.append(u)
+    ch.equal(label, ch.lin(lin_terms, const), claim)
     out = []
-    for s, (src_vars, _) in enumerate(sources):
-        kappa = transcript.challenge_scalars(label + b"/kappa" + str(s).encode(), src_vars)
-        val = sum(e * v for e, v in zip(eq_table_ints(kappa), sent[s])) % P
-        out.append((tuple(kappa) + tuple(q), val))
+    for s, (src_vars, _, _) in enumerate(sources):
+        kappa = ch.t.challenge_scalars(label + b"/kappa" + str(s).encode(), src_vars)
+        out.append((tuple(kappa) + tuple(q), ch.lin(list(zip(eq_table_ints(kappa), received[s])))))
     return out
 
 
-def prove_select(transcript, writer: Writer, label: bytes, rows_point, col_point, claim: int,
-                 rows, data, n_vars: int, be=None):
-    """Reduction 5 (data selection), prover side. ``data`` is the (2^n_vars, cols) dataset."""
-    be = _be(be)
-    transcript.absorb_bytes(b"reduce/select", label)
+def prove_select(ch, label: bytes, rows_point, col_point, claim, rows, data, n_vars: int):
+    """Reduction 5 (data selection). ``data`` is the (2^n_vars, cols) dataset, flattened."""
+    from zkdl.reductions import selection_eval
+    be = ch.be
+    ch.t.absorb_bytes(b"reduce/select", label)
     weights = eq_table_ints(list(rows_point))
     sel = [0] * (1 << n_vars)
     for r, n in enumerate(rows):
         if n is not None:
             sel[n] = (sel[n] + weights[r]) % P
-    cols = be.length(data) >> n_vars
-    dtab, _ = be.partial_evaluate(data, (1 << n_vars, cols), {1: list(col_point)})
-    res = be.sumcheck(transcript, [be.from_ints(sel), dtab], claim=claim % P)
-    writer.raw(res.proof.to_bytes())
-    dv = res.table_evals[1]
-    _write_values(writer, transcript, label + b"/data", [dv])
+    dtab, _ = be.partial_evaluate(data, (1 << n_vars, be.length(data) >> n_vars), {1: list(col_point)})
+    res, final = ch.sumcheck([be.from_ints(sel), dtab], claim)
+    (dv,) = ch.send(label + b"/data", [res.table_evals[1]])
+    _close(ch, label, selection_eval(rows_point, rows, res.point), final, [dv])
     return tuple(res.point) + tuple(col_point), dv
 
 
@@ -142,15 +141,15 @@ def padding_mask_table(inst_bits: int, a_bits: int, b_bits: int, extents) -> np.
     return m.reshape(-1)
 
 
-def prove_padding_zero(transcript, writer: Writer, label: bytes, tau, inst_bits: int, a_bits: int, extents,
-                       tensor, be=None):
+def prove_padding_zero(ch, label: bytes, tau, inst_bits: int, a_bits: int, extents, tensor):
     """Reduction 6, prover side."""
-    be = _be(be)
-    transcript.absorb_bytes(b"reduce/padding", label)
+    from zkdl.reductions import padding_mask_eval
+    be = ch.be
+    ch.t.absorb_bytes(b"reduce/padding", label)
     b_bits = len(tau) - inst_bits - a_bits
     mask = be.vec(padding_mask_table(inst_bits, a_bits, b_bits, extents))
-    res = be.sumcheck(transcript, [mask, tensor], eq_point=list(tau), claim=0)
-    writer.raw(res.proof.to_bytes())
-    tv = res.table_evals[1]
-    _write_values(writer, transcript, label + b"/value", [tv])
+    res, final = ch.sumcheck([mask, tensor], ch.const(0), eq_point=list(tau))
+    (tv,) = ch.send(label + b"/value", [res.table_evals[1]])
+    _close(ch, label, eq_eval(tau, res.point) * padding_mask_eval(res.point, inst_bits, a_bits, extents),
+           final, [tv])
     return tuple(res.point), tv

@@ -39,7 +39,7 @@ class Claims:
         self._claims: dict[str, list] = {}
 
     def add(self, name: str, point, value: int) -> None:
-        self._claims.setdefault(name, []).append((tuple(point), value % P))
+        self._claims.setdefault(name, []).append((tuple(point), value))
 
     def pop(self, name: str) -> list:
         return self._claims.pop(name, [])
@@ -188,7 +188,7 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
         zp, rz = ctx.send(f"fwd/{F}/out", [f"Zp/{F}", f"RZv/{F}"], rho + rb + rj)
         claims.add(f"Zp/{F}", rho + rb + rj, zp)
         claims.add(f"RZv/{F}", rho + rb + rj, rz)
-        r2, k2, lv, rv = ctx.matmul(f"fwd/{F}", rho, din, ((1 << R) * zp + rz) % P,
+        r2, k2, lv, rv = ctx.matmul(f"fwd/{F}", rho, din, ctx.lin([(1 << R, zp), (1, rz)]),
                                     (f"Ain/{F}", {1: rb}), (f"W/{F}", {2: rj}))
         r2, k2 = list(r2), list(k2)
         claims.add(f"Ain/{F}", r2 + rb + k2, lv)
@@ -199,7 +199,7 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
             ga, rg = ctx.send(f"bwd/{F}/out", [f"GAv/{F}", f"RGv/{F}"], rho + rb + rj)
             claims.add(f"GAv/{F}", rho + rb + rj, ga)
             claims.add(f"RGv/{F}", rho + rb + rj, rg)
-            r2, k2, lv, rv = ctx.matmul(f"bwd/{F}", rho, dnext, ((1 << R) * ga + rg) % P,
+            r2, k2, lv, rv = ctx.matmul(f"bwd/{F}", rho, dnext, ctx.lin([(1 << R, ga), (1, rg)]),
                                         (f"GZn/{F}", {1: rb}), (f"Wn/{F}", {1: rj}))
             r2, k2 = list(r2), list(k2)
             claims.add(f"GZn/{F}", r2 + rb + k2, lv)
@@ -209,7 +209,7 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
         dw, rw = ctx.send(f"upd/{F}/out", [f"DWv/{F}", f"RWv/{F}"], rho + ri + rj)
         claims.add(f"DWv/{F}", rho + ri + rj, dw)
         claims.add(f"RWv/{F}", rho + ri + rj, rw)
-        gw = ((1 << (R + plan.lr_shift)) * dw + rw) * a_inv % P
+        gw = ctx.lin([((1 << (R + plan.lr_shift)) * a_inv % P, dw), (a_inv, rw)])
         r2, k2, lv, rv = ctx.matmul(f"upd/{F}", rho, bb, gw, (f"Ain/{F}", {2: ri}), (f"GZ/{F}", {2: rj}))
         r2, k2 = list(r2), list(k2)
         claims.add(f"Ain/{F}", r2 + k2 + ri, lv)
@@ -315,14 +315,14 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
         claims.add("XB/0", *out[0])
         # targets: Y (Y - 2^R) = 0 everywhere, so every entry is 0 or 2^R
         tau = ctx.challenge("bool/Y", num_vars(plan, "Y"))
-        p2, (v,) = ctx.eq_product("bool/Y", tau, 0, [(0, 1, 0), (P - (1 << R), 1, 0)], ["Y"])
+        p2, (v,) = ctx.eq_product("bool/Y", tau, ctx.const(0), [(0, 1, 0), (P - (1 << R), 1, 0)], ["Y"])
         claims.add("Y", p2, v)
 
     # 5. booleanity of every bit stack and sign-bit stack
     for kind, fam, _ in plan.committed():
         name = f"{kind}/{fam.index}"
         tau = ctx.challenge(f"bool/{name}", num_vars(plan, name))
-        p2, (v,) = ctx.eq_product(f"bool/{name}", tau, 0, [(0, 1, 0), (1, P - 1, 0)], [name])
+        p2, (v,) = ctx.eq_product(f"bool/{name}", tau, ctx.const(0), [(0, 1, 0), (1, P - 1, 0)], [name])
         claims.add(name, p2, v)
 
     # 6. batch and open every committed stack

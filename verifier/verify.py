@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from zkdl import curve
 from zkdl.circuits.builder import build_circuit
 from zkdl.circuits.ir import CircuitError
-from zkdl.claims import PointBatchProof, verify_point_batch
+from zkdl.channel import PlainChannel, ZkChannel
+from zkdl.claims import verify_point_batch
 from zkdl.config import TrainConfig
 from zkdl.encoding import Reader
 from zkdl.errors import ConfigError, EncodingError, VerificationError, ZkdlError
-from zkdl.hyrax import Commitment, EvalProof, default_col_bits, verify_eval
+from zkdl.hyrax import Commitment, EvalProof, ZkEvalProof, default_col_bits, verify_eval, verify_eval_zk
 from zkdl.prooffile import canonical_json, unpack
 from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_linear, verify_matmul,
                              verify_padding_zero, verify_select)
@@ -116,11 +117,12 @@ def _stack_family(coms, fam, layer_coms) -> Commitment:
 
 
 class VerifierContext:
-    def __init__(self, plan, transcript, reader: ProofReader, commitments: dict):
+    def __init__(self, plan, transcript, reader: ProofReader, commitments: dict, zk: bool):
         self.plan = plan
         self.t = transcript
         self.r = reader
         self.coms = commitments
+        self.ch = ZkChannel(transcript, reader) if zk else PlainChannel(transcript, reader)
 
     def commit(self, name, shape):
         n = num_vars(self.plan, name)
@@ -132,52 +134,53 @@ class VerifierContext:
         return self.t.challenge_scalars(label.encode(), n)
 
     def send(self, label, names, point):
-        vals = self.r.scalars(len(names), label)
-        self.t.absorb_scalars(label.encode(), vals)
-        return vals
+        return self.ch.recv(label.encode(), len(names))
+
+    def lin(self, terms, const=0):
+        return self.ch.lin(terms, const)
+
+    def const(self, v):
+        return self.ch.const(v)
 
     def matmul(self, label, rho, kvars, claim, left, right):
-        return verify_matmul(self.t, self.r, label.encode(), rho, kvars, claim)
+        return verify_matmul(self.ch, label.encode(), rho, kvars, claim)
 
     def batch(self, name, claims):
-        n = num_vars(self.plan, name)
-        if len(claims) == 1:
-            self.t.absorb_bytes(b"batch", name.encode())
-            proof = None
-        else:
-            proof = PointBatchProof.read(self.r)
-        point, value = verify_point_batch(self.t, b"batch/" + name.encode(), n, claims, proof)
+        point, value = verify_point_batch(self.ch, b"batch/" + name.encode(), num_vars(self.plan, name), claims)
         return list(point), value
 
     def instance_map(self, label, rho, q, claim, const_weights, sources):
-        return verify_instance_map(self.t, self.r, label.encode(), rho, q, claim, const_weights,
+        return verify_instance_map(self.ch, label.encode(), rho, q, claim, const_weights,
                                    [(bits, weights) for bits, weights, _ in sources])
 
     def eq_product(self, label, point, claim, factors, names):
-        p2, vals = verify_eq_product(self.t, self.r, label.encode(), point, claim, factors, len(names))
+        p2, vals = verify_eq_product(self.ch, label.encode(), point, claim, factors, len(names))
         return list(p2), vals
 
     def select(self, label, rows_point, col_point, claim, rows, data_name, n_vars):
-        return verify_select(self.t, self.r, label.encode(), rows_point, col_point, claim, rows, n_vars)
+        return verify_select(self.ch, label.encode(), rows_point, col_point, claim, rows, n_vars)
 
     def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
-        return verify_padding_zero(self.t, self.r, label.encode(), tau, inst_bits, a_bits, extents)
+        return verify_padding_zero(self.ch, label.encode(), tau, inst_bits, a_bits, extents)
 
     def linear(self, label, point, claim, const, terms):
-        vterms = [t[:-1] for t in terms]
-        return verify_linear(self.t, self.r, label.encode(), point, claim, const, vterms)
+        return verify_linear(self.ch, label.encode(), point, claim, const, [t[:-1] for t in terms])
 
     def open(self, name, point, value):
         com = self.coms[name]
-        proof = EvalProof.read(self.r, com.col_bits)
-        verify_eval(self.t, [com], list(point), [value], proof)
+        if self.ch.zk:
+            proof = ZkEvalProof.read(self.r, com.col_bits)
+            verify_eval_zk(self.t, [com], list(point), [value], proof)
+        else:
+            proof = EvalProof.read(self.r, com.col_bits)
+            verify_eval(self.t, [com], list(point), [value], proof)
 
 
 def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
     if header.get("kind") != PROOF_KIND:
         raise StatementError(f"not an SGD-MLP proof (kind {header.get('kind')!r}, expected {PROOF_KIND!r})")
-    if header.get("zk") is not False:
-        raise StatementError("this verifier build checks plain-mode proofs only (zk must be false)")
+    if type(header.get("zk")) is not bool:
+        raise StatementError("header.zk must be true or false")
     st = header.get("statement")
     if not isinstance(st, dict):
         raise StatementError("header has no statement object")
@@ -258,13 +261,13 @@ def _verify_bytes(data, expect_initial) -> Statement:
     for fam in plan.families:
         coms[f"W0/{fam.index}"] = _stack_family(coms, fam, W0)
         coms[f"Wf/{fam.index}"] = _stack_family(coms, fam, Wf)
-    ctx = VerifierContext(plan, transcript, reader, coms)
+    ctx = VerifierContext(plan, transcript, reader, coms, header["zk"])
 
     def schedule(step):
         return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
 
     run_protocol(ctx, plan, schedule)
     reader.finish()
-    return Statement(config, plan.t0, plan.T, plan.n_samples, False, st["dataset_digest"],
+    return Statement(config, plan.t0, plan.T, plan.n_samples, header["zk"], st["dataset_digest"],
                      st["initial_weights_digest"], st["final_weights_digest"], plan.check_initial_weights,
                      plan.check_dataset, header["circuit_digest"])

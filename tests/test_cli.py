@@ -65,8 +65,8 @@ def test_verify_chain_ok(trained):
     res = invoke("verify", "--chain", *proofs_of(trained))
     assert res.exit_code == 0, output(res)
     lines = res.stdout.splitlines()
-    assert sum(line.startswith("OK  ") for line in lines) == 3
-    assert "PLAIN (not zero-knowledge)" in res.stdout
+    assert sum(line.startswith("VALID  ") for line in lines) == 3
+    assert "mode: zero-knowledge" in res.stdout and "PLAIN" not in res.stdout
 
 
 def test_verify_json(trained):
@@ -80,7 +80,7 @@ def test_verify_chain_out_of_order_rejected(trained):
     files = proofs_of(trained)
     res = invoke("verify", "--chain", files[1], files[0], files[2])
     assert res.exit_code == 1
-    assert "REJECTED" in res.stdout and "Traceback" not in output(res)
+    assert "INVALID" in res.stdout and "Traceback" not in output(res)
 
 
 def test_verify_expect_initial(trained):
@@ -89,7 +89,7 @@ def test_verify_expect_initial(trained):
     res = invoke("verify", "--expect-initial", summary["proofs"][1]["initial_weights_digest"], files[1])
     assert res.exit_code == 0, output(res)
     res = invoke("verify", "--expect-initial", "0" * 64, files[1])
-    assert res.exit_code == 1 and "REJECTED" in res.stdout
+    assert res.exit_code == 1 and "INVALID" in res.stdout
     res = invoke("verify", "--expect-initial", "xyz", files[1])
     assert res.exit_code == 2
 
@@ -103,7 +103,7 @@ def test_verify_corrupted_rejected(trained, tmp_path):
     junk.write_bytes(b"not a proof at all")
     res = invoke("verify", bad, junk)
     assert res.exit_code == 1, output(res)
-    assert res.stdout.count("REJECTED") == 2
+    assert res.stdout.count("INVALID") == 2
     assert "Traceback" not in output(res) and "internal error" not in output(res)
 
 
@@ -116,7 +116,7 @@ def test_inspect(trained, tmp_path):
     f = trained / "proofs" / "steps_000001-000002.zkdl"
     res = invoke("inspect", f)
     assert res.exit_code == 0, output(res)
-    assert "PLAIN (not zero-knowledge)" in res.stdout
+    assert "mode          zero-knowledge" in res.stdout
     assert "steps         1..1" in res.stdout
     res = invoke("inspect", "--json", f)
     assert json.loads(res.stdout)["header"]["statement"]["steps"] == [1, 2]
@@ -235,3 +235,14 @@ def test_interrupt_leaves_nothing(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == []
+
+
+def test_no_zk_is_labelled_plain(tmp_path):
+    out = tmp_path / "plain"
+    res = invoke("train", "--out", out, "--steps", 1, "--no-zk", *SMALL)
+    assert res.exit_code == 0, output(res)
+    f = proofs_of(out)[0]
+    res = invoke("verify", f)
+    assert res.exit_code == 0 and "PLAIN (not zero-knowledge)" in res.stdout
+    res = invoke("inspect", f)
+    assert "mode          PLAIN (not zero-knowledge)" in res.stdout

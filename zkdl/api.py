@@ -1,7 +1,7 @@
 """The Python API: prove a window of a training run, save and load proofs, verify.
 
     run = zkdl.train(zkdl.TrainConfig(), steps=4)
-    proof = zkdl.prove(run, steps=(0, 1))          # one proof per batch: T = 1
+    proof = zkdl.prove(run, steps=(0, 1))          # one zero-knowledge proof per batch: T = 1
     proof.save("step0.zkdl")
     statement = zkdl.verify("step0.zkdl")          # raises zkdl.VerificationError
 
@@ -89,13 +89,15 @@ def _window(run, steps) -> tuple[int, int]:
     return int(t0), int(T)
 
 
-def prove(run, steps=None, *, backend: str = "cpu", chain: Proof | None = None, check_initial_weights=None,
-          check_dataset=None, check_witness: bool = True, threads=None, progress=None) -> Proof:
+def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proof | None = None,
+          check_initial_weights=None, check_dataset=None, check_witness: bool = True, threads=None,
+          progress=None) -> Proof:
     """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
     (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
     reuses its dataset and final-weight commitments and, by default, inherits the
     initial-weight and dataset range checks from it. ``backend``: "cpu" (default) or
-    "reference" (pure Python ints, the oracle; tiny sizes only). Plain (non-ZK) mode for now."""
+    "reference" (pure Python ints, the oracle; tiny sizes only). ``zk``: zero-knowledge
+    (default); False gives the plain mode, labelled as such in the header."""
     if backend not in ("cpu", "reference"):
         raise ZkdlError(f"unknown or unavailable prover backend {backend!r} (available: cpu, reference)")
     from zkdl.prover.aggregate import prove_window
@@ -114,7 +116,7 @@ def prove(run, steps=None, *, backend: str = "cpu", chain: Proof | None = None, 
         check_dataset = chain is None
     data, secrets_out = prove_window(run, t0, T, secrets=secrets, check_initial_weights=check_initial_weights,
                                      check_dataset=check_dataset, check_witness=check_witness,
-                                     threads=threads, progress=progress, backend=backend)
+                                     threads=threads, progress=progress, backend=backend, zk=zk)
     return Proof(data, secrets_out)
 
 

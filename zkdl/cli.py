@@ -268,7 +268,7 @@ def _find_chain_start(out: str, t0: int):
 
 
 def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backend: str, threads,
-                   say: _Progress, summary: dict, reuse: bool, chain=None) -> list[dict]:
+                   say: _Progress, summary: dict, reuse: bool, chain=None, zk: bool = True) -> list[dict]:
     """Prove steps t_start..t_end-1 of ``run`` in windows of ``window`` steps, chaining,
     into ``out``/proofs and ``out``/secrets; ``summary`` (written after each proof)
     collects the entries. Returns the entries of this call."""
@@ -320,7 +320,7 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
                 say(f"  {phase:<8} {detail}  [{time.monotonic() - _started:.1f}s]")
 
         proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
-                           progress=on_phase)
+                           progress=on_phase, zk=zk)
         seconds = time.monotonic() - started
         proof.save_secrets(spath)
         proof.save(path)
@@ -444,12 +444,15 @@ def _install(staging: str, out: str, replace: bool) -> None:
               help="Steps per proof (T); 1 = one proof per batch.")
 @_config_options
 @click.option("--no-prove", is_flag=True, help="Train and record only; prove later with `zkdl prove`.")
-@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True, help="Prover backend.")
+@click.option("--backend", type=click.Choice(["cpu", "reference"]), default="cpu", show_default=True,
+              help="Prover backend (reference: pure-Python oracle, tiny sizes only).")
+@click.option("--no-zk", is_flag=True, help="Plain mode (NOT zero-knowledge; labelled as such): debugging, speed "
+              "comparisons.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only zkdl outputs in it).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec, label_column,
-          no_prove, backend, threads, force, quiet):
+          no_prove, backend, no_zk, threads, force, quiet):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -484,7 +487,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, R, Q,
         summary["train_seconds"] = round(time.monotonic() - t_start, 3)
         entries = []
         if not no_prove:
-            entries = _prove_windows(run, staging, 0, run.n_steps, window, backend=backend, threads=threads,
+            entries = _prove_windows(run, staging, 0, run.n_steps, window, backend=backend, threads=threads, zk=not no_zk,
                                      say=say, summary=summary, reuse=False)
         summary["final_accuracy"] = float(run.accuracy())
         summary["complete"] = True
@@ -526,12 +529,14 @@ def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
 @click.option("--out", "-o", default=None,
               help="Where proofs/, secrets/ and summary.json go [default: the train output directory "
                    "holding RUN_DIR, or RUN_DIR itself].")
-@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True, help="Prover backend.")
+@click.option("--backend", type=click.Choice(["cpu", "reference"]), default="cpu", show_default=True,
+              help="Prover backend (reference: pure-Python oracle, tiny sizes only).")
+@click.option("--no-zk", is_flag=True, help="Plain mode (NOT zero-knowledge; labelled as such).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist (proofs of "
               "later windows chained onto them then no longer chain and must be proven again too).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-def prove(run_dir, steps_spec, window, out, backend, threads, force, quiet):
+def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, quiet):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
 
     RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
@@ -574,7 +579,7 @@ def prove(run_dir, steps_spec, window, out, backend, threads, force, quiet):
     summary["complete"] = False
     say(f"proving steps {t0}..{t1 - 1} of {rdir} ({run.n_steps} steps recorded) in windows of {window}")
     entries = _prove_windows(run, out, t0, t1, window, backend=backend, threads=threads, say=say,
-                             summary=summary, reuse=not force)
+                             summary=summary, reuse=not force, zk=not no_zk)
     covered = sorted(tuple(e["steps"]) for e in summary["proofs"])
     end = 0
     for a, b in covered:
@@ -614,10 +619,10 @@ def _statement_json(st) -> dict:
                    "final weights (and dataset) of the previous one.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (one JSON object on stdout).")
 def verify(files, expect_initial, chain, as_json):
-    """Verify proof files; print one line per file (OK or REJECTED with the reason).
+    """Verify proof files; print one line per file (VALID, or INVALID with the reason).
 
     Checks each proof completely against the circuit its header's config defines, with
-    no access to the run. Exit status: 0 if every file is OK, 1 if any is rejected, 2 on
+    no access to the run. Exit status: 0 if every file is valid, 1 if any is invalid, 2 on
     bad usage or when a file cannot be read. With --chain the files must continue each other (same config and
     dataset, contiguous steps, each starting from the previous final-weights digest),
     so together they prove one training run from its first to its last step.
@@ -702,13 +707,13 @@ def verify(files, expect_initial, chain, as_json):
     else:
         for r in results:
             if r["ok"]:
-                click.echo(f"OK  {r['file']}: {r['describe']}")
+                click.echo(f"VALID  {r['file']}: {r['describe']}")
             elif r.get("unreadable"):
                 click.echo(f"ERROR  {r['file']}: {r['reason']}")
             else:
-                click.echo(f"REJECTED  {r['file']}: {r['reason']}")
+                click.echo(f"INVALID  {r['file']}: {r['reason']}")
         n_ok = sum(r["ok"] for r in results)
-        line = f"{n_ok} of {len(results)} proof(s) OK"
+        line = f"{n_ok} of {len(results)} proof(s) valid"
         if chain and all_ok:
             a, b = results[0]["statement"], results[-1]["statement"]
             line += (f"; chain proves steps {a['steps'][0]}..{b['steps'][1] - 1} from W[{a['steps'][0]}] "

@@ -168,6 +168,26 @@ def _reduce_map(ctx, claims: Claims, plan: Plan, name: str, sources, const_weigh
         claims.add(src, pt, val)
 
 
+def _booleanity(ctx, claims: Claims, name: str, one: int) -> None:
+    """Every entry of stack ``name`` is 0 or ``one``, checked together with its claims.
+
+    After batching the claims to one, (p, v), a random lambda and one degree-3
+    sumcheck show sum_x eq(p, x) b(x) (1 + lambda one - lambda b(x)) = v, i.e.
+    b(p) + lambda * sum_x eq(p, x) b(x) (one - b(x)) = v: the first term is the claim,
+    the second the zero-check of b (one - b) at the random point p (a nonzero
+    multilinear polynomial vanishes there with probability <= n/|F|). It ends in one
+    claim on b, so no separate zero-check and batching sumchecks are needed."""
+    pending = claims.pop(name)
+    if pending:
+        point, value = ctx.batch(name, pending)
+    else:  # (not reached by the SGD plan) a fresh random point with the zero claim
+        point, value = ctx.challenge(f"bool/{name}/tau", num_vars(ctx.plan, name)), ctx.const(0)
+    (lam,) = ctx.challenge(f"bool/{name}", 1)
+    p2, (v,) = ctx.eq_product(f"bool/{name}", point, value, [(0, 1, 0), ((1 + lam * one) % P, P - lam, 0)],
+                              [name])
+    claims.add(name, p2, v)
+
+
 def run_protocol(ctx, plan: Plan, schedule) -> None:
     """Walk the whole proof; raises (verifier side) on the first failed check."""
     R, Q = plan.R, plan.Q
@@ -313,17 +333,12 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
         out = ctx.linear("bits/X", point, value, -plan.offset("XB", fam0),
                          [("bits", 1, plan.kbits("XB", fam0), plan.value_bits("XB", fam0), "XB/0")])
         claims.add("XB/0", *out[0])
-        # targets: Y (Y - 2^R) = 0 everywhere, so every entry is 0 or 2^R
-        tau = ctx.challenge("bool/Y", num_vars(plan, "Y"))
-        p2, (v,) = ctx.eq_product("bool/Y", tau, ctx.const(0), [(0, 1, 0), (P - (1 << R), 1, 0)], ["Y"])
-        claims.add("Y", p2, v)
+        # targets: Y (Y - 2^R) = 0 everywhere (every entry 0 or 2^R), merged with Y's claim
+        _booleanity(ctx, claims, "Y", 1 << R)
 
-    # 5. booleanity of every bit stack and sign-bit stack
+    # 5. booleanity of every bit stack and sign-bit stack, merged with its claim
     for kind, fam, _ in plan.committed():
-        name = f"{kind}/{fam.index}"
-        tau = ctx.challenge(f"bool/{name}", num_vars(plan, name))
-        p2, (v,) = ctx.eq_product(f"bool/{name}", tau, ctx.const(0), [(0, 1, 0), (1, P - 1, 0)], [name])
-        claims.add(name, p2, v)
+        _booleanity(ctx, claims, f"{kind}/{fam.index}", 1)
 
     # 6. batch and open every committed stack
     leftover = set(claims.names()) - set(committed_names(plan))

@@ -44,35 +44,16 @@ __all__ = ["Opening", "ZkEvalResult", "commit", "commit_value", "commit_vector",
 LIMB_BITS = curve.SMALL_BITS
 COMB_BITS = 8  # fixed-base comb for rho H: 32 windows of 8 bits
 
-_blind_comb: list[list[G1Point]] | None = None
 _gen_sums: dict[int, G1Point] = {}
 
 
-def _comb_table() -> list[list[G1Point]]:
-    """T[k][d] = d 2^(8k) H: rho H = sum_k T[k][byte_k(rho)] in 31 additions (~40 us),
-    cheaper than extra MSM lanes (16 extra 16-bit lanes cost ~150 us per row)."""
-    global _blind_comb
-    if _blind_comb is None:
-        base = curve.blinding_generator()
-        table = []
-        for _ in range(256 // COMB_BITS):
-            row = [curve.identity(), base]
-            for _ in range(2, 1 << COMB_BITS):
-                row.append(row[-1] + base)
-            table.append(row)
-            base = row[-1] + base  # 2^8 * previous base
-        _blind_comb = table
-    return _blind_comb
+def _comb_table():
+    return curve.FIXED_H.table()
 
 
 def blind_point(rho: int) -> G1Point:
-    """rho H by the fixed-base comb (rho canonical)."""
-    table = _comb_table()
-    acc = table[0][rho & 0xFF]
-    for k in range(1, len(table)):
-        rho >>= COMB_BITS
-        acc = acc + table[k][rho & 0xFF]
-    return acc
+    """rho H by the fixed-base comb of zkdl.curve (rho canonical)."""
+    return curve.FIXED_H.mul(rho)
 
 
 def _generator_sum(cols: int) -> G1Point:
@@ -221,7 +202,7 @@ def _commit_general(be, rows_ints, rho, cols, threads) -> list[G1Point]:
 def commit_value(y: int, blind: int | None = None, *, rng=None) -> tuple[G1Point, int]:
     """Com(y) = y G_s + r H for a scalar claim (ZK mode); returns (point, r)."""
     r = random_scalar(rng) if blind is None else blind
-    return curve.msm([curve.scalar_generator(), curve.blinding_generator()], [y % P, r]), r
+    return curve.commit_scalar(y, r), r
 
 
 def commit_vector(values, blind: int | None = None, *, rng=None, backend=None) -> tuple[G1Point, int]:

@@ -21,7 +21,7 @@ class Hidden:
     r: int
 
     def com(self):
-        return curve.msm([curve.scalar_generator(), curve.blinding_generator()], [self.v % P, self.r % P])
+        return curve.commit_scalar(self.v, self.r)
 
 
 def hidden(v: int, rng=None) -> Hidden:
@@ -44,7 +44,7 @@ def prove_zero(transcript, label: bytes, h: Hidden, C=None, rng=None) -> ZeroPro
         raise ValueError(f"prover bug: {label!r} is not zero")
     C = C if C is not None else h.com()
     k = random_scalar(rng)
-    A = curve.msm([curve.blinding_generator()], [k])
+    A = curve.FIXED_H.mul(k)
     c = zero_challenge(transcript, label, C, A)
     z = (k + c * h.r) % P
     transcript.absorb_scalar(b"zero/z", z)
@@ -55,10 +55,9 @@ def prove_product(transcript, label: bytes, x: Hidden, y: Hidden, z: Hidden, com
     """z = x y for committed x, y, z (coms: their public commitments, if already computed)."""
     Cx, Cy, Cz = coms if coms is not None else (x.com(), y.com(), z.com())
     b = [random_scalar(rng) for _ in range(5)]
-    G, H = curve.scalar_generator(), curve.blinding_generator()
-    alpha = curve.msm([G, H], [b[0], b[1]])
-    beta = curve.msm([G, H], [b[2], b[3]])
-    delta = curve.msm([Cy, H], [b[0], b[4]])
+    alpha = curve.commit_scalar(b[0], b[1])
+    beta = curve.commit_scalar(b[2], b[3])
+    delta = curve.msm([Cy], [b[0]]) + curve.FIXED_H.mul(b[4])
     c = product_challenge(transcript, label, Cx, Cy, Cz, alpha, beta, delta)
     zs = ((b[0] + c * x.v) % P, (b[1] + c * x.r) % P, (b[2] + c * y.v) % P, (b[3] + c * y.r) % P,
           (b[4] + c * (z.r - x.v * y.r)) % P)

@@ -52,7 +52,7 @@ __all__ = [
     "PyEccBackend", "BACKENDS", "get_backend", "msm", "msm_many", "encode_point",
     "encode_points", "decode_point", "decode_points", "generators", "blinding_generator",
     "scalar_generator", "derive_generator", "to_scalar", "small_scalar_table", "identity",
-    "Reader", "thread_pool", "msm_parallel",
+    "Reader", "thread_pool", "msm_parallel", "FixedBase", "FIXED_H", "FIXED_GS", "commit_scalar",
 ]
 
 ORDER = P
@@ -257,6 +257,55 @@ def scalar_generator() -> G1Point:
 
 
 # ------------------------------------------------------------------ MSM backends
+class FixedBase:
+    """k B for one fixed point B by a comb: table[w][d] = d 2^(8w) B, so k B is at most
+    32 table look-ups and 31 additions (~40-100 us, against ~300-400 us for a 2-point
+    arkworks MSM). Tables (8,192 points) are built on first use."""
+
+    BITS = 8
+
+    def __init__(self, make_base):
+        self._make_base = make_base
+        self._table = None
+        self._lock = threading.Lock()
+
+    def table(self):
+        if self._table is None:
+            with self._lock:
+                if self._table is None:
+                    base = self._make_base()
+                    table = []
+                    for _ in range(256 // self.BITS):
+                        row = [identity(), base]
+                        for _ in range(2, 1 << self.BITS):
+                            row.append(row[-1] + base)
+                        table.append(row)
+                        base = row[-1] + base
+                    self._table = table
+        return self._table
+
+    def mul(self, k: int) -> G1Point:
+        table = self.table()
+        k %= ORDER
+        mask = (1 << self.BITS) - 1
+        acc = table[0][k & mask]
+        for w in range(1, len(table)):
+            k >>= self.BITS
+            if not k:
+                break
+            acc = acc + table[w][k & mask]
+        return acc
+
+
+FIXED_H = FixedBase(lambda: blinding_generator())
+FIXED_GS = FixedBase(lambda: scalar_generator())
+
+
+def commit_scalar(value: int, blind: int) -> G1Point:
+    """value G_s + blind H (the Pedersen commitment to one scalar), by the two combs."""
+    return FIXED_GS.mul(value) + FIXED_H.mul(blind)
+
+
 class MSMBackend:
     """Interface: multi-scalar multiplication over G1 with Python-int scalars."""
 

@@ -108,15 +108,15 @@ def verify_dot_product(transcript, gens, xi: G1Point, tau: G1Point, a, proof: Do
         raise EncodingError("dot-product vector a must hold canonical field elements")
     c = dot_product_challenge(transcript, xi, tau, proof.delta, proof.beta)
     absorb_response(transcript, proof)
-    H, Gs = curve.blinding_generator(), curve.scalar_generator()
+    H = curve.blinding_generator()
     # c xi + delta - <z, G> - z_delta H == 0, as one MSM
     check1 = curve.msm_parallel(list(gens[:n]) + [H, xi, proof.delta],
                                 [(-z) % P for z in proof.z] + [(-proof.z_delta) % P, c, 1], backend)
     if check1 != curve.identity():
         raise SigmaProofError("proof of dot product: c*xi + delta != <z, G> + z_delta*H")
     za = sum(z * x for z, x in zip(proof.z, a)) % P
-    lhs2 = curve.msm([tau, proof.beta], [c, 1], backend)
-    rhs2 = curve.msm([Gs, H], [za, proof.z_beta], backend)
+    lhs2 = curve.msm([tau], [c], backend) + proof.beta
+    rhs2 = curve.commit_scalar(za, proof.z_beta)
     if lhs2 != rhs2:
         raise SigmaProofError("proof of dot product: c*tau + beta != <z, a>*G_s + z_beta*H")
 

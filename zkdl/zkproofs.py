@@ -69,8 +69,7 @@ def verify_zero(transcript, label: bytes, C: G1Point, proof: ZeroProof) -> None:
         raise EncodingError("malformed zero proof")
     c = zero_challenge(transcript, label, C, proof.A)
     transcript.absorb_scalar(b"zero/z", proof.z)
-    H = curve.blinding_generator()
-    if curve.msm([H, proof.A, C], [proof.z, P - 1, (P - c) % P]) != curve.identity():
+    if curve.FIXED_H.mul(proof.z) != proof.A + curve.msm([C], [c]):
         raise SigmaProofError(f"{label.decode(errors='replace')}: committed values are not equal")
 
 
@@ -87,11 +86,9 @@ def verify_product(transcript, label: bytes, Cx: G1Point, Cy: G1Point, Cz: G1Poi
     c = product_challenge(transcript, label, Cx, Cy, Cz, proof.alpha, proof.beta, proof.delta)
     transcript.absorb_scalars(b"product/z", list(proof.z))
     z1, z2, z3, z4, z5 = proof.z
-    G, H, O = curve.scalar_generator(), curve.blinding_generator(), curve.identity()
-    mc = (P - c) % P
-    if (curve.msm([G, H, proof.alpha, Cx], [z1, z2, P - 1, mc]) != O
-            or curve.msm([G, H, proof.beta, Cy], [z3, z4, P - 1, mc]) != O
-            or curve.msm([Cy, H, proof.delta, Cz], [z1, z5, P - 1, mc]) != O):
+    if (curve.commit_scalar(z1, z2) != proof.alpha + curve.msm([Cx], [c])
+            or curve.commit_scalar(z3, z4) != proof.beta + curve.msm([Cy], [c])
+            or curve.msm([Cy, Cz], [z1, (P - c) % P]) + curve.FIXED_H.mul(z5) != proof.delta):
         raise SigmaProofError(f"{label.decode(errors='replace')}: product relation of committed values fails")
 
 

@@ -86,3 +86,16 @@ def test_serialization_round_trip(rng):
     r.finish()
     with pytest.raises(VerificationError):
         ProductProof.read(ProofReader(pp.to_bytes()[:-1]))
+
+
+def test_zero_proof_special_soundness(rng):
+    """Same first message A = kH, two challenges: the blind r of C = rH is extracted."""
+    h = hidden(0, rng)
+    C = h.com()
+    k = rng.randrange(P)
+    A = curve.FIXED_H.mul(k)
+    c1, c2 = 11, 29
+    z1, z2 = (k + c1 * h.r) % P, (k + c2 * h.r) % P
+    for c, z in ((c1, z1), (c2, z2)):
+        assert curve.FIXED_H.mul(z) == A + curve.msm([C], [c])
+    assert (z1 - z2) * pow(c1 - c2, P - 2, P) % P == h.r

@@ -43,7 +43,7 @@ def proofs_of(out):
 
 def test_train_layout_and_summary(trained):
     out = trained
-    assert sorted(os.listdir(out)) == ["proofs", "run", "secrets", "summary.json"]
+    assert sorted(os.listdir(out)) == ["claim", "proofs", "run", "secrets", "summary.json"]
     names = sorted(os.listdir(out / "proofs"))
     assert names == ["steps_000000-000001.zkdl", "steps_000001-000002.zkdl", "steps_000002-000003.zkdl"]
     secrets = sorted(os.listdir(out / "secrets"))

@@ -10,6 +10,7 @@ Output directory of ``zkdl train`` (see docs/FORMAT.md)::
     proofs/steps_<t0>-<t1>.zkdl       one proof per window (t1 exclusive, 6 digits)
     secrets/steps_<t0>-<t1>.json      commitment blinds to chain the next window (0600)
     summary.json                      config digest, training metrics, proof list
+    claim/                            manifest.json + copies of the proofs (`zkdl audit`)
 
 Heavy modules (numpy, numba, the prover) are imported inside the commands, so
 ``zkdl verify`` and ``zkdl inspect`` stay light.
@@ -31,7 +32,7 @@ from zkdl.errors import ConfigError, DataError, VerificationError, ZkdlError
 SUMMARY_FORMAT = "zkdl-run-summary/v1"
 DEFAULT_OUT = "zkdl-run"
 DEFAULT_STEPS = 4
-OUTPUT_ENTRIES = {"run", "proofs", "secrets", "summary.json"}
+OUTPUT_ENTRIES = {"run", "proofs", "secrets", "summary.json", "claim"}
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
@@ -371,6 +372,10 @@ def _print_report(run, entries: list[dict], out_shown: str, quiet: bool) -> None
             echo("  mode: PLAIN (not zero-knowledge): the proofs do not hide the data or the weights")
         echo("verify with:")
         echo(f"  zkdl verify {os.path.join(out_shown, 'proofs', '*.zkdl')} --chain")
+        if os.path.isdir(os.path.join(out_shown, "claim")):
+            echo(f"  zkdl audit {os.path.join(out_shown, 'claim')}      (the public claim: manifest + proofs)")
+        else:
+            echo(f"build a claim to hand to an auditor with:\n  zkdl claim {out_shown}")
     echo(f"written to {out_shown}/")
 
 
@@ -492,6 +497,9 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, R, Q,
         summary["final_accuracy"] = float(run.accuracy())
         summary["complete"] = True
         _write_json(os.path.join(staging, "summary.json"), summary)
+        if entries:
+            from zkdl.audit import build_claim
+            build_claim(staging, os.path.join(staging, "claim"))  # public: proofs + manifest, no secrets
         _install(staging, out, replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -795,6 +803,88 @@ def inspect(file, as_json):
         echo("sizes         " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
                                           for k, v in sorted(sizes.items())))
     echo("(not verified: run `zkdl verify` to check the proof)")
+
+
+@cli.command("claim")
+@click.argument("run_out", metavar="RUN_OUT_DIR", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", "claim_dir", default=None,
+              help="Claim directory to write [default: RUN_OUT_DIR/claim]; an existing claim there is replaced.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the claim directory.")
+def claim_cmd(run_out, claim_dir, quiet):
+    """Build (or rebuild) a training claim from a `zkdl train` / `zkdl prove` output directory.
+
+    A claim is a directory with manifest.json (format zkdl-claim/v1: config, dataset and
+    weight commitment digests, the ordered proof files with their step ranges and
+    SHA-256 digests, the reported, unproven training metrics) and a copy of the proof
+    files. Secrets and the recorded run are never copied: a claim is public. Hand it
+    to an auditor, who runs `zkdl audit CLAIM_DIR`.
+    """
+    from zkdl.audit import ClaimError, build_claim
+    claim_dir = claim_dir or os.path.join(run_out, "claim")
+    replace = False
+    if os.path.exists(claim_dir):
+        if not os.path.isdir(claim_dir):
+            raise _Fail(f"--out {claim_dir}: exists and is not a directory", EXIT_USAGE)
+        entries = set(os.listdir(claim_dir))
+        if entries and not (entries <= {"manifest.json", "proofs"} and "manifest.json" in entries):
+            raise _Fail(f"{claim_dir} exists and is not a claim directory; choose another --out", EXIT_USAGE)
+        replace = True
+    staging = _staging_dir(claim_dir)
+    try:
+        manifest = build_claim(run_out, staging)
+        _install(staging, claim_dir, replace)
+    except ClaimError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _Fail(str(exc), EXIT_USAGE) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if quiet:
+        click.echo(claim_dir)
+        return
+    a, b = manifest["steps"]
+    click.echo(f"claim of steps {a}..{b - 1} ({len(manifest['proofs'])} proofs) written to {claim_dir}/")
+    click.echo(f"audit with:\n  zkdl audit {claim_dir}")
+
+
+@cli.command()
+@click.argument("claim_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the audit report as JSON on stdout.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (summary, proof table, chain diagram) here.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes verifying proofs in parallel [default: all cores].")
+def audit(claim_dir, as_json, html_path, jobs):
+    """Audit a training claim: verify every proof and check that they prove what the manifest states.
+
+    Checks each file's SHA-256 against the manifest, verifies every proof (in parallel),
+    and checks that the step ranges are in order, contiguous and complete, that each
+    proof starts from the previous proof's final weights, that all share the manifest's
+    config and dataset commitment, and that the first proof range-checks the initial
+    weights and the dataset. Reports what is proven and every failure with its location.
+    Exit status: 0 the whole claim holds, 1 it does not, 2 the claim cannot be read
+    (missing directory, manifest.json missing or not JSON). CLAIM_DIR may also be a
+    `zkdl train` output directory holding claim/.
+    """
+    from zkdl.audit import MANIFEST, ClaimError, audit_claim, html_report, text_report
+    if not os.path.exists(os.path.join(claim_dir, MANIFEST)) and \
+            os.path.exists(os.path.join(claim_dir, "claim", MANIFEST)):
+        claim_dir = os.path.join(claim_dir, "claim")
+    try:
+        report = audit_claim(claim_dir, jobs=jobs)
+    except ClaimError as exc:
+        raise _Fail(str(exc), EXIT_USAGE) from None
+    if html_path is not None:
+        from zkdl.api import atomic_write
+        atomic_write(html_path, html_report(report).encode("utf-8"))
+    if as_json:
+        click.echo(json.dumps(report, indent=1, sort_keys=True))
+    else:
+        click.echo(text_report(report))
+        if html_path is not None:
+            click.echo(f"HTML report written to {html_path}")
+    if not report["ok"]:
+        raise click.exceptions.Exit(EXIT_REJECTED)
 
 
 @cli.group()

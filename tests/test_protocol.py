@@ -248,3 +248,29 @@ def test_swapped_statement_between_proofs(run, honest):
         verify(pack(h2, b1))
     with pytest.raises(VerificationError):
         verify(pack(h1, b2))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("n_samples", 1 << 40), ("n_samples", -5), ("n_samples", "50"), ("n_samples", None),
+    ("steps", [1, 1]), ("steps", [3, 1]), ("steps", [0, 1 << 20]), ("steps", "0:2"), ("steps", [0.5, 2]),
+    ("dataset_range_checked", 1), ("initial_weights_digest", 7),
+])
+def test_hostile_statement_values_rejected_quickly(honest, field, value):
+    header, body = unpack(honest)
+    header = json.loads(json.dumps(header))
+    header["statement"][field] = value
+    with pytest.raises(VerificationError):
+        verify(pack(header, body))
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h.update(config=[1, 2]), lambda h: h.update(statement="x"), lambda h: h.update(config=None),
+    lambda h: h["config"].update(width=[1 << 20] * 7), lambda h: h["config"].update(batch_size=1 << 30),
+    lambda h: h["config"].update(Q=1000), lambda h: h["config"].update(layers=0),
+])
+def test_hostile_config_rejected(honest, edit):
+    header, body = unpack(honest)
+    header = json.loads(json.dumps(header))
+    edit(header)
+    with pytest.raises(VerificationError):
+        verify(pack(header, body))

@@ -151,6 +151,7 @@ class Plan:
 
 
 MAX_DIM = 1 << 16
+MAX_SAMPLES = 1 << 26  # the verifier recomputes the batch schedule (O(N) per epoch)
 
 
 def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bool = True,
@@ -162,6 +163,8 @@ def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bo
             raise ConfigError(f"{name} must be an int, got {v!r}")
     if t0 < 0 or T < 1 or T > 4096:
         raise ConfigError(f"bad step window t0={t0}, T={T} (need t0 >= 0, 1 <= T <= 4096)")
+    if n_samples > MAX_SAMPLES:
+        raise ConfigError(f"datasets of more than {MAX_SAMPLES} rows are not supported (got {n_samples})")
     if n_samples < config.batch_size:
         raise ConfigError(f"dataset of {n_samples} rows is smaller than the batch ({config.batch_size})")
     if any(d < 1 or d > MAX_DIM for d in dims) or not 1 <= config.batch_size <= MAX_DIM:

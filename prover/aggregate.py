@@ -14,7 +14,6 @@ from collections import defaultdict
 import numpy as np
 
 from zkdl.encoding import Writer
-from zkdl.field import P
 from zkdl.hyrax import Commitment, default_col_bits
 from zkdl.prover import hyrax
 from zkdl.prover import reductions as PR

@@ -219,7 +219,7 @@ def row_combination(opening: Opening, e: FrVec) -> FrVec:
     if isinstance(m, np.ndarray) and (m.size == 0 or int(np.abs(m).max()) < 1 << 31):
         return vecmat_small(e, m)
     com = opening.commitment
-    rows, cols = com.num_rows, com.num_cols
+    cols = com.num_cols
     prod = FrVec(np.ascontiguousarray(np.repeat(e.limbs, cols, axis=1))).mul(opening.field_matrix())
     while len(prod) > cols:  # fold row halves: sum over rows
         h = len(prod) // 2

@@ -17,8 +17,7 @@ from zkdl.circuits.ir import CircuitError
 from zkdl.channel import PlainChannel, ZkChannel
 from zkdl.claims import verify_point_batch
 from zkdl.config import TrainConfig
-from zkdl.encoding import Reader
-from zkdl.errors import ConfigError, EncodingError, VerificationError, ZkdlError
+from zkdl.errors import ConfigError, VerificationError, ZkdlError
 from zkdl.hyrax import Commitment, EvalProof, ZkEvalProof, default_col_bits, verify_eval, verify_eval_zk
 from zkdl.prooffile import canonical_json, unpack
 from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_linear, verify_matmul,
@@ -39,16 +38,7 @@ class ChainError(VerificationError):
     """The proof does not start from the expected initial-weight commitment."""
 
 
-class ProofReader(Reader):
-    """Reader with G1 point decoding (subgroup-checked, canonical)."""
-
-    def point(self, what: str = "point"):
-        return curve.decode_point(self.raw(curve.POINT_BYTES, what))
-
-    def points(self, count: int, what: str = "points"):
-        if count < 0 or count * curve.POINT_BYTES > self.remaining():
-            raise EncodingError(f"{self.what}: truncated {what}")
-        return curve.decode_points(self.raw(count * curve.POINT_BYTES, what), count)
+ProofReader = curve.Reader  # strict reader with point decoding (one reader class in zkdl)
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,9 @@ from pathlib import Path
 
 from py_arkworks_bls12381 import G1Point, Scalar
 
-from zkdl.errors import (EncodingError, InvalidPointError, NonCanonicalError, SubgroupError,
-                         TrailingDataError)
-from zkdl.field import P, decode, decode_many
+from zkdl.errors import EncodingError, InvalidPointError, NonCanonicalError, SubgroupError
+from zkdl.encoding import Reader as _BaseReader
+from zkdl.field import P
 
 __all__ = [
     "DST", "ORDER", "POINT_BYTES", "G1Point", "Scalar", "MSMBackend", "ArkworksBackend",
@@ -446,39 +446,18 @@ def msm_many(points, rows, backend: str | MSMBackend | None = None,
 
 
 # ------------------------------------------------------------------ strict reading
-class Reader:
-    """Strict cursor over a byte string: every read checks length; :meth:`finish`
-    rejects trailing bytes. Scalars are canonical 32-byte LE field elements."""
+class Reader(_BaseReader):
+    """The strict byte reader of :mod:`zkdl.encoding` plus G1 points (48-byte compressed,
+    decoded with curve, subgroup and canonical-encoding checks)."""
 
-    def __init__(self, data: bytes):
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise EncodingError("expected bytes")
-        self.data = bytes(data)
-        self.pos = 0
-
-    def take(self, n: int, what: str = "data") -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise EncodingError(f"truncated input: {what} needs {n} bytes at offset {self.pos}, "
-                                f"{len(self.data) - self.pos} left")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self, what: str = "byte") -> int:
-        return self.take(1, what)[0]
+    def __init__(self, data: bytes, what: str = "message"):
+        super().__init__(data, what)
 
     def point(self, what: str = "point") -> G1Point:
         return decode_point(self.take(POINT_BYTES, what))
 
     def points(self, count: int, what: str = "points") -> list[G1Point]:
+        if count < 0 or count * POINT_BYTES > self.remaining():
+            raise EncodingError(f"{self.what}: truncated {what} ({count} points needed, "
+                                f"{self.remaining()} bytes left)")
         return decode_points(self.take(count * POINT_BYTES, what), count)
-
-    def scalar(self, what: str = "scalar") -> int:
-        return decode(self.take(32, what))
-
-    def scalars(self, count: int, what: str = "scalars") -> list[int]:
-        return list(decode_many(self.take(32 * count, what), count))
-
-    def finish(self) -> None:
-        if self.pos != len(self.data):
-            raise TrailingDataError(f"{len(self.data) - self.pos} trailing bytes after the message")

@@ -14,14 +14,7 @@ import numpy as np
 
 from zkdl.field import P, inv
 from zkdl.poly import eq_eval, eq_table as eq_table_ints
-
-
-def _close(ch, label: bytes, weight: int, final, factors) -> None:
-    target = ch.lin([(inv(weight % P) if weight % P else 0, final)])
-    if len(factors) == 1:
-        ch.equal(label, factors[0], target)
-    else:
-        ch.product(label, factors[0], factors[1], target)
+from zkdl.reductions import bit_terms, close_product, finish_instance_map, finish_linear, instance_terms
 
 
 def prove_eq_product(ch, label: bytes, point, claim, factors, tensors):
@@ -40,7 +33,7 @@ def prove_eq_product(ch, label: bytes, point, claim, factors, tensors):
             vals[idx] = (f - c0) * inv(c1 % P) % P
     sent = ch.send(label + b"/values", vals)
     fs = [ch.lin([(c1, sent[idx])], c0) for c0, c1, idx in factors]
-    _close(ch, label, eq_eval(point, res.point), final, fs)
+    close_product(ch, label, eq_eval(point, res.point), final, fs)
     return res.point, sent
 
 
@@ -55,7 +48,7 @@ def prove_matmul(ch, label: bytes, rho, k_vars: int, claim, left, right):
     res, final = ch.sumcheck(tables, claim)
     lv, rv = ch.send(label + b"/operands", res.table_evals[:2])
     n = len(rho)
-    _close(ch, label, eq_eval(rho, res.point[:n]) if n else 1, final, [lv, rv])
+    close_product(ch, label, eq_eval(rho, res.point[:n]) if n else 1, final, [lv, rv])
     return tuple(res.point[:n]), tuple(res.point[n:]), lv, rv
 
 
@@ -80,17 +73,9 @@ def prove_linear(ch, label: bytes, point, claim, const: int, terms):
         else:
             _, coeff, kbits, nbits, bits = term
             vals = ch.send(lab, bit_plane_values(bits, point, kbits, be))
-            lin_terms.extend((coeff * (1 << k), v) for k, v in enumerate(vals[:nbits]))
+            lin_terms.extend(bit_terms(coeff, nbits, vals))
             received.append(vals)
-    ch.equal(label, ch.lin(lin_terms, const), claim)
-    result = []
-    for t, term in enumerate(terms):
-        if term[0] == "tensor":
-            result.append((tuple(point), received[t]))
-        else:
-            kappa = ch.t.challenge_scalars(label + b"/kappa" + str(t).encode(), term[2])
-            result.append((tuple(point) + tuple(kappa), ch.lin(list(zip(eq_table_ints(kappa), received[t])))))
-    return result
+    return finish_linear(ch, label, point, claim, const, terms, lin_terms, received)
 
 
 def prove_instance_map(ch, label: bytes, rho, q, claim, const_weights, sources):
@@ -104,17 +89,9 @@ def prove_instance_map(ch, label: bytes, rho, q, claim, const_weights, sources):
         n_inst = 1 << src_vars
         out, _ = be.partial_evaluate(src, (n_inst, be.length(src) // n_inst), {1: list(q)})
         u = ch.send(label + b"/src" + str(s).encode(), be.to_ints(out))
-        coeff = {}
-        for (i, j), w in weights.items():
-            coeff[j] = (coeff.get(j, 0) + eq_rho[i] * w) % P
-        lin_terms.extend((c, u[j]) for j, c in sorted(coeff.items()))
+        lin_terms.extend(instance_terms(eq_rho, weights, u))
         received.append(u)
-    ch.equal(label, ch.lin(lin_terms, const), claim)
-    out = []
-    for s, (src_vars, _, _) in enumerate(sources):
-        kappa = ch.t.challenge_scalars(label + b"/kappa" + str(s).encode(), src_vars)
-        out.append((tuple(kappa) + tuple(q), ch.lin(list(zip(eq_table_ints(kappa), received[s])))))
-    return out
+    return finish_instance_map(ch, label, q, claim, const, [b for b, _, _ in sources], lin_terms, received)
 
 
 def prove_select(ch, label: bytes, rows_point, col_point, claim, rows, data, n_vars: int):
@@ -130,7 +107,7 @@ def prove_select(ch, label: bytes, rows_point, col_point, claim, rows, data, n_v
     dtab, _ = be.partial_evaluate(data, (1 << n_vars, be.length(data) >> n_vars), {1: list(col_point)})
     res, final = ch.sumcheck([be.from_ints(sel), dtab], claim)
     (dv,) = ch.send(label + b"/data", [res.table_evals[1]])
-    _close(ch, label, selection_eval(rows_point, rows, res.point), final, [dv])
+    close_product(ch, label, selection_eval(rows_point, rows, res.point), final, [dv])
     return tuple(res.point) + tuple(col_point), dv
 
 
@@ -150,6 +127,6 @@ def prove_padding_zero(ch, label: bytes, tau, inst_bits: int, a_bits: int, exten
     mask = be.vec(padding_mask_table(inst_bits, a_bits, b_bits, extents))
     res, final = ch.sumcheck([mask, tensor], ch.const(0), eq_point=list(tau))
     (tv,) = ch.send(label + b"/value", [res.table_evals[1]])
-    _close(ch, label, eq_eval(tau, res.point) * padding_mask_eval(res.point, inst_bits, a_bits, extents),
+    close_product(ch, label, eq_eval(tau, res.point) * padding_mask_eval(res.point, inst_bits, a_bits, extents),
            final, [tv])
     return tuple(res.point), tv

@@ -95,10 +95,22 @@ def verify_linear(ch, label: bytes, point, claim, const: int, terms):
             if not 0 < nbits <= 1 << kbits:
                 raise ReductionError(f"{_name(label)}: {nbits} bits do not fit {kbits} bit-axis variables")
             vals = ch.recv(lab, 1 << kbits)
-            lin_terms.extend((coeff * (1 << k), v) for k, v in enumerate(vals[:nbits]))
+            lin_terms.extend(bit_terms(coeff, nbits, vals))
             received.append(vals)
         else:
             raise ReductionError(f"{_name(label)}: unknown term kind {term[0]!r}")
+    return finish_linear(ch, label, point, claim, const, terms, lin_terms, received)
+
+
+def bit_terms(coeff: int, nbits: int, vals):
+    """The linear terms sum_k coeff 2^k v_k of a bit-decomposed value (planes < nbits)."""
+    return [(coeff * (1 << k), v) for k, v in enumerate(vals[:nbits])]
+
+
+def finish_linear(ch, label: bytes, point, claim, const: int, terms, lin_terms, received):
+    """Shared tail of reduction 3 (both sides): the equality check, then one random
+    point kappa per bit term compressing its planes. ``terms[t][0]`` is the kind and,
+    for bit terms, ``terms[t][2]`` the number of bit-axis variables."""
     ch.equal(label, ch.lin(lin_terms, const), claim)
     result = []
     for t, term in enumerate(terms):
@@ -108,6 +120,25 @@ def verify_linear(ch, label: bytes, point, claim, const: int, terms):
             kappa = ch.t.challenge_scalars(label + b"/kappa" + str(t).encode(), term[2])
             result.append((tuple(point) + tuple(kappa), ch.lin(list(zip(eq_table(kappa), received[t])))))
     return result
+
+
+def instance_terms(eq_rho, weights: dict, u):
+    """Linear terms sum_j (sum_i eq(rho, i) w_ij) u_j of an instance map's source."""
+    coeff = {}
+    for (i, j), w in weights.items():
+        coeff[j] = (coeff.get(j, 0) + eq_rho[i] * w) % P
+    return [(c, u[j]) for j, c in sorted(coeff.items())]
+
+
+def finish_instance_map(ch, label: bytes, q, claim, const: int, src_vars, lin_terms, received):
+    """Shared tail of reduction 4 (both sides): the equality check, then a random point
+    kappa per source compressing its instance values."""
+    ch.equal(label, ch.lin(lin_terms, const), claim)
+    out = []
+    for s, bits in enumerate(src_vars):
+        kappa = ch.t.challenge_scalars(label + b"/kappa" + str(s).encode(), bits)
+        out.append((tuple(kappa) + tuple(q), ch.lin(list(zip(eq_table(kappa), received[s])))))
+    return out
 
 
 def verify_instance_map(ch, label: bytes, rho, q, claim, const_weights, sources):
@@ -120,17 +151,9 @@ def verify_instance_map(ch, label: bytes, rho, q, claim, const_weights, sources)
     lin_terms, received = [], []
     for s, (src_vars, weights) in enumerate(sources):
         u = ch.recv(label + b"/src" + str(s).encode(), 1 << src_vars)
-        coeff = {}
-        for (i, j), w in weights.items():
-            coeff[j] = (coeff.get(j, 0) + eq_rho[i] * w) % P
-        lin_terms.extend((c, u[j]) for j, c in sorted(coeff.items()))
+        lin_terms.extend(instance_terms(eq_rho, weights, u))
         received.append(u)
-    ch.equal(label, ch.lin(lin_terms, const), claim)
-    out = []
-    for s, (src_vars, _) in enumerate(sources):
-        kappa = ch.t.challenge_scalars(label + b"/kappa" + str(s).encode(), src_vars)
-        out.append((tuple(kappa) + tuple(q), ch.lin(list(zip(eq_table(kappa), received[s])))))
-    return out
+    return finish_instance_map(ch, label, q, claim, const, [b for b, _ in sources], lin_terms, received)
 
 
 def selection_eval(rows_point, rows, sel_point) -> int:

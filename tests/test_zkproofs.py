@@ -99,3 +99,30 @@ def test_zero_proof_special_soundness(rng):
     for c, z in ((c1, z1), (c2, z2)):
         assert curve.FIXED_H.mul(z) == A + curve.msm([C], [c])
     assert (z1 - z2) * pow(c1 - c2, P - 2, P) % P == h.r
+
+
+def test_deferred_batch_verification(rng):
+    """Queued equations pass together; one false equation among many is found and its
+    own error raised."""
+    from zkdl.curve import DeferredChecks
+    G, H = curve.scalar_generator(), curve.blinding_generator()
+    d = DeferredChecks()
+    for _ in range(5):
+        a, b = rng.randrange(P), rng.randrange(P)
+        C = curve.commit_scalar(a, b)
+        d.add([G, H, C], [a, b, P - 1], SigmaProofError("never"))
+    d.verify(b"seed")
+    assert len(d) == 0
+    for k in range(3):
+        a, b = rng.randrange(P), rng.randrange(P)
+        C = curve.commit_scalar(a, b)
+        d.add([G, H, C], [a, b + (k == 1), P - 1], SigmaProofError(f"equation {k}"))
+    with pytest.raises(SigmaProofError, match="equation 1"):
+        d.verify(b"seed")
+    x, y = hidden(7, rng), hidden(11, rng)
+    z = hidden(78, rng)  # false product
+    d = DeferredChecks()
+    verify_product(Transcript(b"p"), b"m", x.com(), y.com(), z.com(),
+                   prove_product(Transcript(b"p"), b"m", x, y, z, rng=rng), d)
+    with pytest.raises(SigmaProofError):
+        d.verify(b"s")

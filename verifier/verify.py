@@ -112,7 +112,8 @@ class VerifierContext:
         self.t = transcript
         self.r = reader
         self.coms = commitments
-        self.ch = ZkChannel(transcript, reader) if zk else PlainChannel(transcript, reader)
+        self.deferred = curve.DeferredChecks()
+        self.ch = ZkChannel(transcript, reader, self.deferred) if zk else PlainChannel(transcript, reader)
 
     def commit(self, name, shape):
         n = num_vars(self.plan, name)
@@ -258,6 +259,9 @@ def _verify_bytes(data, expect_initial) -> Statement:
 
     run_protocol(ctx, plan, schedule)
     reader.finish()
+    # batch verification of every queued Sigma-proof equation (ZK mode), with weights
+    # from the transcript after the whole proof was absorbed
+    ctx.deferred.verify(transcript.challenge_scalar(b"batch-verify").to_bytes(32, "little"))
     return Statement(config, plan.t0, plan.T, plan.n_samples, header["zk"], st["dataset_digest"],
                      st["initial_weights_digest"], st["final_weights_digest"], plan.check_initial_weights,
                      plan.check_dataset, header["circuit_digest"])

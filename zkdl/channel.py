@@ -66,10 +66,14 @@ class PlainChannel:
 
 
 class ZkChannel:
+    """``deferred``: a zkdl.curve.DeferredChecks collecting the Sigma proofs' group
+    equations; the caller must call its ``verify`` (batch check) at the end."""
+
     zk = True
 
-    def __init__(self, transcript, reader):
+    def __init__(self, transcript, reader, deferred=None):
         self.t, self.r = transcript, reader
+        self.deferred = deferred
 
     def recv(self, label: bytes, n: int):
         pts = self.r.points(n, _name(label))
@@ -80,7 +84,7 @@ class ZkChannel:
         self.t.absorb_points(label, list(values))
 
     def sumcheck(self, claim, num_vars: int, degree: int):
-        return verify_zk_sumcheck(self.t, self.r, claim, num_vars, degree)
+        return verify_zk_sumcheck(self.t, self.r, claim, num_vars, degree, self.deferred)
 
     def const(self, v: int):
         return curve.msm([curve.scalar_generator()], [v % P])
@@ -94,10 +98,10 @@ class ZkChannel:
         return curve.msm(pts, sc) if pts else curve.identity()
 
     def equal(self, label: bytes, a, b) -> None:
-        verify_zero(self.t, label, self.lin([(1, a), (P - 1, b)]), ZeroProof.read(self.r))
+        verify_zero(self.t, label, self.lin([(1, a), (P - 1, b)]), ZeroProof.read(self.r), self.deferred)
 
     def product(self, label: bytes, x, y, z) -> None:
-        verify_product(self.t, label, x, y, z, ProductProof.read(self.r))
+        verify_product(self.t, label, x, y, z, ProductProof.read(self.r), self.deferred)
 
     def valid(self, v) -> bool:
         return isinstance(v, curve.G1Point)

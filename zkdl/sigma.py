@@ -94,10 +94,12 @@ def absorb_response(transcript, proof: DotProductProof) -> None:
 
 
 def verify_dot_product(transcript, gens, xi: G1Point, tau: G1Point, a, proof: DotProductProof,
-                       backend=None) -> None:
+                       backend=None, deferred=None) -> None:
     """Check a proof that the vector in ``xi`` has dot product with ``a`` equal to the scalar
     in ``tau``. ``gens`` are the vector generators (len(a) of them); raises
-    :class:`SigmaProofError` (or :class:`EncodingError` for malformed inputs)."""
+    :class:`SigmaProofError` (or :class:`EncodingError` for malformed inputs).
+    With ``deferred`` (a :class:`zkdl.curve.DeferredChecks`) the two group equations are
+    queued for batch verification instead of checked now."""
     a = list(a)
     n = len(a)
     if not isinstance(proof, DotProductProof):
@@ -110,11 +112,17 @@ def verify_dot_product(transcript, gens, xi: G1Point, tau: G1Point, a, proof: Do
     absorb_response(transcript, proof)
     H = curve.blinding_generator()
     # c xi + delta - <z, G> - z_delta H == 0, as one MSM
-    check1 = curve.msm_parallel(list(gens[:n]) + [H, xi, proof.delta],
-                                [(-z) % P for z in proof.z] + [(-proof.z_delta) % P, c, 1], backend)
+    pts1 = list(gens[:n]) + [H, xi, proof.delta]
+    sc1 = [(-z) % P for z in proof.z] + [(-proof.z_delta) % P, c, 1]
+    za = sum(z * x for z, x in zip(proof.z, a)) % P
+    if deferred is not None:
+        deferred.add(pts1, sc1, SigmaProofError("proof of dot product: c*xi + delta != <z, G> + z_delta*H"))
+        deferred.add([tau, proof.beta, curve.scalar_generator(), H], [c, 1, (-za) % P, (-proof.z_beta) % P],
+                     SigmaProofError("proof of dot product: c*tau + beta != <z, a>*G_s + z_beta*H"))
+        return
+    check1 = curve.msm_parallel(pts1, sc1, backend)
     if check1 != curve.identity():
         raise SigmaProofError("proof of dot product: c*xi + delta != <z, G> + z_delta*H")
-    za = sum(z * x for z, x in zip(proof.z, a)) % P
     lhs2 = curve.msm([tau], [c], backend) + proof.beta
     rhs2 = curve.commit_scalar(za, proof.z_beta)
     if lhs2 != rhs2:

@@ -63,14 +63,19 @@ def zero_challenge(transcript, label: bytes, C: G1Point, A: G1Point) -> int:
     return transcript.challenge_scalar(b"zero/c")
 
 
-def verify_zero(transcript, label: bytes, C: G1Point, proof: ZeroProof) -> None:
-    """Accept iff the proof shows C = r H (C commits to zero)."""
+def verify_zero(transcript, label: bytes, C: G1Point, proof: ZeroProof, deferred=None) -> None:
+    """Accept iff the proof shows C = r H (C commits to zero). With ``deferred``
+    (zkdl.curve.DeferredChecks) the group equation is queued for batch verification."""
     if not isinstance(proof, ZeroProof) or not is_canonical(proof.z):
         raise EncodingError("malformed zero proof")
     c = zero_challenge(transcript, label, C, proof.A)
     transcript.absorb_scalar(b"zero/z", proof.z)
+    error = SigmaProofError(f"{label.decode(errors='replace')}: committed values are not equal")
+    if deferred is not None:
+        deferred.add([curve.blinding_generator(), proof.A, C], [proof.z, P - 1, (P - c) % P], error)
+        return
     if curve.FIXED_H.mul(proof.z) != proof.A + curve.msm([C], [c]):
-        raise SigmaProofError(f"{label.decode(errors='replace')}: committed values are not equal")
+        raise error
 
 
 def product_challenge(transcript, label: bytes, Cx, Cy, Cz, alpha, beta, delta) -> int:
@@ -79,13 +84,22 @@ def product_challenge(transcript, label: bytes, Cx, Cy, Cz, alpha, beta, delta) 
     return transcript.challenge_scalar(b"product/c")
 
 
-def verify_product(transcript, label: bytes, Cx: G1Point, Cy: G1Point, Cz: G1Point, proof: ProductProof) -> None:
-    """Accept iff the proof shows the values in Cx, Cy, Cz satisfy z = x y."""
+def verify_product(transcript, label: bytes, Cx: G1Point, Cy: G1Point, Cz: G1Point, proof: ProductProof,
+                   deferred=None) -> None:
+    """Accept iff the proof shows the values in Cx, Cy, Cz satisfy z = x y. With
+    ``deferred`` the three group equations are queued for batch verification."""
     if not isinstance(proof, ProductProof) or len(proof.z) != 5 or not all(is_canonical(v) for v in proof.z):
         raise EncodingError("malformed product proof")
     c = product_challenge(transcript, label, Cx, Cy, Cz, proof.alpha, proof.beta, proof.delta)
     transcript.absorb_scalars(b"product/z", list(proof.z))
     z1, z2, z3, z4, z5 = proof.z
+    if deferred is not None:
+        G, H, mc = curve.scalar_generator(), curve.blinding_generator(), (P - c) % P
+        error = SigmaProofError(f"{label.decode(errors='replace')}: product relation of committed values fails")
+        deferred.add([G, H, proof.alpha, Cx], [z1, z2, P - 1, mc], error)
+        deferred.add([G, H, proof.beta, Cy], [z3, z4, P - 1, mc], error)
+        deferred.add([Cy, H, proof.delta, Cz], [z1, z5, P - 1, mc], error)
+        return
     if (curve.commit_scalar(z1, z2) != proof.alpha + curve.msm([Cx], [c])
             or curve.commit_scalar(z3, z4) != proof.beta + curve.msm([Cy], [c])
             or curve.msm([Cy, Cz], [z1, (P - c) % P]) + curve.FIXED_H.mul(z5) != proof.delta):

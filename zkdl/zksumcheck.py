@@ -66,8 +66,9 @@ def link_statement(sets, i: int, r_prev: int, degree: int):
     return gens, a
 
 
-def verify_zk_sumcheck(transcript, reader, claim_com, num_vars: int, degree: int):
-    """Returns (point, commitment to the reduced claim)."""
+def verify_zk_sumcheck(transcript, reader, claim_com, num_vars: int, degree: int, deferred=None):
+    """Returns (point, commitment to the reduced claim). ``deferred``: queue the group
+    equations of the proofs of dot product for batch verification."""
     if not 0 <= num_vars <= MAX_ROUNDS or not 1 <= degree <= MAX_DEGREE:
         raise SumcheckError(f"unsupported zk sumcheck shape ({num_vars} variables, degree {degree})")
     absorb_zk_statement(transcript, claim_com, num_vars, degree)
@@ -83,11 +84,12 @@ def verify_zk_sumcheck(transcript, reader, claim_com, num_vars: int, degree: int
         try:
             if i == 0:
                 proof = DotProductProof.read(reader, degree + 1)
-                verify_dot_product(transcript, sets[0], com, claim_com, sum_weights(degree), proof)
+                verify_dot_product(transcript, sets[0], com, claim_com, sum_weights(degree), proof,
+                                   deferred=deferred)
             else:
                 gens, a = link_statement(sets, i, point[-1], degree)
                 proof = DotProductProof.read(reader, 2 * (degree + 1))
-                verify_dot_product(transcript, gens, prev_com + com, O, a, proof)
+                verify_dot_product(transcript, gens, prev_com + com, O, a, proof, deferred=deferred)
         except SigmaProofError as exc:
             raise SumcheckError(f"zk sumcheck round {i}: {exc}", i) from None
         point.append(r)
@@ -97,7 +99,7 @@ def verify_zk_sumcheck(transcript, reader, claim_com, num_vars: int, degree: int
     proof = DotProductProof.read(reader, degree + 1)
     try:
         verify_dot_product(transcript, sets[num_vars - 1], prev_com, final_com,
-                           eval_weights(point[-1], degree), proof)
+                           eval_weights(point[-1], degree), proof, deferred=deferred)
     except SigmaProofError as exc:
         raise SumcheckError(f"zk sumcheck final claim: {exc}", num_vars - 1) from None
     return tuple(point), final_com

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -246,3 +247,17 @@ def test_no_zk_is_labelled_plain(tmp_path):
     assert res.exit_code == 0 and "PLAIN (not zero-knowledge)" in res.stdout
     res = invoke("inspect", f)
     assert "mode          PLAIN (not zero-knowledge)" in res.stdout
+
+
+def test_lr_option_forms():
+    from zkdl.cli import parse_lr
+    assert parse_lr("1/512") == (1, 9)
+    assert parse_lr("3/2^10") == (3, 10)
+    assert parse_lr("0.001953125") == (1, 9)
+    for bad in ("0.001", "-1/2", "x", "1/3", "0"):
+        with pytest.raises(click.BadParameter):
+            parse_lr(bad)
+    res = invoke("circuit", "emit", "--lr", "1/3")
+    assert res.exit_code == 2 and "Traceback" not in output(res)
+    res = invoke("circuit", "emit", "--lr", "1/1024", "--lr-num", "2")
+    assert res.exit_code == 2

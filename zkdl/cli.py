@@ -157,6 +157,9 @@ def _config_options(f):
                      help="Batch size B [default: 32]."),
         click.option("--lr-num", type=int, default=None, help="Learning rate numerator a (eta = a / 2^k) [default: 1]."),
         click.option("--lr-shift", type=int, default=None, help="Learning rate shift k (eta = a / 2^k) [default: 9]."),
+        click.option("--lr", "lr", default=None, metavar="ETA",
+                     help="Learning rate as a / 2^k: '1/512', '3/2^10' or a decimal such as 0.001953125 "
+                          "(must be exact in binary); alternative to --lr-num/--lr-shift."),
         click.option("--R", "R", type=int, default=None, help="Fractional bits of the fixed-point values [default: 16]."),
         click.option("--Q", "Q", type=int, default=None, help="Signed bit bound of the values [default: 32]."),
         click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -172,8 +175,32 @@ def _config_options(f):
     return f
 
 
-def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=None):
+def parse_lr(text: str) -> tuple[int, int]:
+    """'a/2^k', 'a/N' (N a power of two) or an exact binary decimal -> (a, k)."""
+    from fractions import Fraction
+    t = text.strip().replace(" ", "")
+    try:
+        if "/2^" in t:
+            a, k = t.split("/2^")
+            frac = Fraction(int(a), 1 << int(k))
+        else:
+            frac = Fraction(t)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise click.BadParameter(f"{text!r} is not a learning rate like 1/512, 3/2^10 or 0.001953125",
+                                 param_hint="--lr") from None
+    den = frac.denominator
+    if frac <= 0 or den & (den - 1) or den.bit_length() - 1 > 62:
+        raise click.BadParameter(f"{text!r}: the learning rate must be a positive a / 2^k (k <= 62)",
+                                 param_hint="--lr")
+    return frac.numerator, den.bit_length() - 1
+
+
+def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=None, lr=None):
     from zkdl.config import TrainConfig
+    if lr is not None:
+        if lr_num is not None or lr_shift is not None:
+            raise click.BadParameter("give either --lr or --lr-num/--lr-shift, not both", param_hint="--lr")
+        lr_num, lr_shift = parse_lr(lr)
     kw = {}
     for name, v in (("width", width), ("layers", layers), ("batch_size", batch_size), ("lr_num", lr_num),
                     ("lr_shift", lr_shift), ("R", R), ("Q", Q), ("steps", steps)):
@@ -456,7 +483,7 @@ def _install(staging: str, out: str, replace: bool) -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only zkdl outputs in it).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
-def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec, label_column,
+def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
           no_prove, backend, no_zk, threads, force, quiet):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
@@ -467,7 +494,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, R, Q,
     directory appears only when everything succeeded.
     """
     say = _Progress(quiet)
-    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps)
+    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps, lr)
     replace = _check_out_dir(out, force)
     data = _load_data(data_spec, label_column, cfg.R)
     cfg = cfg.for_data(data)
@@ -902,7 +929,7 @@ def circuit():
               help="The circuit of a chained (not first) window: no initial-weight and dataset range checks.")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON here (default: stdout).")
-def emit_cmd(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec, label_column, steps, n_samples,
+def emit_cmd(width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column, steps, n_samples,
              chained, output):
     """Write the circuit JSON (relations, tensors, digest) for a training config.
 
@@ -912,7 +939,7 @@ def emit_cmd(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, data_spec,
     """
     from zkdl.circuits.builder import build_circuit
     from zkdl.circuits.emit import emit, summary
-    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed)
+    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, lr=lr)
     data = _load_data(data_spec, label_column, cfg.R)
     cfg = cfg.for_data(data)
     c = build_circuit(cfg, steps=steps, check_initial_weights=not chained, check_dataset=not chained,

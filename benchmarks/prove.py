@@ -28,27 +28,28 @@ from zkdl.prover.aggregate import prove_window
 from zkdl.verifier.verify import verify
 from zkdl.verifier.plan import make_plan
 from zkdl.reference import train_float
-width, batch, T, first = (int(a) for a in sys.argv[1:5])
-cfg = TrainConfig(width=width, batch_size=batch)
+width, batch, T, first, zk = (int(a) for a in sys.argv[1:6])
+cfg = TrainConfig(width=width, batch_size=batch, lr_shift=9 + max(0, (width // 32).bit_length() - 1))
 data = D.synthetic()
 run = zkdl.train(cfg, data, steps=T + 1, keep_in_memory=True)
-prove_window(run, 0, 1, check_initial_weights=False, check_dataset=False)  # warm caches (generators, numba)
+prove_window(run, 0, 1, check_initial_weights=False, check_dataset=False, zk=bool(zk))  # warm caches
 tm = {}
 t = time.perf_counter()
-proof, _ = prove_window(run, 1, T, timings=tm, check_initial_weights=bool(first), check_dataset=bool(first))
+proof, _ = prove_window(run, 1, T, timings=tm, check_initial_weights=bool(first), check_dataset=bool(first),
+                        zk=bool(zk))
 tp = time.perf_counter() - t
 t = time.perf_counter(); verify(proof); tv = time.perf_counter() - t
 t = time.perf_counter(); train_float(run.config, data, steps=3); tf = (time.perf_counter() - t) / 3
 plan = make_plan(run.config, 1, T, data.X.shape[0], bool(first), bool(first))
 committed = sum(int(np.prod(s)) for _, _, s in plan.committed())
-print(json.dumps({"width": width, "batch": batch, "T": T, "first": first, "prove": tp, "verify": tv,
+print(json.dumps({"width": width, "batch": batch, "T": T, "first": first, "zk": zk, "prove": tp, "verify": tv,
                   "bytes": len(proof), "timings": tm, "committed": committed,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "float_step": tf}))
 """
 
 
-def measure(width, batch, T, first=0):
-    out = subprocess.run([sys.executable, "-c", CHILD, str(width), str(batch), str(T), str(first)],
+def measure(width, batch, T, first=0, zk=1):
+    out = subprocess.run([sys.executable, "-c", CHILD, str(width), str(batch), str(T), str(first), str(zk)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -65,14 +66,14 @@ def breakdown(r):
 def row(r):
     commit, red, opening, other = breakdown(r)
     T = r["T"]
-    return (f"| {r['width']} | {r['batch']} | {T} | {r['prove'] / T:.2f} | {commit / T:.2f} | {red / T:.2f} | "
+    return (f"| {'ZK' if r['zk'] else 'plain'} | {r['width']} | {r['batch']} | {T} | {r['prove'] / T:.2f} | {commit / T:.2f} | {red / T:.2f} | "
             f"{opening / T:.2f} | {other / T:.2f} | {r['verify']:.2f} | {r['bytes'] / 1024:.0f} | "
             f"{r['rss_mb']:.0f} | {r['committed'] / T / 1e6:.2f} | {r['prove'] / T / r['float_step']:.0f}x |")
 
 
-HEAD = ("| width | batch | T | prove s/step | commit | reductions | openings | other | verify s | "
+HEAD = ("| mode | width | batch | T | prove s/step | commit | reductions | openings | other | verify s | "
         "proof KiB | peak RSS MB | committed M/step | prove / float step |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main():
@@ -80,20 +81,29 @@ def main():
     ap.add_argument("--widths", default="32,64,128")
     ap.add_argument("--batches", default="32,64")
     ap.add_argument("--aggregate", default="1,2,4,8", help="T values at width 64, batch 32 ('' to skip)")
+    ap.add_argument("--compare", default="64,128", help="widths for the ZK vs plain table ('' to skip)")
     args = ap.parse_args()
-    print("Per-step proofs (8 layers, synthetic 16 -> 4, chained: no W[t0]/dataset range checks)")
+    ints = lambda spec: [int(x) for x in spec.split(",") if x]  # noqa: E731
+    print("Per-step proofs, zero-knowledge (8 layers, synthetic 16 -> 4, chained: no W[t0]/dataset checks)")
     print(HEAD)
-    for w in [int(x) for x in args.widths.split(",") if x]:
-        for b in [int(x) for x in args.batches.split(",") if x]:
+    for w in ints(args.widths):
+        for b in ints(args.batches):
             print(row(measure(w, b, 1)), flush=True)
     print("\nFirst proof of a chain (includes the W[t0] and dataset range checks)")
     print(HEAD)
     print(row(measure(32, 32, 1, first=1)), flush=True)
     if args.aggregate:
-        print("\nAggregation (width 64, batch 32): one proof for T steps")
+        print("\nAggregation (width 64, batch 32, zero-knowledge): one proof for T steps")
         print(HEAD)
-        for T in [int(x) for x in args.aggregate.split(",") if x]:
+        for T in ints(args.aggregate):
             print(row(measure(64, 32, T)), flush=True)
+    if args.compare:
+        print("\nZero-knowledge vs plain (batch 32)")
+        print(HEAD)
+        for w in ints(args.compare):
+            for T in (1, 4):
+                for zk in (0, 1):
+                    print(row(measure(w, 32, T, zk=zk)), flush=True)
 
 
 if __name__ == "__main__":

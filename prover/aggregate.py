@@ -1,4 +1,4 @@
-"""The aggregated prover: one proof for a window of T training steps (plain mode).
+"""The aggregated prover: one proof for a window of T training steps (ZK or plain).
 
 :class:`ProverContext` implements the message steps of :func:`zkdl.verifier.flow.run_protocol`
 by computing each message from the integer tables of :mod:`zkdl.prover.witness`,
@@ -200,7 +200,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                  check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
                  progress=None, config=None, tamper=None, timings: dict | None = None,
                  backend: str = "cpu", zk: bool = True) -> tuple[bytes, dict]:
-    """Prove steps t0..t0+T-1 of ``run`` (plain mode). Returns (proof file bytes, secrets)
+    """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
     secrets with "W0" set to its "Wf" to chain.

@@ -1,4 +1,4 @@
-"""The standalone verifier of aggregated SGD-MLP proofs (plain mode).
+"""The standalone verifier of aggregated SGD-MLP proofs (zero-knowledge or plain mode).
 
 Pure Python: imports zkdl core pieces (field, poly, transcript, sumcheck, claims,
 reductions, hyrax, curve, config, schedule) and the protocol description in this

@@ -200,8 +200,10 @@ def verify_file(path: str) -> dict:
     return res
 
 
-def _init_worker() -> None:
-    os.environ.setdefault("ZKDL_WORKER", "1")
+def _init_worker(msm_threads: int) -> None:
+    # the verifier splits its large MSMs over all cores; with one process per core that only
+    # adds contention, so each worker gets its share of the cores
+    os.environ["ZKDL_MSM_THREADS"] = str(msm_threads)
 
 
 def verify_files(paths: list[str], jobs: int) -> list[dict]:
@@ -210,14 +212,21 @@ def verify_files(paths: list[str], jobs: int) -> list[dict]:
         return [verify_file(p) for p in paths]
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    # not fork: the parent may hold thread pools (MSM threads, numba) whose locks a fork would copy
-    try:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["zkdl.verifier.verify"])
-    except ValueError:
-        ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=ctx,
-                             initializer=_init_worker) as pool:
+    import threading
+    ctx = None
+    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+        ctx = mp.get_context("fork")  # fastest start; safe with no other thread (no lock to copy)
+    else:
+        # the parent holds threads (MSM pools, numba): fork could copy a held lock
+        try:
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(["zkdl.verifier.verify"])
+        except ValueError:
+            ctx = mp.get_context("spawn")
+    workers = min(jobs, len(paths))
+    share = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(share,)) as pool:
         return list(pool.map(verify_file, paths))
 
 

@@ -469,7 +469,8 @@ def msm_parallel(points, scalars, backend: str | MSMBackend | None = None,
     global _split_pool
     be = get_backend(backend)
     n = len(scalars)
-    threads = threads or os.cpu_count() or 1
+    # ZKDL_MSM_THREADS: set by process pools that already use every core (zkdl audit's workers)
+    threads = threads or int(os.environ.get("ZKDL_MSM_THREADS") or 0) or os.cpu_count() or 1
     in_worker = threading.current_thread().name.startswith("zkdl-msm-split")
     if not isinstance(be, ArkworksBackend) or threads <= 1 or n < SPLIT_MIN or in_worker:
         return be.msm(points, scalars)

@@ -1,3 +1,4 @@
 from zkdl.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawn/forkserver worker (zkdl audit) re-imports the main module
+    main()

@@ -224,3 +224,16 @@ def test_path_outside_claim_rejected(runs, tmp_path):
     write_manifest(c, m)
     code, r = audit_json(c)
     assert code == 1 and "bad_path" in codes(r)
+
+
+def test_prove_keeps_claim_in_step(runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(runs[0], run)
+    res = invoke("prove", run, "--steps", "2:3", "--force", "-q")
+    assert res.exit_code == 0, output(res)
+    m = manifest(run / "claim")
+    new = (run / "proofs" / "steps_000002-000003.zkdl").read_bytes()
+    assert m["proofs"][2]["sha256"] == hashlib.sha256(new).hexdigest()
+    assert new != (runs[0] / "proofs" / "steps_000002-000003.zkdl").read_bytes()  # fresh blinds
+    code, r = audit_json(run)
+    assert code == 0 and r["ok"], r["failures"]

@@ -622,6 +622,17 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, quie
             end = b
     summary["complete"] = end >= run.n_steps
     _write_json(spath, summary)
+    claim_dir = os.path.join(out, "claim")
+    if os.path.isfile(os.path.join(claim_dir, "manifest.json")):  # keep an existing claim in step
+        from zkdl.audit import build_claim
+        staging = _staging_dir(claim_dir)
+        try:
+            build_claim(out, staging)
+            _install(staging, claim_dir, True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        say(f"claim rebuilt: {_rel(claim_dir, out)}/")
     say(f"done in {_fmt_seconds(say.elapsed())}")
     if quiet:
         click.echo(out)

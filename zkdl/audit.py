@@ -182,9 +182,9 @@ def verify_file(path: str) -> dict:
         res["missing"] = True
         res["reason"] = "file missing"
         return res
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the manifest's path
         res["missing"] = True
-        res["reason"] = f"cannot read ({exc.strerror or exc})"
+        res["reason"] = f"cannot read ({getattr(exc, 'strerror', None) or exc})"
         return res
     res["sha256"] = hashlib.sha256(data).hexdigest()
     from zkdl.api import verify

@@ -11,7 +11,7 @@ from zkdl.errors import VerificationError, ZkdlError
 __version__ = "0.1.0"
 
 __all__ = ["Proof", "Run", "Statement", "TrainConfig", "VerificationError", "ZkdlError", "__version__",
-           "prove", "train", "verify"]
+           "audit_claim", "build_claim", "prove", "train", "verify"]
 
 
 def __getattr__(name):
@@ -23,6 +23,9 @@ def __getattr__(name):
     if name in ("prove", "verify", "Proof"):
         from zkdl import api
         return getattr(api, name)
+    if name in ("audit_claim", "build_claim"):
+        from zkdl import audit
+        return getattr(audit, name)
     if name == "Statement":
         from zkdl.verifier.verify import Statement
         return Statement

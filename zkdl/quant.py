@@ -116,6 +116,12 @@ def round_shift(x: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- numba
+@njit(inline="always", cache=True)
+def _round_half_up(v, s):
+    """round(v / 2^s), half up, for an int64 v and s >= 1: (v >> s) + bit s-1 of v."""
+    return (v >> s) + ((v >> (s - 1)) & 1)
+
+
 @njit(cache=True)
 def rescale_relu(Z, s, lo, hi, Zp, rem, S, A, Af):
     """Zp = round(Z/2^s), rem, S = [Zp < 0], A = (1-S) Zp (+ float copy).
@@ -125,7 +131,7 @@ def rescale_relu(Z, s, lo, hi, Zp, rem, S, A, Af):
     for i in range(n):
         for j in range(m):
             v = np.int64(Z[i, j])
-            q = (v >> s) + ((v >> (s - 1)) & 1)
+            q = _round_half_up(v, s)
             Zp[i, j] = q
             rem[i, j] = v - (q << s)
             if q < lo or q > hi:
@@ -151,7 +157,7 @@ def rescale_output(Z, s, labels, one, lo, hi, Zp, rem, GZ, GZf):
     for i in range(n):
         for j in range(m):
             v = np.int64(Z[i, j])
-            q = (v >> s) + ((v >> (s - 1)) & 1)
+            q = _round_half_up(v, s)
             Zp[i, j] = q
             rem[i, j] = v - (q << s)
             if q < lo or q > hi:
@@ -173,7 +179,7 @@ def rescale_mask(GA, s, S, lo, hi, GAp, rem, GZ, GZf):
     for i in range(n):
         for j in range(m):
             v = np.int64(GA[i, j])
-            q = (v >> s) + ((v >> (s - 1)) & 1)
+            q = _round_half_up(v, s)
             GAp[i, j] = q
             rem[i, j] = v - (q << s)
             if q < lo or q > hi:

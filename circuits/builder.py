@@ -221,6 +221,17 @@ class CircuitBuilder:
                 nv = _vars(inst_vars, v)
                 if nv is not None:
                     nv += log2(next_pow2(params["limbs"]))
+        elif k == "sum_squares":
+            x = tens["x"]
+            degree, nv = 3, _vars(inst_vars, x)
+            entries = 1
+            for d in x.shape:
+                entries *= d
+            hi = entries * _absmax(self.bound(x.name)) ** 2
+            if hi >= P // 2:
+                raise CircuitError(f"relation {r.name}: a sum of squares may reach 2^{hi.bit_length()}: "
+                                   f"it could wrap around the field modulus")
+            self._set_bound(tens["out"], 0, hi)
         elif k == "data":
             n = self.n_samples
             degree, nv = 2, (None if n is None else log2(next_pow2(n)))
@@ -331,6 +342,8 @@ class SGDMLPMethod(Method):
                           right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
         # output gradient (MSE): G_Z_L = Z'_L - Y
         g.mse_gradient(b, L, lambda l: (B, d[l]))
+        if b.options.get("prove_loss"):
+            g.mse_loss_output(b, L)
         # backward
         if H:
             g.range_value(b, "G_Ap", H, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
@@ -363,7 +376,8 @@ register_method(SGDMLPMethod)
 
 def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bits",
                   check_initial_weights: bool = True, *, check_dataset: bool = True,
-                  n_samples: int | None = None, method: str | Method = "sgd_mlp") -> Circuit:
+                  n_samples: int | None = None, method: str | Method = "sgd_mlp",
+                  prove_loss: bool = False) -> Circuit:
     """The FAC4DNN circuit for ``steps`` consecutive training steps under ``config``.
 
     ``config`` must have ``n_features``/``n_classes`` (a run's config does).
@@ -372,7 +386,8 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     range-check W[t0] in this proof (False: the bound is inherited from a chained proof
     and the statement must say so). ``check_dataset``: range-check the committed dataset
     features once per proof. ``n_samples``: dataset rows (fixes the shape of the data
-    relation; None leaves it to the statement). The circuit does not depend on t0.
+    relation; None leaves it to the statement). ``prove_loss``: the per-step sum of squared
+    output errors is a public output (relation ``loss``). The circuit does not depend on t0.
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise CircuitError(f"steps must be a positive int, got {steps!r}")
@@ -392,7 +407,7 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
         raise CircuitError(f"config lacks the data dimensions ({e})") from None
     m.validate(config, steps)
     options = {"range_strategy": range_strategy, "check_initial_weights": bool(check_initial_weights),
-               "check_dataset": bool(check_dataset), "n_samples": n_samples, "dims": list(dims),
+               "check_dataset": bool(check_dataset), "prove_loss": bool(prove_loss), "n_samples": n_samples, "dims": list(dims),
                "batch_size": config.batch_size, "layers": config.layers,
                "schedule": {"version": 1, "batch_seed": config.batch_seed}}
     b = CircuitBuilder(config, steps, options)

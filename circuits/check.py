@@ -124,6 +124,12 @@ class _Assignment:
 
     def _build(self, t: Tensor) -> np.ndarray:
         shp, pad = self._shape(t)
+        if t.source == "output.loss":        # public output: sum of squared output errors
+            out = np.zeros((t.stack, *pad), dtype=object)
+            for i, (tr, l) in enumerate(t.instances):
+                g = np.asarray(self.traces[tr].tensors[f"G_Z_{l}"], dtype=object)
+                out[i, 0] = int(np.sum(g * g))
+            return out
         out = np.zeros((t.stack, *pad), dtype=np.int64)
         box = tuple(slice(0, s) for s in shp)
         if t.bit_of is not None:             # bits of the value (honest generation)
@@ -243,6 +249,11 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         bad = np.where(inside, (u < 0) | (u >= (1 << n)), v != 0)
         bad = np.asarray(bad, dtype=bool)
         return _failures(r, t0, bad, lambda ix: (f"[{-off}, {(1 << n) - off})" if ind[ix] else 0), v, limit)
+    elif k == "sum_squares":
+        x = _gather(a, r, r.operand("x")).astype(object)
+        got = _gather(a, r, r.operand("out"))
+        exp = np.zeros_like(got)
+        exp[:, 0] = (x * x).reshape(x.shape[0], -1).sum(axis=1)
     elif k == "data":
         out = r.operand("out")
         sel, table = r.operand("select"), r.operand("table")

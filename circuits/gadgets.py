@@ -16,6 +16,7 @@ range-checked tensor of n bits with offset o" and use the stacks it declares.
 * :func:`rescaled_matmul` -- ``coef * op(X) @ op(Y) = 2^s Q + rem`` (forward, backward,
   weight gradient with the learning rate a / 2^k folded into coef and s).
 * :func:`mse_gradient` -- ``G_Z_L = Z'_L - Y``.
+* :func:`mse_loss_output` -- optional public output ``loss[t] = sum G_Z_L[t]^2``.
 * :func:`initial_weights`, :func:`weight_chain` -- W[t0] in the statement (range-checked
   once unless inherited) and ``W[t] = W[t0] - sum_{s<t} dW[s]`` (Pedersen homomorphism),
   plus ``W_final = W[t0+T]``.
@@ -31,7 +32,7 @@ from zkdl.circuits.builder import CircuitBuilder, Op
 from zkdl.circuits.ir import CircuitError
 
 __all__ = ["range_value", "range_check", "zkrelu_forward", "zkrelu_backward", "rescaled_matmul",
-           "mse_gradient", "initial_weights", "weight_chain", "data_selection", "selection_indices",
+           "mse_gradient", "mse_loss_output", "initial_weights", "weight_chain", "data_selection", "selection_indices",
            "LOGUP_LIMB_BITS"]
 
 LOGUP_LIMB_BITS = 16
@@ -121,6 +122,13 @@ def mse_gradient(b: CircuitBuilder, L: int, shape) -> None:
     b.stacks("G_Z", [L], shape, kind="derived_linear", role=lambda l: "out", source=[[1, "G_Z_{l}"]])
     b.relation("mse_grad", "linear", _instances(b, [L]),
                [Op("out", "G_Z"), Op("term", "Zp"), Op("term", "Y", coef=-1)])
+
+
+def mse_loss_output(b: CircuitBuilder, L: int) -> None:
+    """Public output ``loss[t] = sum_{b,j} G_Z_L[t, b, j]^2`` (twice the summed MSE loss at
+    scale 2^(2R)); the statement carries the values, one sumcheck proves them."""
+    b.stacks("loss", [L], lambda l: (1,), kind="public", lo=0, hi=0, source="output.loss")
+    b.relation("loss", "sum_squares", _instances(b, [L]), [Op("out", "loss"), Op("x", "G_Z")])
 
 
 def initial_weights(b: CircuitBuilder, base: str, layers, shape, Q: int, *, check: bool) -> None:

@@ -44,6 +44,8 @@ range          value + offset in [0, 2^n) inside the logical box, value = 0
                (value committed): a lookup of value + offset * Ind_value into
                [0, 2^n) by 16-bit limbs plus a zero-check of (1 - Ind) * value
 data           out = coef * select @ table  (select: public 0/1 batch selection)
+sum_squares    out = sum over the instance's entries of x^2 (out: a public
+               output of the statement, one value per instance)
 =============  ===============================================================
 
 Because committed tensors are forced to zero outside their logical box, every derived
@@ -71,7 +73,7 @@ FORMAT = "zkdl-circuit/v1"
 _DIGEST_TAG = b"zkdl/circuit/v1\x00"
 TENSOR_KINDS = ("committed", "derived_linear", "derived_product", "public")
 SCOPES = ("step", "statement")
-RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data")
+RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares")
 
 
 class CircuitError(ZkdlError, ValueError):

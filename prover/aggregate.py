@@ -176,13 +176,16 @@ def dataset_arrays(config, data):
     return X, Y
 
 
-def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads):
+def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads, public: bool = False):
     """Commit ``arr`` zero-padded to ``shape`` (with given blinds, for reproducible
-    statement commitments across chained proofs)."""
+    statement commitments across chained proofs; ``public`` and no blinds given: all
+    blinds zero, a deterministic commitment)."""
     from zkdl.hyrax import default_col_bits as dcb
     full = np.zeros(shape, dtype=np.int64)
     full[tuple(slice(0, s) for s in arr.shape)] = arr
     n = sum(s.bit_length() - 1 for s in shape)
+    if public and blinds is None:
+        blinds = [0] * (1 << (n - dcb(n)))
     return hyrax.commit(full.reshape(-1), dcb(n), blinds=blinds, rng=rng, threads=threads)
 
 
@@ -199,7 +202,8 @@ class WitnessError(ValueError):
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
                  check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
                  progress=None, config=None, tamper=None, timings: dict | None = None,
-                 backend: str = "cpu", zk: bool = True) -> tuple[bytes, dict]:
+                 backend: str = "cpu", zk: bool = True, public_data: bool = False,
+                 public_init: bool = False, prove_loss: bool = False) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the dataset and weight commitments that a
     chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
@@ -209,10 +213,16 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     ``backend``: "cpu" (numba vectors) or "reference" (Python ints; tiny sizes only).
     ``zk``: zero-knowledge proof (default); False gives the plain mode (labelled in
     the header), for debugging and speed comparisons.
+    ``public_data``: commit the dataset with zero blinds (a deterministic commitment anyone
+    holding the data recomputes); ``public_init``: likewise for W[0] (t0 = 0 only; the
+    weights are then the public initialization from the config's init_seed). The
+    statement flags say whether the dataset / W[t0] commitments have all-zero blinds.
+    ``prove_loss``: state each step's loss sum (sum of squared output errors) and prove it.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
-    the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace") or the
-    tables (stage "tables") before they are committed. The prover does not re-check
+    the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace"), the
+    tables (stage "tables") before they are committed, or the stated loss sums (stage
+    "losses", a list). The prover does not re-check
     relations while proving, so a tampered witness yields a proof the verifier rejects."""
     import hashlib
 
@@ -230,7 +240,10 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:
         raise ValueError(f"window {t0}..{t0 + T - 1} is outside the run's {run.n_steps} steps")
-    plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights, check_dataset)
+    if public_init and (t0 != 0 or (secrets and secrets.get("W0") is not None)):
+        raise ValueError("a public initialization is W[0]: only a window starting at step 0 of a new chain "
+                         "can commit it deterministically")
+    plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights, check_dataset, prove_loss)
     circuit = circuit_for(plan, config)
     report = progress or (lambda *_: None)
     if check_witness:
@@ -256,14 +269,21 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     report("commit", "statement")
     pd = plan.pdims
     npad = 1 << plan.nbits_log
-    xcom, xop = _commit_padded(X, (npad, pd[0]), secrets.get("X"), rng, threads)
-    ycom, yop = _commit_padded(Yd, (npad, pd[-1]), secrets.get("Y"), rng, threads)
+    xcom, xop = _commit_padded(X, (npad, pd[0]), secrets.get("X"), rng, threads, public_data)
+    ycom, yop = _commit_padded(Yd, (npad, pd[-1]), secrets.get("Y"), rng, threads, public_data)
     w0_ops, wf_ops = [], []
     for ops, ws, key in ((w0_ops, W0, "W0"), (wf_ops, Wf, "Wf")):
         given = secrets.get(key)
         for layer, w in enumerate(ws, start=1):
-            _, op = _commit_padded(w, (pd[layer - 1], pd[layer]), given[layer - 1] if given else None, rng, threads)
+            _, op = _commit_padded(w, (pd[layer - 1], pd[layer]), given[layer - 1] if given else None, rng, threads,
+                                   public_init and key == "W0")
             ops.append(op)
+    losses = None
+    if prove_loss:
+        g = tables[f"GZ/{plan.families[-1].index}"].astype(object)
+        losses = [int(np.sum(g[t] * g[t])) for t in range(T)]
+        if tamper:
+            tamper("losses", losses)
     header = {
         "kind": PROOF_KIND,
         "zkdl_version": __version__,
@@ -276,11 +296,15 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
             "n_samples": plan.n_samples,
             "initial_weights_range_checked": bool(check_initial_weights),
             "dataset_range_checked": bool(check_dataset),
+            "dataset_public": not any(xop.blinds) and not any(yop.blinds),
+            "initial_weights_public": not any(b for o in w0_ops for b in o.blinds),
             "dataset_digest": commitments_digest([xcom, ycom]),
             "initial_weights_digest": commitments_digest([o.commitment for o in w0_ops]),
             "final_weights_digest": commitments_digest([o.commitment for o in wf_ops]),
         },
     }
+    if losses is not None:
+        header["statement"]["losses"] = losses
     transcript = Transcript(PROOF_KIND.encode())
     transcript.absorb_bytes(b"header", absorbed_header(header))
     writer = Writer()
@@ -297,7 +321,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     def schedule(step):
         return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
 
-    run_protocol(ctx, plan, schedule)
+    run_protocol(ctx, plan, schedule, losses)
     if timings is not None:
         timings.update(ctx.timings)
     body = writer.getvalue()

@@ -257,7 +257,7 @@ def test_golden_digest():
     assert c.digest() == GOLDEN
 
 
-GOLDEN = "fe3c0b94d6415a28b722a4b4bbb51f249204ba9c6c5802dbddb4ad06888aec02"
+GOLDEN = "60d9b7a6202dfd25bf76048280cf0e487eec874a0c63a5615b436efef02cfbd3"
 
 
 @pytest.mark.parametrize("change", [

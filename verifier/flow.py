@@ -11,7 +11,8 @@ Order (docs/PROTOCOL.md describes each message):
  2. per family: forward, backward (ReLU families) and update relations, each a
     random evaluation point on the relation's output, the output tensors' values
     there, and a stacked matmul sumcheck;
- 3. final weights: W[t0+T] = W[t0] - sum_t dW[t] at a random point;
+ 3. final weights: W[t0+T] = W[t0] - sum_t dW[t] at a random point; padding of
+    the statement tensors; the proven loss (when the plan has it);
  4. derived tensors, in dependency order: weight stacks (instance maps onto W[t0]
     and dW), gradients passed between layers, activations passed between layers
     and from the data, zkReLU products, output gradient, data selection,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from zkdl.errors import ZkdlError
 from zkdl.field import P, inv
+from zkdl.poly import eq_table
 from zkdl.verifier.plan import Family, Plan, log2ceil
 from zkdl.verifier.plan import pad2 as pad_dim
 
@@ -188,8 +190,34 @@ def _booleanity(ctx, claims: Claims, name: str, one: int) -> None:
     claims.add(name, p2, v)
 
 
-def run_protocol(ctx, plan: Plan, schedule) -> None:
-    """Walk the whole proof; raises (verifier side) on the first failed check."""
+def _loss_relation(ctx, claims: Claims, plan: Plan, losses) -> None:
+    """The public per-step loss sums ``losses[t] = sum_{b,j} G_Z_L[t, b, j]^2``.
+
+    With rho random over the step bits and every other coordinate 1/2 (where
+    eq(1/2, x) = 2^-n for all x in {0,1}^n):
+
+        sum_{t,x} eq((rho, 1/2, ..., 1/2), (t, x)) G(t, x)^2 = 2^-n sum_t eq(rho, t) losses[t]
+
+    so one degree-3 eq-product sumcheck over the output gradient stack with that public
+    claim proves all T values at once (Schwartz-Zippel over rho; padded steps hold 0,
+    the output gradient of a padded instance being zero by construction). It ends in
+    one claim on G_Z_L, reduced with the other output-gradient claims."""
+    fam = plan.families[-1]
+    if fam.relu or fam.layers != (plan.L,) or losses is None or len(losses) != plan.T:
+        raise ProtocolBug("the loss relation needs the output layer's family and T loss values")
+    F = fam.index
+    rho = ctx.challenge(f"loss/{F}/rho", plan.tbits)
+    nx = plan.bbits + lb(fam.dout)
+    half = inv(2)
+    total = sum(e * (v % P) for e, v in zip(eq_table(rho), losses)) % P
+    claim = ctx.const(total * pow(half, nx, P) % P)
+    p2, (g,) = ctx.eq_product(f"loss/{F}", list(rho) + [half] * nx, claim, [(0, 1, 0), (0, 1, 0)], [f"GZ/{F}"])
+    claims.add(f"GZ/{F}", p2, g)
+
+
+def run_protocol(ctx, plan: Plan, schedule, losses=None) -> None:
+    """Walk the whole proof; raises (verifier side) on the first failed check.
+    ``losses``: the statement's per-step loss sums (plans that prove the loss)."""
     R, Q = plan.R, plan.Q
     a_inv = inv(plan.lr_num)
     bb = plan.bbits
@@ -262,6 +290,10 @@ def run_protocol(ctx, plan: Plan, schedule) -> None:
             tau = ctx.challenge(f"pad/{name}", num_vars(plan, name))
             claims.add(name, *ctx.padding_zero(f"pad/{name}", name, tau, 0, plan.nbits_log,
                                                [(1 << plan.nbits_log, d)]))
+
+    # 3c. the public training loss of every step
+    if plan.prove_loss:
+        _loss_relation(ctx, claims, plan, losses)
 
     # 4. derived tensors
     for fam in plan.families:

@@ -74,6 +74,7 @@ class Plan:
     check_initial_weights: bool
     check_dataset: bool = True
     families: tuple[Family, ...] = field(default=())
+    prove_loss: bool = False
 
     # ---------------------------------------------------------------- sizes
     @property
@@ -146,6 +147,7 @@ class Plan:
                 "update_bits": self.update_bits, "lr_num": self.lr_num, "lr_shift": self.lr_shift,
                 "t0": self.t0, "T": self.T, "n_samples": self.n_samples,
                 "check_initial_weights": self.check_initial_weights, "check_dataset": self.check_dataset,
+                "prove_loss": self.prove_loss,
                 "families": [{"layers": list(f.layers), "relu": f.relu, "din": f.din, "dout": f.dout,
                               "dnext": f.dnext} for f in self.families]}
 
@@ -155,8 +157,9 @@ MAX_SAMPLES = 1 << 26  # the verifier recomputes the batch schedule (O(N) per ep
 
 
 def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bool = True,
-              check_dataset: bool = True) -> Plan:
-    """The proof plan for steps t0..t0+T-1 of a run under ``config`` on n_samples rows."""
+              check_dataset: bool = True, prove_loss: bool = False) -> Plan:
+    """The proof plan for steps t0..t0+T-1 of a run under ``config`` on n_samples rows.
+    ``prove_loss``: the per-step training loss is a public output of the proof."""
     dims = tuple(int(d) for d in config.dims())
     for name, v in (("t0", t0), ("T", T), ("n_samples", n_samples)):
         if not isinstance(v, int) or isinstance(v, bool):
@@ -189,4 +192,4 @@ def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bo
     fams = tuple(Family(i, tuple(ls), key[3], key[0], key[1], key[2]) for i, (key, ls) in enumerate(chunks))
     return Plan(dims, int(config.batch_size), int(config.R), int(config.Q), int(config.update_bits),
                 int(config.lr_num), int(config.lr_shift), t0, T, n_samples, bool(check_initial_weights),
-                bool(check_dataset), fams)
+                bool(check_dataset), fams, bool(prove_loss))

@@ -56,6 +56,16 @@ class Statement:
     initial_weights_range_checked: bool
     dataset_range_checked: bool
     circuit_digest: str
+    dataset_public: bool = False
+    initial_weights_public: bool = False
+    losses: tuple[int, ...] | None = None
+
+    def loss_values(self) -> list[float] | None:
+        """The proven per-step losses as the tracer reports them: 0.5 * sum(G_Z_L^2) / (B 2^(2R))."""
+        if self.losses is None:
+            return None
+        scale = 2.0 * self.config.batch_size * float(1 << (2 * self.config.R))
+        return [v / scale for v in self.losses]
 
     def describe(self) -> str:
         mode = "zero-knowledge" if self.zk else "PLAIN (not zero-knowledge)"
@@ -63,6 +73,12 @@ class Statement:
                else "initial-weight bound inherited from a previous proof (precondition)")
         pre += ("; dataset range-checked in this proof" if self.dataset_range_checked
                 else "; dataset bound inherited from a previous proof (precondition)")
+        if self.dataset_public:
+            pre += "; dataset commitment deterministic (public data: recompute it from the data file)"
+        if self.initial_weights_public:
+            pre += f"; W[{self.t0}] commitment deterministic (public initialization from init_seed)"
+        if self.losses is not None:
+            pre += "; proven loss per step: " + ", ".join(f"{v:.6g}" for v in self.loss_values())
         return (f"steps {self.t0}..{self.t0 + self.T - 1} of SGD on a {len(self.config.dims()) - 1}-layer MLP "
                 f"{list(self.config.dims())}, batch {self.config.batch_size}, lr {self.config.lr_num}/2^"
                 f"{self.config.lr_shift}, R={self.config.R}, Q={self.config.Q}; dataset {self.dataset_digest[:16]}…, "
@@ -81,7 +97,12 @@ def circuit_for(plan: Plan, config: TrainConfig):
     """The FAC4DNN circuit (zkdl.circuits IR) this proof's relations implement; its
     digest is in the header and the transcript."""
     return build_circuit(config, steps=plan.T, check_initial_weights=plan.check_initial_weights,
-                         check_dataset=plan.check_dataset, n_samples=plan.n_samples)
+                         check_dataset=plan.check_dataset, n_samples=plan.n_samples, prove_loss=plan.prove_loss)
+
+
+def loss_bound(circuit) -> int:
+    """The largest loss sum the circuit admits (bound of its public ``loss`` output)."""
+    return max(t.hi for t in circuit.tensors if t.base == "loss")
 
 
 def weight_vars(plan: Plan, layer: int) -> int:
@@ -183,10 +204,23 @@ def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
         n_samples = st.get("n_samples")
         check = st.get("initial_weights_range_checked")
         check_data = st.get("dataset_range_checked")
-        if type(check) is not bool or type(check_data) is not bool:
-            raise StatementError("statement.initial_weights_range_checked / dataset_range_checked must be booleans")
-        plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check, check_data)
-        digest = circuit_for(plan, config).digest()
+        flags = [check, check_data] + [st.get(k) for k in ("dataset_public", "initial_weights_public")]
+        if any(type(f) is not bool for f in flags):
+            raise StatementError("statement.initial_weights_range_checked / dataset_range_checked / "
+                                 "dataset_public / initial_weights_public must be booleans")
+        losses = st.get("losses")
+        if losses is not None and not (isinstance(losses, list) and all(type(v) is int for v in losses)):
+            raise StatementError("statement.losses must be a list of integers")
+        plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check, check_data,
+                         prove_loss=losses is not None)
+        circuit = circuit_for(plan, config)
+        digest = circuit.digest()
+        if losses is not None:
+            if len(losses) != plan.T:
+                raise StatementError(f"statement.losses has {len(losses)} values for {plan.T} steps")
+            top = loss_bound(circuit)
+            if any(v < 0 or v > top for v in losses):
+                raise StatementError(f"statement.losses: a value outside [0, {top}]")
     except (ConfigError, CircuitError, TypeError, ValueError, AttributeError) as exc:
         raise StatementError(f"invalid config or statement in the header: {exc}") from None
     if header.get("plan") != plan.to_dict():
@@ -257,11 +291,12 @@ def _verify_bytes(data, expect_initial) -> Statement:
     def schedule(step):
         return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
 
-    run_protocol(ctx, plan, schedule)
+    run_protocol(ctx, plan, schedule, st.get("losses"))
     reader.finish()
     # batch verification of every queued Sigma-proof equation (ZK mode), with weights
     # from the transcript after the whole proof was absorbed
     ctx.deferred.verify(transcript.challenge_scalar(b"batch-verify").to_bytes(32, "little"))
     return Statement(config, plan.t0, plan.T, plan.n_samples, header["zk"], st["dataset_digest"],
                      st["initial_weights_digest"], st["final_weights_digest"], plan.check_initial_weights,
-                     plan.check_dataset, header["circuit_digest"])
+                     plan.check_dataset, header["circuit_digest"], st["dataset_public"],
+                     st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]))

@@ -17,6 +17,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from zkdl.errors import ZkdlError
 from zkdl.prooffile import unpack
 
@@ -91,13 +93,19 @@ def _window(run, steps) -> tuple[int, int]:
 
 def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proof | None = None,
           check_initial_weights=None, check_dataset=None, check_witness: bool = True, threads=None,
-          progress=None) -> Proof:
+          progress=None, public_data: bool = False, public_init: bool = False,
+          prove_loss: bool = False) -> Proof:
     """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
     (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
     reuses its dataset and final-weight commitments and, by default, inherits the
     initial-weight and dataset range checks from it. ``backend``: "cpu" (default) or
     "reference" (pure Python ints, the oracle; tiny sizes only). ``zk``: zero-knowledge
-    (default); False gives the plain mode, labelled as such in the header."""
+    (default); False gives the plain mode, labelled as such in the header.
+    ``public_data``: commit the dataset deterministically (zero blinds) so that anyone
+    holding the data can recompute the commitment (``zkdl audit --data``); a chained
+    proof inherits the dataset commitment of ``chain``. ``public_init``: likewise for
+    W[0] (the initialization from the config's public init_seed; t0 = 0, no chain).
+    ``prove_loss``: the header states each step's loss and the proof proves it."""
     if backend not in ("cpu", "reference"):
         raise ZkdlError(f"unknown or unavailable prover backend {backend!r} (available: cpu, reference)")
     from zkdl.prover.aggregate import prove_window
@@ -114,9 +122,16 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
         check_initial_weights = chain is None
     if check_dataset is None:
         check_dataset = chain is None
+    if public_init and (chain is not None or t0 != 0):
+        raise ZkdlError("--public-init applies to W[0]: only the first window (step 0, no chain) commits it")
+    if public_init:
+        from zkdl.tracer import init_weights
+        if any(not np.array_equal(a, b) for a, b in zip(run.weights(0), init_weights(run.config))):
+            raise ZkdlError("the run's W[0] is not the public initialization of its config's init_seed")
     data, secrets_out = prove_window(run, t0, T, secrets=secrets, check_initial_weights=check_initial_weights,
                                      check_dataset=check_dataset, check_witness=check_witness,
-                                     threads=threads, progress=progress, backend=backend, zk=zk)
+                                     threads=threads, progress=progress, backend=backend, zk=zk,
+                                     public_data=public_data, public_init=public_init, prove_loss=prove_loss)
     return Proof(data, secrets_out)
 
 

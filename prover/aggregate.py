@@ -168,14 +168,6 @@ def identity_rows(count: int):
 
 
 # ------------------------------------------------------------------- top level
-def dataset_arrays(config, data):
-    """(X, Y): quantized features and one-hot targets times 2^R, as the tracer uses them."""
-    X = np.asarray(data.X, dtype=np.int64)
-    Y = np.zeros((X.shape[0], int(data.n_classes)), dtype=np.int64)
-    Y[np.arange(X.shape[0]), np.asarray(data.y, dtype=np.int64)] = 1 << config.R
-    return X, Y
-
-
 def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads, public: bool = False):
     """Commit ``arr`` zero-padded to ``shape`` (with given blinds, for reproducible
     statement commitments across chained proofs; ``public`` and no blinds given: all
@@ -253,6 +245,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         if failures:
             raise WitnessError(failures)
     secrets = dict(secrets or {})
+    from zkdl.anchors import dataset_arrays
     X, Yd = dataset_arrays(config, data)
     W0 = [np.asarray(w, dtype=np.int64) for w in run.weights(t0)]
     Wf = [np.asarray(w, dtype=np.int64) for w in run.weights(t0 + T)]

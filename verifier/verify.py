@@ -60,6 +60,19 @@ class Statement:
     initial_weights_public: bool = False
     losses: tuple[int, ...] | None = None
 
+    def to_dict(self) -> dict:
+        """JSON form (``zkdl verify --json``, audit reports)."""
+        return {
+            "steps": [self.t0, self.t0 + self.T], "zk": self.zk, "config": self.config.to_dict(),
+            "config_digest": self.config.digest(), "n_samples": self.n_samples,
+            "dataset_digest": self.dataset_digest, "initial_weights_digest": self.initial_weights_digest,
+            "final_weights_digest": self.final_weights_digest,
+            "initial_weights_range_checked": self.initial_weights_range_checked,
+            "dataset_range_checked": self.dataset_range_checked, "circuit_digest": self.circuit_digest,
+            "dataset_public": self.dataset_public, "initial_weights_public": self.initial_weights_public,
+            "losses": None if self.losses is None else list(self.losses), "loss_values": self.loss_values(),
+        }
+
     def loss_values(self) -> list[float] | None:
         """The proven per-step losses as the tracer reports them: 0.5 * sum(G_Z_L^2) / (B 2^(2R))."""
         if self.losses is None:

@@ -117,10 +117,21 @@ def build_claim(run_out: str, claim_dir: str) -> dict:
         "dataset_digest": first.get("dataset_digest"),
         "initial_weights_digest": first.get("initial_weights_digest"),
         "final_weights_digest": last.get("final_weights_digest"),
+        "dataset_public": all(h["statement"].get("dataset_public") is True for _, _, _, h in items),
+        "initial_weights_public": first.get("initial_weights_public") is True,
         "proofs": entries,
     }
+    metrics: dict = {"proven": False}
+    if all(isinstance(h["statement"].get("losses"), list) for _, _, _, h in items):
+        cfg = TrainConfig.from_dict(config)
+        scale = 2.0 * cfg.batch_size * float(1 << (2 * cfg.R))
+        metrics["proven"] = True
+        metrics["proven_loss"] = [{"t": steps[0] + i, "loss_sum": v, "loss": v / scale}
+                                  for steps, _, _, h in items for i, v in enumerate(h["statement"]["losses"])]
     if isinstance(summary, dict) and isinstance(summary.get("training"), list):
-        manifest["metrics"] = {"proven": False, "training": summary["training"]}
+        metrics["training"] = summary["training"]
+    if len(metrics) > 1:
+        manifest["metrics"] = metrics
     from zkdl.api import atomic_write
     atomic_write(os.path.join(claim_dir, MANIFEST),
                  (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
@@ -159,17 +170,6 @@ def load_manifest(claim_dir: str) -> dict:
     return m
 
 
-def _statement_dict(st) -> dict:
-    return {
-        "steps": [st.t0, st.t0 + st.T], "zk": st.zk, "config": st.config.to_dict(),
-        "config_digest": st.config.digest(), "n_samples": st.n_samples,
-        "dataset_digest": st.dataset_digest, "initial_weights_digest": st.initial_weights_digest,
-        "final_weights_digest": st.final_weights_digest,
-        "initial_weights_range_checked": st.initial_weights_range_checked,
-        "dataset_range_checked": st.dataset_range_checked, "circuit_digest": st.circuit_digest,
-    }
-
-
 def verify_file(path: str) -> dict:
     """Read, hash and verify one proof file (runs in a worker process)."""
     started = time.perf_counter()
@@ -191,7 +191,7 @@ def verify_file(path: str) -> dict:
     try:
         st = verify(data)
         res["valid"] = True
-        res["statement"] = _statement_dict(st)
+        res["statement"] = st.to_dict()
     except VerificationError as exc:
         res["reason"] = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     except Exception as exc:  # noqa: BLE001 - any crash on a hostile file is a rejection, not an abort
@@ -241,9 +241,13 @@ def _inside(claim_dir: str, rel: str) -> str | None:
     return full
 
 
-def audit_claim(claim_dir: str, jobs: int | None = None) -> dict:
+def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
+                label_column: str = "label", model_path: str | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
-    Raises ClaimError when the claim cannot be read at all."""
+    ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
+    commitment from; ``model_path``: a released model (``zkdl export-model``) to check
+    against the final weights. Raises ClaimError when the claim (or the data) cannot be
+    read at all."""
     started = time.perf_counter()
     m = load_manifest(claim_dir)
     jobs = jobs or os.cpu_count() or 1
@@ -382,6 +386,8 @@ def audit_claim(claim_dir: str, jobs: int | None = None) -> dict:
             rows[-1]["statement"]["final_weights_digest"] != m.get("final_weights_digest"):
         fail("chain_broken", f"proofs[{len(rows) - 1}] {rows[-1]['file']}",
              "final-weights commitment differs from the manifest's")
+    anchors, proven_loss = _check_anchors(m, mcfg if mcfg_dict is not None else None, rows, fail, notes,
+                                          data_spec, label_column, model_path)
     for i, row in enumerate(rows):
         st = row["statement"]
         if i > 0 and st is not None:
@@ -392,7 +398,10 @@ def audit_claim(claim_dir: str, jobs: int | None = None) -> dict:
         notes.append(f"{inherited} later proof(s) inherit the W and dataset range checks from the first proof")
     if any(r["statement"] and r["statement"]["zk"] is False for r in rows):
         notes.append("PLAIN mode (not zero-knowledge) in some proofs: sound, but they do not hide data or weights")
-    if isinstance(m.get("metrics"), dict):
+    if proven_loss is not None:
+        notes.append("the training loss of every step is proven (a public output of the proofs); other "
+                     "metrics (accuracy) are reported by the prover, not proven")
+    elif isinstance(m.get("metrics"), dict):
         notes.append("the manifest's training metrics are reported by the prover, NOT proven")
 
     bad_rows = {f["location"].split(" ")[0] for f in failures}
@@ -416,9 +425,108 @@ def audit_claim(claim_dir: str, jobs: int | None = None) -> dict:
         "format": AUDIT_FORMAT, "zkdl_version": __version__, "claim": claim_dir, "ok": ok,
         "summary": summary, "proofs": rows, "failures": failures, "notes": notes,
         "metrics": m.get("metrics") if isinstance(m.get("metrics"), dict) else None,
+        "anchors": anchors, "proven_loss": proven_loss,
         "timing": {"wall_seconds": round(time.perf_counter() - started, 3), "verify_seconds_sum": round(vsum, 3),
                    "jobs": jobs},
     }
+
+
+def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec, label_column, model_path):
+    """Public anchors (public init, --data, --model) and proven metrics of a claim.
+    Returns (anchors report, proven losses [{t, loss_sum, loss}] or None)."""
+    from zkdl import anchors as A
+    sts = [r["statement"] for r in rows]
+    first, last = sts[0], sts[-1]
+    w_first = f"proofs[0] {rows[0]['file']}"
+    rep = {"dataset": "hiding commitment (private data)", "initial_weights": "hiding commitment",
+           "model": None}
+    # public initialization: recompute W[0] from the config's seed
+    if m.get("initial_weights_public") is True and first is not None and not first["initial_weights_public"]:
+        fail("manifest_field", "manifest.json initial_weights_public",
+             "the manifest claims a public initialization, the first proof's W commitment is hiding")
+    if first is not None and first["initial_weights_public"] and cfg is not None:
+        if A.initial_weights_digest(cfg) == first["initial_weights_digest"]:
+            rep["initial_weights"] = f"public initialization from init_seed {cfg.init_seed}: recomputed, matches"
+        else:
+            rep["initial_weights"] = "public initialization claimed: DOES NOT match the seed's"
+            fail("init_mismatch", w_first, f"W[{first['steps'][0]}] is not the public initialization of "
+                 f"init_seed {cfg.init_seed} (the recomputed commitment differs)")
+    public_data = all(st is not None and st["dataset_public"] for st in sts)
+    if m.get("dataset_public") is True and not public_data:
+        fail("manifest_field", "manifest.json dataset_public",
+             "the manifest claims public data, but not every proof commits the dataset deterministically")
+    if public_data:
+        rep["dataset"] = "deterministic commitment (public data): check it with --data"
+    if data_spec is not None and cfg is not None:
+        from zkdl.data import load_spec
+        from zkdl.errors import DataError
+        try:
+            data = load_spec(data_spec, label_column, R=cfg.R)
+        except DataError as exc:
+            raise ClaimError(f"--data: {exc}") from None
+        where = f"--data {data_spec}"
+        if not public_data:
+            rep["dataset"] = "hiding commitment: cannot be checked against a data file"
+            fail("data_not_public", where, "the claim's dataset commitment is hiding (not proven with "
+                 "--public-data): it cannot be checked against a data file")
+        elif first is not None:
+            try:
+                digest = A.dataset_digest(cfg, data)
+            except A.AnchorError as exc:
+                digest = None
+                fail("data_mismatch", where, f"the data file does not fit the claim: {exc}")
+            if data.n_samples != first["n_samples"]:
+                fail("data_mismatch", where, f"the data file has {data.n_samples} rows, the proofs' dataset "
+                     f"{first['n_samples']}")
+            elif digest is not None and digest != first["dataset_digest"]:
+                fail("data_mismatch", where, f"the data file commits to {digest[:16]}…, the proofs' dataset is "
+                     f"{first['dataset_digest'][:16]}… (not the data the model was trained on)")
+            elif digest is not None:
+                rep["dataset"] = f"public data: {data_spec} recomputed, matches"
+    if model_path is not None:
+        where = f"--model {model_path}"
+        if last is None or cfg is None:
+            fail("model_mismatch", where, "the last proof did not verify: no final weights to check against")
+        else:
+            try:
+                problems = A.check_model(model_path, cfg, last["final_weights_digest"], last["steps"][1])
+            except A.AnchorError as exc:
+                problems = [str(exc)]
+            for p in problems:
+                fail("model_mismatch", where, p)
+            rep["model"] = (f"{model_path}: exactly the trained W[{last['steps'][1]}]" if not problems
+                            else f"{model_path}: NOT the trained model")
+    # proven metrics: the statements' loss sums; the manifest's metrics must agree with them
+    proven = None
+    if sts and all(st is not None and st["losses"] is not None for st in sts):
+        proven = [{"t": st["steps"][0] + i, "loss_sum": v, "loss": f}
+                  for st in sts for i, (v, f) in enumerate(zip(st["losses"], st["loss_values"]))]
+    metrics = m.get("metrics") if isinstance(m.get("metrics"), dict) else {}
+    by_t = {e["t"]: e for e in proven or []}
+    stated = metrics.get("proven_loss")
+    if stated is not None:
+        if proven is None:
+            fail("metric_mismatch", "manifest.json metrics.proven_loss",
+                 "the manifest states proven losses, but not every proof proves its loss")
+        elif not isinstance(stated, list):
+            fail("metric_mismatch", "manifest.json metrics.proven_loss", "must be a list")
+        else:
+            for e in stated:
+                t = e.get("t") if isinstance(e, dict) else None
+                ref = by_t.get(t)
+                if ref is None or e.get("loss_sum") != ref["loss_sum"] or not _close(e.get("loss"), ref["loss"]):
+                    fail("metric_mismatch", f"manifest.json metrics.proven_loss (step {t})",
+                         f"the manifest states loss {e.get('loss') if isinstance(e, dict) else e!r}, the proofs "
+                         f"prove {ref['loss'] if ref else 'no loss for that step'}")
+    for e in metrics.get("training") or []:
+        if isinstance(e, dict) and e.get("t") in by_t and not _close(e.get("loss"), by_t[e["t"]]["loss"]):
+            fail("metric_mismatch", f"manifest.json metrics.training (step {e['t']})",
+                 f"reported loss {e.get('loss')!r} differs from the proven {by_t[e['t']]['loss']!r}")
+    return rep, proven
+
+
+def _close(a, b) -> bool:
+    return isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a - b) <= 1e-9 * max(1.0, abs(b))
 
 
 # ============================================================================ reports
@@ -440,6 +548,15 @@ def text_report(r: dict) -> str:
     out.append(f"  dataset     {s['dataset_digest']} ({s['n_samples']} rows)")
     out.append(f"  W initial   {s['initial_weights_digest']}")
     out.append(f"  W final     {s['final_weights_digest']}")
+    an = r.get("anchors") or {}
+    out.append(f"  data        {an.get('dataset')}")
+    out.append(f"  W[0]        {an.get('initial_weights')}")
+    if an.get("model"):
+        out.append(f"  model       {an['model']}")
+    if r.get("proven_loss"):
+        pl = r["proven_loss"]
+        out.append(f"  loss        PROVEN per step: {pl[0]['loss']:.6g} at step {pl[0]['t']} -> {pl[-1]['loss']:.6g} "
+                   f"at step {pl[-1]['t']}")
     out.append("  proofs:")
     for row in r["proofs"]:
         a, b = row["steps"]
@@ -521,6 +638,9 @@ def html_report(r: dict) -> str:
         ("Dataset commitment", f"<code>{e(str(s['dataset_digest']))}</code> ({e(str(s['n_samples']))} rows)"),
         ("Initial weights", f"<code>{e(str(s['initial_weights_digest']))}</code>"),
         ("Final weights", f"<code>{e(str(s['final_weights_digest']))}</code>"),
+        ("Dataset anchor", e(str((r.get("anchors") or {}).get("dataset")))),
+        ("Initial-weights anchor", e(str((r.get("anchors") or {}).get("initial_weights")))),
+        ("Released model", e(str((r.get("anchors") or {}).get("model") or "not checked"))),
         ("Audit time", e(f"{r['timing']['wall_seconds']:.2f}s, {r['timing']['jobs']} job(s); sum of single "
                          f"verifications {r['timing']['verify_seconds_sum']:.2f}s")),
     ]
@@ -558,7 +678,12 @@ def html_report(r: dict) -> str:
     training = metrics.get("training") if isinstance(metrics.get("training"), list) else []
     pts = [(t["t"], t["loss"]) for t in training if isinstance(t, dict) and isinstance(t.get("t"), int)
            and isinstance(t.get("loss"), (int, float))]
-    if pts:
+    proven = r.get("proven_loss")
+    if proven:
+        body.append('<h2>Metrics</h2><p id="proven-metric">The training loss of every step is <b>proven</b> '
+                    "(a public output of the proofs, checked by the verifier).</p>"
+                    + _svg_metric([(p["t"], p["loss"]) for p in proven], "proven loss"))
+    elif pts:
         body.append("<h2>Metrics</h2><p>No metric is proven by these proofs; the loss below is reported by the "
                     "prover (unverified).</p>" + _svg_metric(pts, "reported loss (not proven)"))
     css = ("body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse;margin:.5em 0}"

@@ -175,6 +175,22 @@ def _config_options(f):
     return f
 
 
+def _anchor_options(f):
+    opts = [
+        click.option("--public-data", is_flag=True,
+                     help="Commit the dataset deterministically (no blinds) so that anyone holding the data "
+                          "file can check it (`zkdl audit --data`). Use only for public data."),
+        click.option("--public-init", is_flag=True,
+                     help="Commit W[0] deterministically: the public initialization from the seed, which an "
+                          "auditor recomputes."),
+        click.option("--prove-loss", is_flag=True,
+                     help="Make each step's training loss a public output of the proofs, and prove it."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
 def parse_lr(text: str) -> tuple[int, int]:
     """'a/2^k', 'a/N' (N a power of two) or an exact binary decimal -> (a, k)."""
     from fractions import Fraction
@@ -213,27 +229,7 @@ def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=
 
 def _load_data(spec: str, label_column: str, R: int):
     from zkdl import data as D
-    if spec == "synthetic" or spec.startswith("synthetic:"):
-        parts = spec.split(":")[1:]
-        try:
-            sizes = [int(p) for p in parts]
-        except ValueError:
-            raise click.BadParameter(f"{spec!r}: expected synthetic[:N[:FEATURES[:CLASSES]]] with integers",
-                                     param_hint="--data") from None
-        if len(sizes) > 3:
-            raise click.BadParameter(f"{spec!r}: at most N, FEATURES and CLASSES", param_hint="--data")
-        kw = dict(zip(("n_samples", "n_features", "n_classes"), sizes))
-        return D.synthetic(R=R, **kw)
-    if spec == "digits":
-        return D.digits(R=R)
-    lower = spec.lower()
-    if lower.endswith(".npz"):
-        return D.load_npz(spec, R=R)
-    if lower.endswith(".csv"):
-        return D.load_csv(spec, label_column, R=R)
-    if not os.path.exists(spec):
-        raise DataError(f"{spec}: file not found (--data takes 'synthetic', 'digits' or a .npz/.csv path)")
-    raise DataError(f"{spec}: unknown data file type (expected a .npz or .csv file)")
+    return D.load_spec(spec, label_column, R=R)
 
 
 # ============================================================================ proving
@@ -260,6 +256,9 @@ def _proof_entry(proof, path: str, spath: str, base: str, seconds: float | None)
         "final_weights_digest": st["final_weights_digest"],
         "initial_weights_range_checked": st["initial_weights_range_checked"],
         "dataset_range_checked": st["dataset_range_checked"],
+        "dataset_public": st.get("dataset_public", False),
+        "initial_weights_public": st.get("initial_weights_public", False),
+        "losses": st.get("losses"),
         "bytes": len(proof.data),
         "prove_seconds": None if seconds is None else round(seconds, 3),
     }
@@ -296,10 +295,12 @@ def _find_chain_start(out: str, t0: int):
 
 
 def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backend: str, threads,
-                   say: _Progress, summary: dict, reuse: bool, chain=None, zk: bool = True) -> list[dict]:
+                   say: _Progress, summary: dict, reuse: bool, chain=None, zk: bool = True,
+                   anchors: dict | None = None) -> list[dict]:
     """Prove steps t_start..t_end-1 of ``run`` in windows of ``window`` steps, chaining,
     into ``out``/proofs and ``out``/secrets; ``summary`` (written after each proof)
-    collects the entries. Returns the entries of this call."""
+    collects the entries. ``anchors``: public_data / public_init / prove_loss flags
+    (public_init applies to the window starting at step 0 only). Returns the entries of this call."""
     import zkdl
     from zkdl.api import Proof
 
@@ -347,8 +348,10 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
                 _state["phase"] = phase
                 say(f"  {phase:<8} {detail}  [{time.monotonic() - _started:.1f}s]")
 
+        opts = dict(anchors or {})
+        opts["public_init"] = bool(opts.get("public_init")) and t0 == 0 and chain is None
         proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
-                           progress=on_phase, zk=zk)
+                           progress=on_phase, zk=zk, **opts)
         seconds = time.monotonic() - started
         proof.save_secrets(spath)
         proof.save(path)
@@ -482,9 +485,10 @@ def _install(staging: str, out: str, replace: bool) -> None:
               "comparisons.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only zkdl outputs in it).")
+@_anchor_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
-          no_prove, backend, no_zk, threads, force, quiet):
+          no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, quiet):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -520,7 +524,9 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         entries = []
         if not no_prove:
             entries = _prove_windows(run, staging, 0, run.n_steps, window, backend=backend, threads=threads, zk=not no_zk,
-                                     say=say, summary=summary, reuse=False)
+                                     say=say, summary=summary, reuse=False,
+                                     anchors=dict(public_data=public_data, public_init=public_init,
+                                                  prove_loss=prove_loss))
         summary["final_accuracy"] = float(run.accuracy())
         summary["complete"] = True
         _write_json(os.path.join(staging, "summary.json"), summary)
@@ -570,8 +576,10 @@ def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist (proofs of "
               "later windows chained onto them then no longer chain and must be proven again too).")
+@_anchor_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, quiet):
+def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, public_data, public_init, prove_loss,
+          quiet):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
 
     RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
@@ -614,7 +622,8 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, quie
     summary["complete"] = False
     say(f"proving steps {t0}..{t1 - 1} of {rdir} ({run.n_steps} steps recorded) in windows of {window}")
     entries = _prove_windows(run, out, t0, t1, window, backend=backend, threads=threads, say=say,
-                             summary=summary, reuse=not force, zk=not no_zk)
+                             summary=summary, reuse=not force, zk=not no_zk,
+                             anchors=dict(public_data=public_data, public_init=public_init, prove_loss=prove_loss))
     covered = sorted(tuple(e["steps"]) for e in summary["proofs"])
     end = 0
     for a, b in covered:
@@ -638,22 +647,6 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, quie
         click.echo(out)
         return
     _print_report(run, entries, out, quiet)
-
-
-def _statement_json(st) -> dict:
-    return {
-        "steps": [st.t0, st.t0 + st.T],
-        "zk": st.zk,
-        "config": st.config.to_dict(),
-        "config_digest": st.config.digest(),
-        "n_samples": st.n_samples,
-        "dataset_digest": st.dataset_digest,
-        "initial_weights_digest": st.initial_weights_digest,
-        "final_weights_digest": st.final_weights_digest,
-        "initial_weights_range_checked": st.initial_weights_range_checked,
-        "dataset_range_checked": st.dataset_range_checked,
-        "circuit_digest": st.circuit_digest,
-    }
 
 
 @cli.command()
@@ -718,7 +711,7 @@ def verify(files, expect_initial, chain, as_json):
                 if not prev_ok:
                     raise VerificationError("chain broken: the previous proof was rejected")
             res["ok"] = True
-            res["statement"] = _statement_json(st)
+            res["statement"] = st.to_dict()
             res["describe"] = st.describe()
             res["zk"] = st.zk
         except VerificationError as exc:
@@ -885,6 +878,33 @@ def claim_cmd(run_out, claim_dir, quiet):
     click.echo(f"audit with:\n  zkdl audit {claim_dir}")
 
 
+@cli.command("export-model")
+@click.argument("run_out", metavar="RUN_OUT_DIR", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", "path", default=None, type=click.Path(dir_okay=False),
+              help="The .npz file to write [default: RUN_OUT_DIR/model.npz].")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def export_model_cmd(run_out, path, force):
+    """Release the trained model with the opening of its commitment.
+
+    Writes the final weights of the last proof of RUN_OUT_DIR (a `zkdl train` / `zkdl
+    prove` output directory) as a .npz: per layer W<l> (int64, fixed point at scale
+    2^R), W<l>_float (float64 = W<l> / 2^R) and blinds<l> (the blinds of the proof's
+    final-weight commitment), plus meta (JSON: config, step, the digest they open). An
+    auditor checks it with `zkdl audit CLAIM --model FILE`. The file reveals these
+    weights and nothing else; the opening is checked against the proof before writing.
+    """
+    from zkdl.anchors import AnchorError, export_model
+    path = path or os.path.join(run_out, "model.npz")
+    if os.path.exists(path) and not force:
+        raise _Fail(f"{path} exists (use --force to replace it)", EXIT_USAGE)
+    try:
+        meta = export_model(run_out, path)
+    except AnchorError as exc:
+        raise _Fail(str(exc), EXIT_USAGE) from None
+    click.echo(f"model after step {meta['step']} ({meta['layers']} layers) written to {path}; it opens final "
+               f"weights {meta['final_weights_digest'][:16]}… of {meta['proof']}")
+
+
 @cli.command()
 @click.argument("claim_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the audit report as JSON on stdout.")
@@ -892,14 +912,24 @@ def claim_cmd(run_out, claim_dir, quiet):
               help="Also write a self-contained HTML report (summary, proof table, chain diagram) here.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes verifying proofs in parallel [default: all cores].")
-def audit(claim_dir, as_json, html_path, jobs):
+@click.option("--data", "data_spec", default=None,
+              help="The public dataset to check the claim's dataset commitment against: 'synthetic[:N...]', "
+                   "'digits' or a .npz/.csv path (the claim must be proven with --public-data).")
+@click.option("--label-column", default="label", show_default=True, help="Label column of a .csv data file.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="A released model (`zkdl export-model`): check it is exactly the claim's final weights.")
+def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path):
     """Audit a training claim: verify every proof and check that they prove what the manifest states.
 
     Checks each file's SHA-256 against the manifest, verifies every proof (in parallel),
     and checks that the step ranges are in order, contiguous and complete, that each
     proof starts from the previous proof's final weights, that all share the manifest's
     config and dataset commitment, and that the first proof range-checks the initial
-    weights and the dataset. Reports what is proven and every failure with its location.
+    weights and the dataset. Public anchors: a claim proven with --public-init gets its
+    W[0] recomputed from the seed; --data recomputes the dataset commitment of a
+    --public-data claim; --model checks a released model; proven losses (--prove-loss)
+    are reported and compared with the manifest's metrics. Reports what is proven and
+    every failure with its location.
     Exit status: 0 the whole claim holds, 1 it does not, 2 the claim cannot be read
     (missing directory, manifest.json missing or not JSON). CLAIM_DIR may also be a
     `zkdl train` output directory holding claim/.
@@ -909,7 +939,8 @@ def audit(claim_dir, as_json, html_path, jobs):
             os.path.exists(os.path.join(claim_dir, "claim", MANIFEST)):
         claim_dir = os.path.join(claim_dir, "claim")
     try:
-        report = audit_claim(claim_dir, jobs=jobs)
+        report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
+                             model_path=model_path)
     except ClaimError as exc:
         raise _Fail(str(exc), EXIT_USAGE) from None
     if html_path is not None:

@@ -286,3 +286,27 @@ def digits(*, R: int = 16) -> Dataset:
     d = load_digits()
     return from_arrays(d.data, d.target, name="digits", R=R)
 
+
+
+def load_spec(spec: str, label_column: str = "label", *, R: int = 16) -> Dataset:
+    """A dataset named as on the command line (``--data``): ``synthetic`` (or
+    ``synthetic:N[:FEATURES[:CLASSES]]``), ``digits``, or a ``.npz`` / ``.csv`` path."""
+    if spec == "synthetic" or spec.startswith("synthetic:"):
+        parts = spec.split(":")[1:]
+        try:
+            sizes = [int(p) for p in parts]
+        except ValueError:
+            raise DataError(f"{spec!r}: expected synthetic[:N[:FEATURES[:CLASSES]]] with integers") from None
+        if len(sizes) > 3:
+            raise DataError(f"{spec!r}: at most N, FEATURES and CLASSES")
+        return synthetic(R=R, **dict(zip(("n_samples", "n_features", "n_classes"), sizes)))
+    if spec == "digits":
+        return digits(R=R)
+    lower = spec.lower()
+    if lower.endswith(".npz"):
+        return load_npz(spec, R=R)
+    if lower.endswith(".csv"):
+        return load_csv(spec, label_column, R=R)
+    if not os.path.exists(spec):
+        raise DataError(f"{spec}: file not found (data specs: 'synthetic', 'digits' or a .npz/.csv path)")
+    raise DataError(f"{spec}: unknown data file type (expected a .npz or .csv file)")

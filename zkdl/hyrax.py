@@ -73,6 +73,33 @@ def default_col_bits(num_vars: int) -> int:
     return num_vars // 2
 
 
+def commit_from_opening(values, num_vars: int, blinds=None, backend=None) -> Commitment:
+    """Recompute a commitment from its opening: row i is sum_j M_ij G_j + r_i H for the
+    2^(n-c) x 2^c matrix M of ``values`` (2^n integers, row-major, any sign) and blinds
+    r_i (default all zero: the deterministic commitment of public data).
+
+    An implementation independent of the prover's committer, for auditors: values are
+    shifted to be non-negative (v - o, o = min(0, min v)) so that scalars stay small, and
+    o * sum_j G_j is added back to every row."""
+    ints = [int(v) for v in values]
+    if len(ints) != 1 << num_vars or not 0 <= num_vars <= MAX_NUM_VARS:
+        raise CommitmentError(f"an opening of a {num_vars}-variable commitment has {1 << num_vars} values, "
+                              f"got {len(ints)}")
+    c = default_col_bits(num_vars)
+    rows, cols = 1 << (num_vars - c), 1 << c
+    blinds = [0] * rows if blinds is None else [int(b) for b in blinds]
+    if len(blinds) != rows or not all(is_canonical(b) for b in blinds):
+        raise CommitmentError(f"need {rows} canonical blinds (one per row), got {len(blinds)}")
+    off = min(min(ints), 0)
+    bases = curve.generators(cols) + [curve.blinding_generator()]
+    points = curve.msm_many(bases, [[v - off for v in ints[i * cols:(i + 1) * cols]] + [blinds[i]]
+                                    for i in range(rows)], backend)
+    if off:
+        corr = curve.msm(bases[:cols], [off % P] * cols, backend)
+        points = [p + corr for p in points]
+    return Commitment(tuple(points), num_vars, c)
+
+
 def split_point(point, col_bits: int):
     """(x_row, x_col): the row coordinates come first (most significant index bits)."""
     point = list(point)

@@ -1,0 +1,222 @@
+"""Public anchors: things an auditor holds and checks a claim's commitments against.
+
+A proof's statement commits to the dataset, W[t0] and W[t0+T] (Hyrax row commitments,
+each row blinded: ``C_i = sum_j M_ij G_j + r_i H``). Three ways to tie those
+commitments to objects outside the proofs:
+
+* **public data** -- the prover commits the dataset with all blinds zero
+  (``zkdl train --public-data``; the statement says ``dataset_public``). The
+  commitment is then a function of the data alone: whoever holds the data file
+  recomputes it (:func:`dataset_digest`) and compares digests.
+* **public initialization** -- W[0] is the deterministic initialization of the
+  config's ``init_seed`` (:func:`zkdl.tracer.init_weights`), committed with zero
+  blinds (``--public-init``; ``initial_weights_public``); :func:`initial_weights_digest`
+  recomputes it from the config alone.
+* **released model** -- :func:`export_model` writes the final weights with the blinds
+  of their commitment (its *opening*); :func:`check_model` recomputes the commitment
+  and compares it with the last proof's final-weights digest, so the released weights
+  are exactly the trained ones. Releasing the opening reveals those weights, nothing else.
+
+Recomputation uses :func:`zkdl.hyrax.commit_from_opening`, independent of the
+prover's committer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import numpy as np
+
+from zkdl.errors import ZkdlError
+from zkdl.field import is_canonical
+from zkdl.hyrax import commit_from_opening
+
+MODEL_FORMAT = "zkdl-model/v1"
+
+
+class AnchorError(ZkdlError):
+    """A data file, model file or run directory cannot serve as an anchor (message says why)."""
+
+
+def _pad2(n: int) -> int:
+    return 1 << max(0, (int(n) - 1).bit_length())
+
+
+def padded_commitment(arr: np.ndarray, blinds=None):
+    """The commitment of ``arr`` zero-padded to powers of two per axis (the statement's
+    layout), with the given row blinds (default zero)."""
+    arr = np.asarray(arr, dtype=np.int64)
+    shape = tuple(_pad2(s) for s in arr.shape)
+    full = np.zeros(shape, dtype=np.int64)
+    full[tuple(slice(0, s) for s in arr.shape)] = arr
+    n = sum(s.bit_length() - 1 for s in shape)
+    return commit_from_opening(full.reshape(-1).tolist(), n, blinds)
+
+
+def _digest(coms) -> str:
+    from zkdl.verifier.verify import commitments_digest
+    return commitments_digest(coms)
+
+
+def dataset_arrays(config, data) -> tuple[np.ndarray, np.ndarray]:
+    """(X, Y) as committed: quantized features and one-hot targets times 2^R (the
+    statement commits them zero-padded to N_p x D_0 and N_p x D_L)."""
+    X = np.asarray(data.X, dtype=np.int64)
+    Y = np.zeros((X.shape[0], int(data.n_classes)), dtype=np.int64)
+    Y[np.arange(X.shape[0]), np.asarray(data.y, dtype=np.int64)] = 1 << config.R
+    return X, Y
+
+
+def dataset_digest(config, data) -> str:
+    """The statement's dataset digest of a public-data proof of ``data`` under ``config``."""
+    if data.n_features != config.n_features or data.n_classes != config.n_classes:
+        raise AnchorError(f"the data has {data.n_features} features and {data.n_classes} classes; the claim's "
+                          f"config has {config.n_features} and {config.n_classes}")
+    X, Y = dataset_arrays(config, data)
+    return _digest([padded_commitment(X), padded_commitment(Y)])
+
+
+def initial_weights_digest(config) -> str:
+    """The statement's W[0] digest of a public-initialization proof under ``config``."""
+    from zkdl.tracer import init_weights
+    return _digest([padded_commitment(w) for w in init_weights(config)])
+
+
+# ------------------------------------------------------------------ released model
+def _blind_bytes(blinds) -> np.ndarray:
+    return np.frombuffer(b"".join(int(b).to_bytes(32, "little") for b in blinds), dtype=np.uint8).reshape(-1, 32)
+
+
+def model_bytes(config, weights, blinds, step: int, digest: str, source: str) -> bytes:
+    """The ``.npz`` bytes of a released model (see :func:`export_model`)."""
+    R = config.R
+    meta = {"format": MODEL_FORMAT, "config": config.to_dict(), "step": int(step), "final_weights_digest": digest,
+            "proof": source, "R": R, "layers": len(weights),
+            "float": "W{l}_float = W{l} / 2^R exactly (float64)",
+            "opening": "blinds{l}: one 32-byte little-endian blind per commitment row of W{l} "
+                       "zero-padded to powers of two"}
+    arrays = {"meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)}
+    for layer, (w, b) in enumerate(zip(weights, blinds), start=1):
+        w = np.asarray(w, dtype=np.int64)
+        arrays[f"W{layer}"] = w
+        arrays[f"W{layer}_float"] = w.astype(np.float64) / float(1 << R)
+        arrays[f"blinds{layer}"] = _blind_bytes(b)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def export_model(run_out: str, path: str) -> dict:
+    """Write the final weights of the last proof in ``run_out`` (a ``zkdl train`` /
+    ``zkdl prove`` output directory: summary.json, run/, proofs/, secrets/) to ``path``
+    (``.npz``): per layer ``W{l}`` (int64, quantized at scale 2^R), ``W{l}_float``
+    (float64 = W / 2^R) and ``blinds{l}`` (the opening of the commitment), and ``meta``
+    (JSON: config, step, the final-weights digest they open). Checks the opening against
+    the proof before writing; the file is written atomically. Returns the meta dict."""
+    from zkdl.api import Proof, atomic_write
+    from zkdl.config import TrainConfig
+    from zkdl.tracer import Run
+    spath = os.path.join(run_out, "summary.json")
+    try:
+        with open(spath, encoding="utf-8") as fh:
+            summary = json.load(fh)
+        entries = [e for e in summary["proofs"] if isinstance(e, dict)]
+        last = max(entries, key=lambda e: e["steps"][1])
+        ppath, secpath = os.path.join(run_out, last["file"]), os.path.join(run_out, last["secrets"])
+        rdir = os.path.join(run_out, summary.get("run") or "run")
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        raise AnchorError(f"{run_out}: not a proven run directory (summary.json with a proof list)") from None
+    try:
+        proof = Proof.load(ppath, secpath)
+    except (OSError, ValueError) as exc:
+        raise AnchorError(f"cannot read the last proof or its secrets ({exc})") from None
+    st = proof.header["statement"]
+    step = st["steps"][1]
+    run = Run.load(rdir)
+    if step > run.n_steps:
+        raise AnchorError(f"the last proof ends at step {step}, the run records {run.n_steps} steps")
+    weights = [np.asarray(w, dtype=np.int64) for w in run.weights(step)]
+    blinds = proof.secrets.get("Wf") if isinstance(proof.secrets, dict) else None
+    config = TrainConfig.from_dict(proof.header["config"])
+    if not isinstance(blinds, list) or len(blinds) != len(weights):
+        raise AnchorError(f"{secpath}: no final-weight blinds for {len(weights)} layers")
+    digest = _digest([padded_commitment(w, b) for w, b in zip(weights, blinds)])
+    if digest != st["final_weights_digest"]:
+        raise AnchorError("the run's weights and the secrets do not open the last proof's final-weight commitment")
+    data = model_bytes(config, weights, blinds, step, digest, os.path.basename(ppath))
+    atomic_write(path, data)
+    return json.loads(np.load(io.BytesIO(data))["meta"].tobytes())
+
+
+def load_model(path: str) -> tuple[dict, list, list, list]:
+    """(meta, int weights, float weights, blinds) of a released-model file, checked for
+    shape and type consistency (raises AnchorError with the reason)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise AnchorError(f"{path}: not a model file ({exc})") from None
+    if "meta" not in arrays or arrays["meta"].dtype != np.uint8:
+        raise AnchorError(f"{path}: not a zkdl model file (no meta)")
+    try:
+        meta = json.loads(arrays["meta"].tobytes())
+    except ValueError:
+        raise AnchorError(f"{path}: meta is not JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+        raise AnchorError(f"{path}: format {meta.get('format') if isinstance(meta, dict) else None!r}, "
+                          f"expected {MODEL_FORMAT!r}")
+    L = meta.get("layers")
+    if type(L) is not int or not 1 <= L <= 1024:
+        raise AnchorError(f"{path}: meta.layers must be a layer count")
+    ws, fs, bs = [], [], []
+    for layer in range(1, L + 1):
+        w, f, b = (arrays.get(f"W{layer}"), arrays.get(f"W{layer}_float"), arrays.get(f"blinds{layer}"))
+        if w is None or f is None or b is None:
+            raise AnchorError(f"{path}: layer {layer} lacks W{layer}, W{layer}_float or blinds{layer}")
+        if w.dtype != np.int64 or w.ndim != 2 or f.dtype != np.float64 or f.shape != w.shape:
+            raise AnchorError(f"{path}: W{layer} must be a 2-D int64 array and W{layer}_float float64 of its shape")
+        if b.dtype != np.uint8 or b.ndim != 2 or b.shape[1] != 32:
+            raise AnchorError(f"{path}: blinds{layer} must be an (rows, 32) uint8 array")
+        blinds = [int.from_bytes(row.tobytes(), "little") for row in b]
+        if not all(is_canonical(x) for x in blinds):
+            raise AnchorError(f"{path}: blinds{layer} holds a value outside the field")
+        ws.append(w)
+        fs.append(f)
+        bs.append(blinds)
+    extra = set(arrays) - {"meta"} - {f"{k}{l}{s}" for l in range(1, L + 1) for k, s in
+                                      (("W", ""), ("W", "_float"), ("blinds", ""))}
+    if extra:
+        raise AnchorError(f"{path}: unexpected arrays {sorted(extra)}")
+    return meta, ws, fs, bs
+
+
+def check_model(path: str, config, final_digest: str, step: int) -> list[str]:
+    """Reasons why the model file is NOT the opening of ``final_digest`` (the claim's
+    last final-weights digest, after ``step`` steps) under ``config``; [] if it is."""
+    meta, ws, fs, bs = load_model(path)
+    problems = []
+    dims = config.dims()
+    if len(ws) != len(dims) - 1:
+        return [f"{len(ws)} layers, the claim's model has {len(dims) - 1}"]
+    for layer, w in enumerate(ws, start=1):
+        if w.shape != (dims[layer - 1], dims[layer]):
+            problems.append(f"W{layer} has shape {w.shape}, the claim's layer {layer} is "
+                            f"{(dims[layer - 1], dims[layer])}")
+    if problems:
+        return problems
+    R = config.R
+    for layer, (w, f) in enumerate(zip(ws, fs), start=1):
+        if not np.array_equal(f, w.astype(np.float64) / float(1 << R)):
+            problems.append(f"W{layer}_float is not W{layer} / 2^{R} (the float weights differ from the quantized)")
+    if meta.get("step") != step:
+        problems.append(f"the file says it holds W[{meta.get('step')}], the claim ends at W[{step}]")
+    try:
+        digest = _digest([padded_commitment(w, b) for w, b in zip(ws, bs)])
+    except ZkdlError as exc:
+        return problems + [f"cannot recompute the commitment: {exc}"]
+    if digest != final_digest:
+        problems.append(f"the weights and blinds commit to {digest[:16]}…, the claim's final weights are "
+                        f"{final_digest[:16]}… (not the trained model)")
+    return problems

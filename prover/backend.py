@@ -1,4 +1,5 @@
-"""Prover arithmetic backends: ``cpu`` (numba limb vectors) and ``reference`` (Python ints).
+"""Prover arithmetic backends: ``cpu`` (numba limb vectors), ``reference`` (Python ints)
+and ``cuda`` (CuPy device vectors, :mod:`zkdl.prover.cuda_backend`).
 
 The claim reductions (:mod:`zkdl.prover.reductions`), claim batching and the
 aggregated prover do all their field arithmetic through one of these objects, so the
@@ -162,4 +163,8 @@ def get_backend(name: str = "cpu", threads=None):
         return CpuBackend(threads)
     if name == "reference":
         return ReferenceBackend()
-    raise ValueError(f"unknown prover backend {name!r} (cpu, reference)")
+    if name == "cuda":
+        # raises zkdl.errors.BackendUnavailable (naming what is missing) without CuPy/GPU
+        from zkdl.prover.cuda_backend import CudaBackend
+        return CudaBackend(threads)
+    raise ValueError(f"unknown prover backend {name!r} (cpu, reference, cuda)")

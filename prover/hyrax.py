@@ -167,6 +167,11 @@ def commit(tensor, col_bits: int | None = None, *, blinds=None, rng=None, backen
         if isinstance(be, curve.ArkworksBackend) and int(flat.max()) - offset < 1 << 62:
             corr = _generator_sum(cols) * curve.to_scalar(offset) if offset else None
             points = _commit_small(matrix - offset, rho, corr, threads)
+        elif hasattr(be, "commit_rows_small") and int(flat.max()) - offset < 1 << 32:
+            # a GPU MSM backend (zkdl.prover.cuda_msm): row MSMs on the device, blinds here
+            corr = _generator_sum(cols) * curve.to_scalar(offset) if offset else None
+            points = [p + blind_point(r) for p, r in zip(be.commit_rows_small(matrix - offset), rho)]
+            points = points if corr is None else [p + corr for p in points]
         else:
             points = _commit_general(be, [r.tolist() for r in matrix], rho, cols, threads)
         return Commitment(tuple(points), n, c), Opening(Commitment(tuple(points), n, c), matrix, rho)

@@ -46,51 +46,30 @@ void h_g1_madd(const u32* p, const u32* q, u32* r) { g1_store_jac(r, g1_madd(g1_
 void h_g1_mul(const u32* p, const u32* k, int bits, u32* r) { g1_store_jac(r, g1_mul_words(g1_load_jac(p), k, bits)); }
 
 // ---------------------------------------------------------------- kernel launches
-void k_fr_vec_binop(int op, const u32* a, const u32* b, u32* out, u64 n, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() {
-        if (op == 0) fr_vec_add(a, b, out, n);
-        else if (op == 1) fr_vec_sub(a, b, out, n);
-        else fr_vec_mul(a, b, out, n);
-    });
-}
-void k_fr_vec_scalar(int op, const u32* a, const u32* s, u32* out, u64 n, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() {
-        if (op == 0) fr_vec_scale(a, s, out, n);
-        else fr_vec_add_scalar(a, s, out, n);
-    });
-}
-void k_fr_vec_from_i64(const i64* v, u32* out, u64 n, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() { fr_vec_from_i64(v, out, n); });
-}
-void k_fr_eq_expand(const u32* t, const u32* r, u32* out, u64 h, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() { fr_eq_expand(t, r, out, h); });
-}
-void k_fr_fold_stack(const u32* tabs, const u32* s, u32* out, int k, u64 n, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() { fr_fold_stack(tabs, s, out, k, n); });
-}
-void k_fr_round_sums(const u32* tabs, int k, u64 n, int deg, u32* partial, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() { fr_round_sums(tabs, k, n, deg, partial); });
-}
-void k_fr_product_sums(const u32* tabs, int k, u64 n, u32* partial, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() { fr_product_sums(tabs, k, n, partial); });
-}
-void k_fr_reduce_rows(const u32* partial, u64 m, u32* out, unsigned rows, unsigned block) {
-    zk_launch(rows, block, [=]() { fr_reduce_rows(partial, m, out); });
-}
-void k_fr_vecmat_small(const u32* v, const i64* m, u64 rows, u64 cols, u64 rchunk, u32* partial, unsigned gx,
-                       unsigned gy, unsigned block) {
-    zk_launch(dim3(gx, gy), block, [=]() { fr_vecmat_small(v, m, rows, cols, rchunk, partial); });
-}
-void k_fr_sum_chunks(const u32* partial, u64 nchunks, u64 cols, u32* out, unsigned grid, unsigned block) {
-    zk_launch(grid, block, [=]() { fr_sum_chunks(partial, nchunks, cols, out); });
-}
-void k_msm_bucket_sums(const u32* gens, const u32* scalars, u64 rows, u64 cols, int windows, int slices,
-                       u32* buckets) {
-    zk_launch(dim3((unsigned)rows, windows * slices), MSM_BUCKETS,
-              [=]() { msm_bucket_sums(gens, scalars, cols, windows, slices, buckets); });
-}
-void k_msm_reduce(const u32* buckets, u64 rows, int windows, int slices, u32* out) {
-    zk_launch((unsigned)rows, MSM_BUCKETS, [=]() { msm_reduce(buckets, windows, slices, out); });
-}
+// launch_<kernel>(grid_x, grid_y, block_x, <the kernel's own arguments>): one entry
+// point per kernel, so tests/cuda_emulation.py can stand in for cupy.RawModule.
+#define ZK_UNPAREN(...) __VA_ARGS__
+#define ZK_LAUNCHER(name, params, args)                                              \
+    void launch_##name(unsigned gx, unsigned gy, unsigned bx, ZK_UNPAREN params) {    \
+        zk_launch(dim3(gx, gy), dim3(bx), [=]() { name args; });                     \
+    }
+
+ZK_LAUNCHER(fr_vec_add, (const u32* a, const u32* b, u32* out, u64 n), (a, b, out, n))
+ZK_LAUNCHER(fr_vec_sub, (const u32* a, const u32* b, u32* out, u64 n), (a, b, out, n))
+ZK_LAUNCHER(fr_vec_mul, (const u32* a, const u32* b, u32* out, u64 n), (a, b, out, n))
+ZK_LAUNCHER(fr_vec_scale, (const u32* a, const u32* s, u32* out, u64 n), (a, s, out, n))
+ZK_LAUNCHER(fr_vec_add_scalar, (const u32* a, const u32* s, u32* out, u64 n), (a, s, out, n))
+ZK_LAUNCHER(fr_vec_from_i64, (const i64* v, u32* out, u64 n), (v, out, n))
+ZK_LAUNCHER(fr_eq_expand, (const u32* t, const u32* r, u32* out, u64 h), (t, r, out, h))
+ZK_LAUNCHER(fr_fold_stack, (const u32* tabs, const u32* s, u32* out, int k, u64 n), (tabs, s, out, k, n))
+ZK_LAUNCHER(fr_round_sums, (const u32* tabs, int k, u64 n, int deg, u32* partial), (tabs, k, n, deg, partial))
+ZK_LAUNCHER(fr_product_sums, (const u32* tabs, int k, u64 n, u32* partial), (tabs, k, n, partial))
+ZK_LAUNCHER(fr_reduce_rows, (const u32* partial, u64 m, u32* out), (partial, m, out))
+ZK_LAUNCHER(fr_vecmat_small, (const u32* v, const i64* m, u64 rows, u64 cols, u64 rchunk, u32* partial),
+            (v, m, rows, cols, rchunk, partial))
+ZK_LAUNCHER(fr_sum_chunks, (const u32* partial, u64 nchunks, u64 cols, u32* out), (partial, nchunks, cols, out))
+ZK_LAUNCHER(msm_bucket_sums, (const u32* gens, const u32* scalars, u64 cols, int windows, int slices, u32* buckets),
+            (gens, scalars, cols, windows, slices, buckets))
+ZK_LAUNCHER(msm_reduce, (const u32* buckets, int windows, int slices, u32* out), (buckets, windows, slices, out))
 
 }  // extern "C"

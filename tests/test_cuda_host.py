@@ -6,20 +6,20 @@ __shared__ on the CPU) into a shared library driven through ctypes
 (tests/cuda_host_harness.cpp), and checked against the Python/numba reference:
 zkdl.field, FrVec kernels, zkdl.prover.mle / sumcheck, and arkworks G1 arithmetic.
 A last test compiles every kernel file to PTX for sm_90 with nvcc when present.
-The build is cached in the temp directory, keyed by a hash of the sources.
+The build (tests/cuda_emulation.py) is cached in the temp directory, keyed by a hash
+of the sources.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
 import random
+import re
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
+import cuda_emulation as E
 import numpy as np
 import pytest
 
@@ -31,36 +31,16 @@ from zkdl.prover import cuda_msm as CM
 from zkdl.prover import mle
 from zkdl.prover import sumcheck as SC
 
-TESTS = Path(__file__).resolve().parent
-CUDA_DIR = TESTS.parent / "cuda"
 R_FR = (1 << 256) % P
-FLAGS = ["-O1", "-std=c++17", "-shared", "-fPIC", "-pthread", "-Wall", "-Wno-unknown-pragmas"]
-u32p = np.ctypeslib.ndpointer(dtype=np.uint32, flags="C_CONTIGUOUS")
-
-
-def _sources() -> list[Path]:
-    return sorted(CUDA_DIR.glob("*.cu")) + sorted(CUDA_DIR.glob("*.cuh")) + [
-        TESTS / "cuda_host_shim.h", TESTS / "cuda_host_harness.cpp"]
+CUDA_DIR = E.CUDA_DIR
 
 
 @pytest.fixture(scope="module")
 def lib():
-    gxx = shutil.which("g++")
-    if gxx is None:
+    lib = E.host_library()
+    if lib is None:
         pytest.skip("g++ not found: the host build of cuda/*.cu needs a C++17 compiler")
-    h = hashlib.sha256(" ".join(FLAGS).encode())
-    for src in _sources():
-        h.update(src.name.encode() + b"\0" + src.read_bytes())
-    out = Path(tempfile.gettempdir()) / f"zkdl-cuda-host-{h.hexdigest()[:16]}" / "harness.so"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f"harness.{os.getpid()}.so")
-        cmd = [gxx, *FLAGS, "-include", str(TESTS / "cuda_host_shim.h"), "-I", str(CUDA_DIR),
-               str(TESTS / "cuda_host_harness.cpp"), "-o", str(tmp)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        assert res.returncode == 0, f"host build failed:\n{' '.join(cmd)}\n{res.stderr[-4000:]}"
-        os.replace(tmp, out)
-    return ctypes.CDLL(str(out))
+    return lib
 
 
 def limbs(x: int, n: int = 8) -> np.ndarray:
@@ -187,16 +167,8 @@ def test_g1_arithmetic_matches_arkworks(lib):
     assert _pt(out) == inf
 
 
-def _launch(fn, *args):
-    conv = []
-    for a in args:
-        if isinstance(a, np.ndarray):
-            conv.append(ptr(a))
-        elif isinstance(a, np.integer):
-            conv.append(ctypes.c_uint64(int(a)) if a.dtype == np.uint64 else ctypes.c_int(int(a)))
-        else:
-            conv.append(ctypes.c_uint(a))
-    fn(*conv)
+def _launch(lib, name, grid, block, *args):
+    E.launch(lib, name, grid if isinstance(grid, tuple) else (grid,), (block,), args)
 
 
 def _rand_vec(rng, n) -> FrVec:
@@ -212,14 +184,14 @@ def test_elementwise_kernels_match_frvec(lib):
     a, b = _rand_vec(rng, n), _rand_vec(rng, n)
     out = np.zeros((8, n), np.uint32)
     for op, ref in enumerate([a.add(b), a.sub(b), a.mul(b)]):
-        _launch(lib.k_fr_vec_binop, I32(op), a.limbs, b.limbs, out, U64(n), 2, 16)
+        _launch(lib, ["fr_vec_add", "fr_vec_sub", "fr_vec_mul"][op], 2, 16, a.limbs, b.limbs, out, U64(n))
         assert np.array_equal(out, ref.limbs), op
     s = rng.randrange(P)
     for op, ref in enumerate([a.scale(s), a.add_scalar(s)]):
-        _launch(lib.k_fr_vec_scalar, I32(op), a.limbs, scalar_limbs(s), out, U64(n), 3, 8)
+        _launch(lib, ["fr_vec_scale", "fr_vec_add_scalar"][op], 3, 8, a.limbs, scalar_limbs(s), out, U64(n))
         assert np.array_equal(out, ref.limbs), op
     v = np.array([rng.randrange(-(1 << 40), 1 << 40) for _ in range(n)], dtype=np.int64)
-    _launch(lib.k_fr_vec_from_i64, v, out, U64(n), 2, 32)
+    _launch(lib, "fr_vec_from_i64", 2, 32, v, out, U64(n))
     assert np.array_equal(out, FrVec.from_int64(v).limbs)
 
 
@@ -230,20 +202,20 @@ def test_eq_table_and_fold_kernels_match_mle(lib):
     for rk in r:
         h = table.shape[1]
         out = np.zeros((8, 2 * h), np.uint32)
-        _launch(lib.k_fr_eq_expand, table, scalar_limbs(rk), out, U64(h), 2, 4)
+        _launch(lib, "fr_eq_expand", 2, 4, table, scalar_limbs(rk), out, U64(h))
         table = out
     assert np.array_equal(table, mle.eq_table(r).limbs)
     k, n = 3, 32
     stack = np.ascontiguousarray(np.stack([_rand_vec(rng, n).limbs for _ in range(k)]))
     s = rng.randrange(P)
     out = np.zeros((k, 8, n // 2), np.uint32)
-    _launch(lib.k_fr_fold_stack, stack, scalar_limbs(s), out, I32(k), U64(n), 3, 8)
+    _launch(lib, "fr_fold_stack", 3, 8, stack, scalar_limbs(s), out, I32(k), U64(n))
     assert np.array_equal(out, mle.fold_stack(stack, s))
 
 
 def _sum_partials(lib, partial: np.ndarray, rows: int, m: int) -> list[int]:
     out = np.zeros((8, rows), np.uint32)
-    _launch(lib.k_fr_reduce_rows, np.ascontiguousarray(partial), U64(m), out, rows, 8)
+    _launch(lib, "fr_reduce_rows", rows, 8, np.ascontiguousarray(partial), U64(m), out)
     return FrVec(out).to_ints()
 
 
@@ -255,12 +227,12 @@ def test_round_sum_kernels_match_cpu_sumcheck(lib, k):
     stack = np.ascontiguousarray(np.stack([t.limbs for t in tabs]))
     deg = k
     partial = np.zeros((deg + 1, 8, grid), np.uint32)
-    _launch(lib.k_fr_round_sums, stack, I32(k), U64(n), I32(deg), partial, grid, block)
+    _launch(lib, "fr_round_sums", grid, block, stack, I32(k), U64(n), I32(deg), partial)
     got = _sum_partials(lib, partial, deg + 1, grid)
     ref = SC._round_evals(stack, deg, 0, None)
     assert got[0] == ref[0] and got[2:] == ref[2:] and got[1] == 0
     partial = np.zeros((8, grid), np.uint32)
-    _launch(lib.k_fr_product_sums, stack, I32(k), U64(n), partial, grid, block)
+    _launch(lib, "fr_product_sums", grid, block, stack, I32(k), U64(n), partial)
     assert _sum_partials(lib, partial, 1, grid) == [SC.product_sum(tabs)]
 
 
@@ -274,9 +246,9 @@ def test_vecmat_small_kernel_matches_cpu(lib):
     m[2, :3] = 0
     nchunks = -(-rows // rchunk)
     partial = np.zeros((8, nchunks * cols), np.uint32)
-    _launch(lib.k_fr_vecmat_small, v.limbs, m, U64(rows), U64(cols), U64(rchunk), partial, 2, nchunks, 8)
+    _launch(lib, "fr_vecmat_small", (2, nchunks), 8, v.limbs, m, U64(rows), U64(cols), U64(rchunk), partial)
     out = np.zeros((8, cols), np.uint32)
-    _launch(lib.k_fr_sum_chunks, partial, U64(nchunks), U64(cols), out, 2, 4)
+    _launch(lib, "fr_sum_chunks", 2, 4, partial, U64(nchunks), U64(cols), out)
     assert np.array_equal(out, vecmat_small(v, m).limbs)
 
 
@@ -293,11 +265,9 @@ def test_msm_kernels_match_arkworks(lib, bits, slices):
     windows = bits // 8
     buckets = np.zeros(rows * windows * slices * 256 * 36, np.uint32)
     out = np.zeros(rows * 36, np.uint32)
-    lib.k_msm_bucket_sums.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64,
-                                      ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    lib.k_msm_reduce.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    lib.k_msm_bucket_sums(ptr(g), ptr(u), rows, cols, windows, slices, ptr(buckets))
-    lib.k_msm_reduce(ptr(buckets), rows, windows, slices, ptr(out))
+    _launch(lib, "msm_bucket_sums", (rows, windows * slices), 256, g, u, U64(cols), I32(windows), I32(slices),
+            buckets)
+    _launch(lib, "msm_reduce", rows, 256, buckets, I32(windows), I32(slices), out)
     got = CM.jacobian_limbs_to_points(out.reshape(rows, 36))
     for i in range(rows):
         ref = G1Point.multiexp_unchecked(gens, [Scalar(int(x)) for x in u[i]])
@@ -329,5 +299,4 @@ def test_kernels_compile_to_ptx_for_sm90(tmp_path):
 
 
 def _kernel_names(src: Path) -> list[str]:
-    import re
     return re.findall(r'extern "C" __global__ void (\w+)\(', src.read_text())

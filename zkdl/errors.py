@@ -79,3 +79,8 @@ class OpeningError(VerificationError):
 
 class SigmaProofError(VerificationError):
     """A Sigma protocol (proof of dot product, ...) failed its verification equation."""
+
+
+class BackendUnavailable(ZkdlError, RuntimeError):
+    """A prover backend that cannot run here (e.g. ``cuda`` without CuPy or a GPU);
+    the message says what is missing and how to get it."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -156,7 +157,7 @@ def load_model(path: str) -> tuple[dict, list, list, list]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise AnchorError(f"{path}: not a model file ({exc})") from None
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8:
         raise AnchorError(f"{path}: not a zkdl model file (no meta)")

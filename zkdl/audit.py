@@ -573,8 +573,15 @@ def text_report(r: dict) -> str:
     out.append(f"  audited in {t['wall_seconds']:.2f}s with {t['jobs']} job(s) "
                f"(sum of single verifications {t['verify_seconds_sum']:.2f}s)")
     if r["ok"]:
+        an = r.get("anchors") or {}
+        data = "the data file given (--data)" if "recomputed, matches" in str(an.get("dataset")) else "the committed dataset"
+        w0 = ("the public initialization" if "recomputed, matches" in str(an.get("initial_weights"))
+              else f"the committed W[{s['steps'][0]}]")
+        wf = ("the released model (--model)" if str(an.get("model") or "").endswith("exactly the trained "
+                                                                                    f"W[{s['steps'][1]}]")
+              else f"the committed W[{s['steps'][1]}]")
         out.append(f"proven: steps {s['steps'][0]}..{s['steps'][1] - 1} of exact integer SGD with this config, "
-                   f"from the committed W[{s['steps'][0]}] to the committed W[{s['steps'][1]}], on the committed dataset")
+                   f"from {w0} to {wf}, on {data}" + (", with the loss of every step" if r.get("proven_loss") else ""))
     return "\n".join(out)
 
 

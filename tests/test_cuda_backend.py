@@ -101,7 +101,7 @@ def launches():
 @pytest.fixture
 def be(lib, monkeypatch, launches):
     monkeypatch.setitem(sys.modules, "cupy", E.fake_cupy(lib, launches))
-    monkeypatch.setattr(CB, "BLOCK", 32)  # fewer emulated threads per block
+    monkeypatch.setattr(CB, "BLOCK", 8)  # fewer emulated threads per block
     return get_backend("cuda")
 
 

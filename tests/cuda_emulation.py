@@ -112,6 +112,8 @@ def fake_cupy(lib, launches: list | None = None) -> types.ModuleType:
             return Function(name)
 
     cp.RawModule = RawModule
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
-    cp.cuda = types.SimpleNamespace(runtime=runtime)
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None,
+                                    getDeviceProperties=lambda i: {"name": b"CPU emulation (tests/cuda_emulation.py)"})
+    device = types.SimpleNamespace(id=0, synchronize=lambda: None)
+    cp.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda *a: device)
     return cp

@@ -6,8 +6,9 @@ proofs): every method computes the same field values, only where differs. Vector
 layout (Montgomery limbs, structure of arrays), so conversion is a copy. Tables stay
 on the device between calls; only round sums, challenges and final values cross.
 
-Kernels: ``cuda/field_kernels.cu`` and ``cuda/msm.cu`` compiled at first use with
-``cupy.RawModule`` (NVRTC; CuPy caches the binaries on disk). The kernel directory
+Kernels: ``cuda/field_kernels.cu`` and ``cuda/msm.cu`` (headers pasted in by
+:func:`expand_source`) compiled once per process with ``cupy.RawModule`` (NVRTC;
+CuPy caches the binaries on disk, keyed by the text). The kernel directory
 is ``<repo>/cuda`` (``Path(zkdl.__file__).parent.parent / "cuda"``) unless
 ``ZKDL_CUDA_DIR`` names another. When CuPy, a device or the sources are missing,
 :func:`load_kernels` raises :class:`~zkdl.errors.BackendUnavailable` saying which.
@@ -21,6 +22,7 @@ whole stack of tables per round.
 from __future__ import annotations
 
 import os
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -68,9 +70,41 @@ def load_kernels():
     if not d.is_dir() or missing:
         what = f"kernel directory {d} not found" if not d.is_dir() else f"{', '.join(missing)} missing in {d}"
         raise BackendUnavailable(f"the cuda backend cannot load its kernels: {what} (set {ENV_DIR})")
-    opts = ("-I" + str(d), "--std=c++17")
-    mods = {s: cp.RawModule(code=(d / s).read_text(), options=opts) for s in SOURCES}
-    return cp, mods
+    key = (id(cp), str(d.resolve()), tuple(expand_source(d / s) for s in SOURCES))
+    if key not in _loaded:  # one compilation per process and source version
+        opts = ("--std=c++17",)
+        # the value holds cp itself, so its id cannot be reused by another module object
+        _loaded[key] = (cp, {s: cp.RawModule(code=text, options=opts) for s, text in zip(SOURCES, key[2])})
+    return cp, _loaded[key][1]
+
+
+_loaded: dict = {}
+_msm_backends: dict = {}
+
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$')
+
+
+def expand_source(path: Path, _seen: set | None = None) -> str:
+    """The text of a kernel file with its ``#include "..."`` headers pasted in (each
+    once; ``#pragma once`` dropped). CuPy keys its compile cache on the source text
+    and options only, so a self-contained text is what keeps an edited header from
+    reusing a stale cached binary."""
+    seen = set() if _seen is None else _seen
+    out = []
+    for line in path.read_text().splitlines():
+        m = _INCLUDE.match(line)
+        if m:
+            inc = (path.parent / m.group(1)).resolve()
+            if inc not in seen:
+                seen.add(inc)
+                out.append(f"// ---- {m.group(1)}")
+                out.append(expand_source(inc, seen))
+            continue
+        if line.strip() == "#pragma once":
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 class CuVec:
@@ -339,7 +373,10 @@ class CudaBackend:
         ``zkdl.prover.hyrax.commit(..., backend=...)``)."""
         if self._msm is None:
             from zkdl.prover.cuda_msm import CudaMSMBackend
-            self._msm = CudaMSMBackend(self.cp, self._msm_mod)
+            key = id(self._msm_mod)  # one generator cache per loaded module
+            if key not in _msm_backends:
+                _msm_backends[key] = CudaMSMBackend(self.cp, self._msm_mod)
+            self._msm = _msm_backends[key]
         return self._msm
 
     def commit_rows_small(self, u) -> list:

@@ -28,6 +28,7 @@ from zkdl.curve import G1Point, Scalar
 from zkdl.field import P
 from zkdl.field.vector import FrVec, scalar_limbs, vecmat_small
 from zkdl.prover import cuda_msm as CM
+from zkdl.prover.cuda_backend import expand_source
 from zkdl.prover import mle
 from zkdl.prover import sumcheck as SC
 
@@ -289,8 +290,12 @@ def test_kernels_compile_to_ptx_for_sm90(tmp_path):
     if nvcc is None:
         pytest.skip("nvcc not found: cannot check that cuda/*.cu compile for the GPU")
     for src in sorted(CUDA_DIR.glob("*.cu")):
+        # the self-contained text the cuda backend hands to NVRTC, compiled without -I
+        flat = tmp_path / src.name
+        flat.write_text(expand_source(src))
+        assert "#include" not in flat.read_text()
         out = tmp_path / (src.stem + ".ptx")
-        res = subprocess.run([nvcc, "-ptx", "-arch=sm_90", "-std=c++17", "-I", str(CUDA_DIR), str(src), "-o", str(out)],
+        res = subprocess.run([nvcc, "-ptx", "-arch=sm_90", "-std=c++17", str(flat), "-o", str(out)],
                              capture_output=True, text=True)
         assert res.returncode == 0, f"{src.name} does not compile:\n{res.stderr[-4000:]}"
         text = out.read_text()

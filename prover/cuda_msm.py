@@ -30,7 +30,9 @@ R_FP = (1 << 384) % Q
 R_FP_INV = pow(R_FP, -1, Q)
 AFF_WORDS, JAC_WORDS = 24, 36
 MAX_BITS = 32
-ROW_BATCH = 4096  # rows per launch (bounds the bucket scratch memory: 302 MB at 2 windows)
+ROW_BATCH = 4096  # rows per launch at most
+BUCKET_BYTES = 1 << 30  # bucket scratch per launch
+SLICE_COLS = 1024  # longest column slice of one bucket-sum block
 
 
 def int_to_limbs(x: int, n: int) -> np.ndarray:
@@ -92,13 +94,21 @@ def point_to_jacobian_limbs(point: G1Point) -> np.ndarray:
 
 
 def plan_launch(rows: int, cols: int, bits: int, target_blocks: int = 528) -> tuple[int, int]:
-    """(windows, slices): 8-bit windows covering ``bits``; enough column slices that the
-    bucket kernel has about ``target_blocks`` blocks (4 per SM of an H100), but at
-    least 64 columns per slice."""
+    """(windows, slices): 8-bit windows covering ``bits``; column slices so that the
+    bucket kernel has about ``target_blocks`` blocks (4 per SM of an H100) and no
+    slice is longer than SLICE_COLS columns (with skewed digits -- weights near the
+    offset -- one bucket thread may have to add its whole slice), but at least 64
+    columns per slice (each slice costs the reduction 255 more additions a window)."""
     windows = max(1, -(-bits // 8))
-    want = -(-target_blocks // max(1, rows * windows))
+    want = max(-(-target_blocks // max(1, rows * windows)), -(-cols // SLICE_COLS))
     slices = max(1, min(want, cols // 64, 65535 // windows))
     return windows, slices
+
+
+def rows_per_batch(windows: int, slices: int) -> int:
+    """Rows per launch so that the bucket scratch stays within BUCKET_BYTES."""
+    per_row = windows * slices * 256 * JAC_WORDS * 4
+    return max(1, min(ROW_BATCH, BUCKET_BYTES // per_row))
 
 
 class CudaMSMBackend(curve.MSMBackend):
@@ -140,11 +150,12 @@ class CudaMSMBackend(curve.MSMBackend):
         du = cp.ascontiguousarray(du, dtype=cp.uint32)
         gens = self.generators(cols)
         windows, slices = plan_launch(min(rows, ROW_BATCH), cols, max(1, hi.bit_length()))
+        batch = rows_per_batch(windows, slices)
         bucket_sums = self.mod.get_function("msm_bucket_sums")
         reduce = self.mod.get_function("msm_reduce")
         out = []
-        for r0 in range(0, rows, ROW_BATCH):
-            part = du[r0:r0 + ROW_BATCH]
+        for r0 in range(0, rows, batch):
+            part = du[r0:r0 + batch]
             n = int(part.shape[0])
             buckets = cp.empty(n * windows * slices * 256 * JAC_WORDS, dtype=cp.uint32)
             res = cp.empty(n * JAC_WORDS, dtype=cp.uint32)

@@ -280,9 +280,13 @@ def test_point_conversions_round_trip():
     pts = curve.generators(3) + [G1Point.identity(), -curve.generators(1)[0]]
     arr = np.stack([CM.point_to_jacobian_limbs(p) for p in pts])
     assert CM.jacobian_limbs_to_points(arr) == pts
-    assert CM.plan_launch(4096, 4096, 16) == (2, 1)
-    assert CM.plan_launch(1, 4096, 16) == (2, 64)
+    assert CM.plan_launch(4096, 4096, 16) == (2, 4)  # slices of at most 1024 columns
+    assert CM.plan_launch(4096, 512, 16) == (2, 1)
+    assert CM.plan_launch(1, 4096, 16) == (2, 64)  # few rows: more slices, >= 64 columns each
     assert CM.plan_launch(8, 100, 9) == (2, 1)
+    assert CM.plan_launch(8, 100, 32) == (4, 1)
+    assert CM.rows_per_batch(2, 4) * 2 * 4 * 256 * 36 * 4 <= CM.BUCKET_BYTES
+    assert CM.rows_per_batch(4, 65535 // 4) == 1
 
 
 def test_kernels_compile_to_ptx_for_sm90(tmp_path):

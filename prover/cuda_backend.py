@@ -256,11 +256,15 @@ class CudaBackend:
         rows, cols = (int(s) for s in m.shape)
         if rows != len(v):
             raise ValueError(f"vecmat_small: vector of {len(v)} against matrix of shape {m.shape}")
-        nchunks = max(1, -(-rows // RCHUNK))
+        # one thread per (column, chunk of rows): short chunks when there are few columns
+        # (eq^T M along a long last axis), at most RCHUNK rows (lazy-sum exactness) and
+        # at most MAX_GRID chunks
+        rchunk = min(RCHUNK, max(256, -(-rows * cols // (1 << 17)), -(-rows // MAX_GRID)))
+        nchunks = max(1, -(-rows // rchunk))
         partial = self.cp.empty((8, nchunks * cols), dtype=self.cp.uint32)
         grid = (max(1, -(-cols // self.block)), nchunks)
         self._kern("fr_vecmat_small")(grid, (self.block,), (v.limbs, self.cp.ascontiguousarray(m), np.uint64(rows),
-                                                        np.uint64(cols), np.uint64(RCHUNK), partial))
+                                                        np.uint64(cols), np.uint64(rchunk), partial))
         if nchunks == 1:
             return CuVec(partial)
         out = self._empty(cols)

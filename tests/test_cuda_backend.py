@@ -194,3 +194,14 @@ def test_tiny_proof_is_byte_identical_to_cpu(be, launches):
     assert proofs["cuda"] == proofs["cpu"]
     assert {"fr_round_sums", "fr_fold_stack", "fr_vecmat_small"} <= set(launches)
     assert verify(proofs["cuda"]).T == 1
+
+
+def test_partial_evaluate_long_axis_uses_row_chunks(be, launches):
+    cpu = get_backend("cpu")
+    rng = np.random.default_rng(925)
+    t = rng.integers(-(1 << 30), 1 << 30, size=2 * 1024)
+    q = [int(x) for x in rng.integers(0, 1 << 60, size=10)]
+    got, _ = be.partial_evaluate(t, (2, 1024), {1: q})  # 1024 rows x 2 columns: 4 chunks of 256 rows
+    ref, _ = cpu.partial_evaluate(t, (2, 1024), {1: q})
+    assert be.to_ints(got) == cpu.to_ints(ref)
+    assert "fr_sum_chunks" in launches

@@ -158,7 +158,7 @@ class CudaBackend:
         root = arr
         while isinstance(root.base, np.ndarray):
             root = root.base
-        key = (id(root), arr.__array_interface__["data"][0], arr.size)
+        key = (id(root), arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
         hit = self._ints.get(key)
         if hit is not None:
             self._ints.move_to_end(key)

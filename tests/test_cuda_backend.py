@@ -205,3 +205,10 @@ def test_partial_evaluate_long_axis_uses_row_chunks(be, launches):
     ref, _ = cpu.partial_evaluate(t, (2, 1024), {1: q})
     assert be.to_ints(got) == cpu.to_ints(ref)
     assert "fr_sum_chunks" in launches
+
+
+def test_device_copies_follow_views_not_just_buffers(be):
+    m = np.arange(16, dtype=np.int64).reshape(4, 4)
+    assert be.to_ints(be.vec(m.reshape(-1))) == list(range(16))
+    assert be.to_ints(be.vec(m.T)) == [int(x) for x in m.T.reshape(-1)]  # same buffer, other order
+    assert be.to_ints(be.vec(m[:2].reshape(-1))) == list(range(8))

@@ -261,3 +261,19 @@ def test_lr_option_forms():
     assert res.exit_code == 2 and "Traceback" not in output(res)
     res = invoke("circuit", "emit", "--lr", "1/1024", "--lr-num", "2")
     assert res.exit_code == 2
+
+
+def test_backend_cuda_falls_back_with_a_note(tmp_path):
+    """--backend cuda without CuPy or a GPU proves on the cpu backend and says why."""
+    from zkdl.errors import BackendUnavailable
+    from zkdl.prover.backend import get_backend
+    try:
+        get_backend("cuda")
+        available = True
+    except BackendUnavailable:
+        available = False
+    res = invoke("train", "--out", tmp_path / "o", "-q", "--steps", 1, *SMALL, "--backend", "cuda")
+    assert res.exit_code == 0, output(res)
+    assert ("falling back to the cpu backend" in res.stderr) is (not available)
+    res = invoke("verify", *sorted((tmp_path / "o" / "proofs").glob("*.zkdl")))
+    assert res.exit_code == 0, output(res)

@@ -78,6 +78,30 @@ class Proof:
         return cls(data, secrets)
 
 
+BACKENDS = ("cpu", "cuda", "reference")
+
+
+def resolve_backend(backend: str, warn=None) -> str:
+    """``backend`` if it can run here; "cpu" instead of an unavailable "cuda", reported
+    through ``warn(message)`` (default: a RuntimeWarning)."""
+    if backend not in BACKENDS:
+        raise ZkdlError(f"unknown prover backend {backend!r} (available: {', '.join(BACKENDS)})")
+    if backend == "cuda":
+        from zkdl.errors import BackendUnavailable
+        from zkdl.prover.backend import get_backend
+        try:
+            get_backend("cuda")
+        except BackendUnavailable as exc:
+            msg = f"{exc}; falling back to the cpu backend (same proofs, slower)"
+            if warn is None:
+                import warnings
+                warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            else:
+                warn(msg)
+            return "cpu"
+    return backend
+
+
 def _window(run, steps) -> tuple[int, int]:
     if steps is None:
         return 0, run.n_steps
@@ -98,7 +122,9 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
     (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
     reuses its dataset and final-weight commitments and, by default, inherits the
-    initial-weight and dataset range checks from it. ``backend``: "cpu" (default) or
+    initial-weight and dataset range checks from it. ``backend``: "cpu" (default),
+    "cuda" (an NVIDIA GPU through CuPy; where CuPy or a GPU is missing it falls back to
+    "cpu" with a RuntimeWarning saying why; the proofs are identical) or
     "reference" (pure Python ints, the oracle; tiny sizes only). ``zk``: zero-knowledge
     (default); False gives the plain mode, labelled as such in the header.
     ``public_data``: commit the dataset deterministically (zero blinds) so that anyone
@@ -106,8 +132,7 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     proof inherits the dataset commitment of ``chain``. ``public_init``: likewise for
     W[0] (the initialization from the config's public init_seed; t0 = 0, no chain).
     ``prove_loss``: the header states each step's loss and the proof proves it."""
-    if backend not in ("cpu", "reference"):
-        raise ZkdlError(f"unknown or unavailable prover backend {backend!r} (available: cpu, reference)")
+    backend = resolve_backend(backend)
     from zkdl.prover.aggregate import prove_window
     t0, T = _window(run, steps)
     secrets = None

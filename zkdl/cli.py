@@ -302,8 +302,9 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
     collects the entries. ``anchors``: public_data / public_init / prove_loss flags
     (public_init applies to the window starting at step 0 only). Returns the entries of this call."""
     import zkdl
-    from zkdl.api import Proof
+    from zkdl.api import Proof, resolve_backend
 
+    backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
     os.makedirs(os.path.join(out, "proofs"), exist_ok=True)
     sdir = os.path.join(out, "secrets")
     os.makedirs(sdir, exist_ok=True)
@@ -479,8 +480,9 @@ def _install(staging: str, out: str, replace: bool) -> None:
               help="Steps per proof (T); 1 = one proof per batch.")
 @_config_options
 @click.option("--no-prove", is_flag=True, help="Train and record only; prove later with `zkdl prove`.")
-@click.option("--backend", type=click.Choice(["cpu", "reference"]), default="cpu", show_default=True,
-              help="Prover backend (reference: pure-Python oracle, tiny sizes only).")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "reference"]), default="cpu", show_default=True,
+              help="Prover backend (cuda: NVIDIA GPU through CuPy, falls back to cpu with a note where "
+                   "unavailable; reference: pure-Python oracle, tiny sizes only).")
 @click.option("--no-zk", is_flag=True, help="Plain mode (NOT zero-knowledge; labelled as such): debugging, speed "
               "comparisons.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
@@ -570,8 +572,9 @@ def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
 @click.option("--out", "-o", default=None,
               help="Where proofs/, secrets/ and summary.json go [default: the train output directory "
                    "holding RUN_DIR, or RUN_DIR itself].")
-@click.option("--backend", type=click.Choice(["cpu", "reference"]), default="cpu", show_default=True,
-              help="Prover backend (reference: pure-Python oracle, tiny sizes only).")
+@click.option("--backend", type=click.Choice(["cpu", "cuda", "reference"]), default="cpu", show_default=True,
+              help="Prover backend (cuda: NVIDIA GPU through CuPy, falls back to cpu with a note where "
+                   "unavailable; reference: pure-Python oracle, tiny sizes only).")
 @click.option("--no-zk", is_flag=True, help="Plain mode (NOT zero-knowledge; labelled as such).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist (proofs of "

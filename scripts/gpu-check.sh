@@ -23,7 +23,8 @@
 # nothing is built or installed into the machine's Python.
 #
 # Options (environment): GPU_CHECK_BUDGET seconds in all (default 470),
-# GPU_CHECK_STEPS prover-table T values (default "1,16"), PY (default python3).
+# GPU_CHECK_STEPS prover-table T values (default "1,16"), GPU_CHECK_BENCH_ARGS more
+# arguments for benchmarks/cuda.py (e.g. "--quick"), PY (default python3).
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -94,7 +95,9 @@ TESTS=$?
 stage "benchmark"
 T_BENCH=$(( $(left) - 10 ))
 if [ $T_BENCH -gt 30 ]; then
-    timeout -s INT -k 10 "$T_BENCH" "$PY" benchmarks/cuda.py --steps "$STEPS" --child-timeout $(( T_BENCH - 60 > 60 ? T_BENCH - 60 : 60 ))
+    # shellcheck disable=SC2086  # GPU_CHECK_BENCH_ARGS is a word list
+    timeout -s INT -k 10 "$T_BENCH" "$PY" benchmarks/cuda.py --steps "$STEPS" \
+        --child-timeout $(( T_BENCH - 60 > 60 ? T_BENCH - 60 : 60 )) ${GPU_CHECK_BENCH_ARGS:-}
     echo "benchmark exit status $?"
 else
     echo "no time left for the benchmark"

@@ -14,8 +14,8 @@
    ``prove_window(backend="cuda")`` in a subprocess (own peak RSS), chained proof (no
    W[t0]/dataset range checks), zero-knowledge, with benchmarks/prove.py's breakdown
    columns; the verifier runs on the CPU; proof size. Row commitments use the GPU
-   MSM: the child routes ``zkdl.prover.hyrax.commit`` to the backend's
-   ``msm_backend`` (prove_window does not pass it yet). Each configuration has a
+   MSM (the backend's ``msm_backend``; with GPU commitments off the child routes
+   ``zkdl.prover.hyrax.commit`` to arkworks on the CPU instead). Each configuration has a
    time limit (``--child-timeout``); a configuration that fails or runs out of time
    prints its reason instead of a row.
 """
@@ -48,10 +48,10 @@ from zkdl.verifier.plan import make_plan
 from zkdl.reference import train_float
 width, layers, batch, T, zk, gpu_commit = (int(a) for a in sys.argv[1:7])
 be = get_backend("cuda")
-if gpu_commit:
+if not gpu_commit:  # compare: row commitments on the CPU (arkworks) instead of the GPU MSM
     _commit = hyrax.commit
     def commit(tensor, col_bits=None, *, backend=None, **kw):
-        return _commit(tensor, col_bits, backend=backend or be.msm_backend, **kw)
+        return _commit(tensor, col_bits, backend=None, **kw)
     hyrax.commit = commit
 cfg = TrainConfig(width=width, layers=layers, batch_size=batch,
                   lr_shift=9 + max(0, (width // 32).bit_length() - 1))

@@ -77,7 +77,8 @@ class ProverContext:
     def commit(self, name, shape):
         self.progress("commit", name)
         n = num_vars(self.plan, name)
-        com, opening = hyrax.commit(self.flat(name), default_col_bits(n), rng=self.rng, threads=self.threads)
+        com, opening = hyrax.commit(self.flat(name), default_col_bits(n), rng=self.rng, threads=self.threads,
+                                    backend=getattr(self.be, "msm_backend", None))
         self.openings[name] = opening
         raw = com.to_bytes()
         self.w.raw(raw)
@@ -168,7 +169,7 @@ def identity_rows(count: int):
 
 
 # ------------------------------------------------------------------- top level
-def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads, public: bool = False):
+def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads, public: bool = False, msm=None):
     """Commit ``arr`` zero-padded to ``shape`` (with given blinds, for reproducible
     statement commitments across chained proofs; ``public`` and no blinds given: all
     blinds zero, a deterministic commitment)."""
@@ -178,7 +179,7 @@ def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads, public: bool = 
     n = sum(s.bit_length() - 1 for s in shape)
     if public and blinds is None:
         blinds = [0] * (1 << (n - dcb(n)))
-    return hyrax.commit(full.reshape(-1), dcb(n), blinds=blinds, rng=rng, threads=threads)
+    return hyrax.commit(full.reshape(-1), dcb(n), blinds=blinds, rng=rng, threads=threads, backend=msm)
 
 
 class WitnessError(ValueError):
@@ -262,14 +263,15 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     report("commit", "statement")
     pd = plan.pdims
     npad = 1 << plan.nbits_log
-    xcom, xop = _commit_padded(X, (npad, pd[0]), secrets.get("X"), rng, threads, public_data)
-    ycom, yop = _commit_padded(Yd, (npad, pd[-1]), secrets.get("Y"), rng, threads, public_data)
+    msm = getattr(be, "msm_backend", None)  # the GPU's MSM for row commitments (cuda backend)
+    xcom, xop = _commit_padded(X, (npad, pd[0]), secrets.get("X"), rng, threads, public_data, msm)
+    ycom, yop = _commit_padded(Yd, (npad, pd[-1]), secrets.get("Y"), rng, threads, public_data, msm)
     w0_ops, wf_ops = [], []
     for ops, ws, key in ((w0_ops, W0, "W0"), (wf_ops, Wf, "Wf")):
         given = secrets.get(key)
         for layer, w in enumerate(ws, start=1):
             _, op = _commit_padded(w, (pd[layer - 1], pd[layer]), given[layer - 1] if given else None, rng, threads,
-                                   public_init and key == "W0")
+                                   public_init and key == "W0", msm)
             ops.append(op)
     losses = None
     if prove_loss:

@@ -502,6 +502,9 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     say = _Progress(quiet)
     cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps, lr)
     replace = _check_out_dir(out, force)
+    if not no_prove:  # an unavailable backend is reported before training, not after
+        from zkdl.api import resolve_backend
+        backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
     data = _load_data(data_spec, label_column, cfg.R)
     cfg = cfg.for_data(data)
     import zkdl

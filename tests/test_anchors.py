@@ -103,12 +103,13 @@ def test_circuit_loss_relation(run):
 
 # ----------------------------------------------------------------- public commitments
 def test_commit_from_opening_matches_prover():
-    from zkdl.hyrax import commit_from_opening
+    from zkdl.hyrax import commit_from_opening, default_col_bits
     from zkdl.prover import hyrax as PH
     rng = np.random.default_rng(7)
     v = rng.integers(-(1 << 33), 1 << 33, size=128)
-    blinds = [random.Random(3).randrange(1 << 254) for _ in range(16)]
-    c, _ = PH.commit(v, 3, blinds=blinds)
+    c_bits = default_col_bits(7)
+    blinds = [random.Random(3).randrange(1 << 254) for _ in range(1 << (7 - c_bits))]
+    c, _ = PH.commit(v, c_bits, blinds=blinds)
     assert commit_from_opening(v.tolist(), 7, blinds).to_bytes() == c.to_bytes()
     assert commit_from_opening(v.tolist(), 7).to_bytes() != c.to_bytes()
 

@@ -8,7 +8,7 @@ Commitment
 ----------
 A table of 2^n entries (a flat tensor, row-major, any stacking of leading axes) is
 the 2^(n-c) x 2^c matrix M[i, j] = table[i 2^c + j], c = ``col_bits`` (default
-n // 2). Row i is committed as
+min(n, n // 2 + 1): fewer rows than columns, see ``default_col_bits``). Row i is committed as
 
     C_i = sum_j M[i, j] G_j + rho_i H,     rho_i uniform (the blinds, prover secret).
 
@@ -69,8 +69,12 @@ _MODE_NAMES = {MODE_PLAIN: "plain", MODE_ZK: "zero-knowledge (linear)", MODE_ZK_
 
 
 def default_col_bits(num_vars: int) -> int:
-    """Columns 2^(n // 2): at least as many rows as columns (commitment >= proof size)."""
-    return num_vars // 2
+    """Columns 2^(n // 2 + 1) (rows 2^(n - n // 2 - 1)): half the rows of the square
+    split. A row costs the verifier a 48-byte point to decompress and subgroup-check
+    (~90 us) and an MSM term; a column costs a 32-byte scalar of the linear-size ZK
+    opening. Measured (benchmarks/prove.py setting, width 64 / 128, ZK, T = 1): verifier
+    -24% / -29%, proof -2% / -3% against 2^(n // 2) columns."""
+    return min(num_vars, num_vars // 2 + 1)
 
 
 def commit_from_opening(values, num_vars: int, blinds=None, backend=None) -> Commitment:

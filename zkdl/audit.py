@@ -457,6 +457,8 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
              "the manifest claims public data, but not every proof commits the dataset deterministically")
     if public_data:
         rep["dataset"] = "deterministic commitment (public data): check it with --data"
+    if data_spec is not None and cfg is None:
+        fail("data_mismatch", f"--data {data_spec}", "cannot check the data: the manifest's config is not valid")
     if data_spec is not None and cfg is not None:
         from zkdl.data import load_spec
         from zkdl.errors import DataError
@@ -486,7 +488,8 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
     if model_path is not None:
         where = f"--model {model_path}"
         if last is None or cfg is None:
-            fail("model_mismatch", where, "the last proof did not verify: no final weights to check against")
+            fail("model_mismatch", where, "no final weights to check against (the last proof did not verify "
+                 "or the manifest's config is not valid)")
         else:
             try:
                 problems = A.check_model(model_path, cfg, last["final_weights_digest"], last["steps"][1])

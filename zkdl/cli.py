@@ -326,6 +326,14 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
             h = proof.header
             if h.get("config") == run.config.to_dict() and h["statement"]["steps"] == [t0, t1]:
                 say(f"{tag}: already proven, reusing {_rel(path, out)} (use --force to prove again)")
+                st = h["statement"]
+                for flag, key, want in (("--public-data", "dataset_public", anchors and anchors.get("public_data")),
+                                        ("--public-init", "initial_weights_public",
+                                         anchors and anchors.get("public_init") and t0 == 0),
+                                        ("--prove-loss", "losses", anchors and anchors.get("prove_loss"))):
+                    if want and not st.get(key):
+                        click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} was made without {flag}; "
+                                   f"use --force to prove it again with it", err=True)
                 entry = _proof_entry(proof, path, spath, out, None)
                 old = [e for e in summary["proofs"] if e["file"] == entry["file"]]
                 if old and old[0].get("prove_seconds") is not None:

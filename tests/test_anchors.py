@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 
@@ -309,3 +310,48 @@ def test_tampered_metric_in_proof(public_run, tmp_path):
     code, r = audit(c)
     assert code == 1 and "invalid_proof" in codes(r)
     assert r["proofs"][1]["status"] == "fail" and r["proven_loss"] is None
+
+
+def test_hostile_manifest_values_never_crash(public_run, tmp_path, monkeypatch):
+    """Any JSON value in any manifest field: a report (ok or failures) or ClaimError,
+    never another exception (seeded random mutations). The proofs are verified once;
+    the mutated audits reuse those verification results (only the manifest changes)."""
+    import copy
+    from zkdl import audit as A
+    from zkdl.audit import ClaimError, audit_claim
+    c0 = _copy_claim(public_run, tmp_path / "once")
+    m0 = json.loads((c0 / "manifest.json").read_text())
+    results = A.verify_files([str(c0 / p["file"]) for p in m0["proofs"]], 1)
+    by_name = {p["file"]: r for p, r in zip(m0["proofs"], results)}
+    monkeypatch.setattr(A, "verify_files", lambda paths, jobs: [
+        copy.deepcopy(by_name.get("proofs/" + os.path.basename(p), {"missing": True, "reason": "file missing",
+                                                                     "sha256": None, "valid": False,
+                                                                     "statement": None, "verify_seconds": None}))
+        for p in paths])
+    rng = random.Random(SEED)
+    base = json.loads((public_run / "claim" / "manifest.json").read_text())
+    values = [None, True, False, 0, -1, 1 << 70, 1.5, "", "x" * 70, [], [1, 2], {}, {"t": 1}, [{"t": "a"}],
+              [{"t": []}], [[0, 1]], {"proven_loss": [{"t": 0, "loss": "big"}]}, {"training": [None, {"t": 0}]},
+              [{"t": 0, "loss": 1e308, "loss_sum": -1}], {"proven": True}]
+    c = _copy_claim(public_run, tmp_path)
+    keys = sorted(base) + ["metrics.proven_loss", "metrics.training", "proofs.0.steps", "proofs.0.file"]
+    for i in range(200):
+        m = json.loads(json.dumps(base))
+        key = rng.choice(keys)
+        val = rng.choice(values)
+        if key.startswith("metrics."):
+            m.setdefault("metrics", {})[key.split(".")[1]] = val
+        elif key.startswith("proofs.0."):
+            m["proofs"][0][key.split(".")[2]] = val
+        else:
+            m[key] = val
+        (c / "manifest.json").write_text(json.dumps(m))
+        try:
+            r = audit_claim(str(c), jobs=1)
+        except ClaimError:
+            continue
+        assert isinstance(r["ok"], bool)
+        if r["ok"]:  # only an informative field, or a weaker but well-typed statement, passes
+            weaker = (key in ("zk", "dataset_public", "initial_weights_public") and type(val) is bool) or \
+                (key in ("metrics.proven_loss", "metrics.training") and val == [])
+            assert key == "zkdl_version" or weaker, (key, val)

@@ -296,6 +296,8 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
                      f"{e['steps'][0]}..{e['steps'][1] - 1}")
         rows.append(row)
 
+    _check_manifest_types(m, fail)
+
     # --- step ranges: contiguous from the first, complete, each in order
     claimed = m.get("steps")
     start = entries[0]["steps"][0]
@@ -431,6 +433,42 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     }
 
 
+def _check_manifest_types(m: dict, fail) -> None:
+    """Optional manifest statements must be well-typed when present (``manifest_field``)."""
+    def bad(key, what):
+        fail("manifest_field", f"manifest.json {key}", f"must be {what}, got {json.dumps(m_get(key))[:60]}")
+
+    def m_get(key):
+        cur = m
+        for part in key.split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        return cur
+
+    for key in ("zk", "dataset_public", "initial_weights_public"):
+        if key in m and type(m[key]) is not bool:
+            bad(key, "true or false")
+    for key in ("config_digest", "dataset_digest", "initial_weights_digest", "final_weights_digest"):
+        v = m.get(key)
+        if key in m and not (isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)):
+            bad(key, "a SHA-256 hex digest")
+    if "n_samples" in m and (type(m["n_samples"]) is not int or m["n_samples"] < 1):
+        bad("n_samples", "a positive integer")
+    if "metrics" not in m:
+        return
+    metrics = m["metrics"]
+    if not isinstance(metrics, dict):
+        bad("metrics", "an object")
+        return
+    if "proven" in metrics and type(metrics["proven"]) is not bool:
+        bad("metrics.proven", "true or false")
+    for key in ("proven_loss", "training"):
+        entries = metrics.get(key)
+        if key in metrics and not (isinstance(entries, list) and all(
+                isinstance(e, dict) and type(e.get("t")) is int and isinstance(e.get("loss"), (int, float))
+                and not isinstance(e.get("loss"), bool) for e in entries)):
+            bad(f"metrics.{key}", "a list of {\"t\": step, \"loss\": number, ...} objects")
+
+
 def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec, label_column, model_path):
     """Public anchors (public init, --data, --model) and proven metrics of a claim.
     Returns (anchors report, proven losses [{t, loss_sum, loss}] or None)."""
@@ -507,22 +545,24 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
     metrics = m.get("metrics") if isinstance(m.get("metrics"), dict) else {}
     by_t = {e["t"]: e for e in proven or []}
     stated = metrics.get("proven_loss")
-    if stated is not None:
+    if metrics.get("proven") is True and proven is None:
+        fail("metric_mismatch", "manifest.json metrics.proven",
+             "the manifest says its metrics are proven, but not every proof proves its loss")
+    if isinstance(stated, list):
         if proven is None:
             fail("metric_mismatch", "manifest.json metrics.proven_loss",
                  "the manifest states proven losses, but not every proof proves its loss")
-        elif not isinstance(stated, list):
-            fail("metric_mismatch", "manifest.json metrics.proven_loss", "must be a list")
         else:
             for e in stated:
                 t = e.get("t") if isinstance(e, dict) else None
-                ref = by_t.get(t)
+                ref = by_t.get(t) if type(t) is int else None
                 if ref is None or e.get("loss_sum") != ref["loss_sum"] or not _close(e.get("loss"), ref["loss"]):
                     fail("metric_mismatch", f"manifest.json metrics.proven_loss (step {t})",
                          f"the manifest states loss {e.get('loss') if isinstance(e, dict) else e!r}, the proofs "
                          f"prove {ref['loss'] if ref else 'no loss for that step'}")
-    for e in metrics.get("training") or []:
-        if isinstance(e, dict) and e.get("t") in by_t and not _close(e.get("loss"), by_t[e["t"]]["loss"]):
+    training = metrics.get("training")
+    for e in training if isinstance(training, list) else []:
+        if isinstance(e, dict) and type(e.get("t")) is int and e["t"] in by_t and not _close(e.get("loss"), by_t[e["t"]]["loss"]):
             fail("metric_mismatch", f"manifest.json metrics.training (step {e['t']})",
                  f"reported loss {e.get('loss')!r} differs from the proven {by_t[e['t']]['loss']!r}")
     return rep, proven

@@ -1,4 +1,5 @@
-"""The ``zkdl`` command line: train, prove, verify, inspect, circuit emit.
+"""The ``zkdl`` command line: train, prove, verify, inspect, claim, audit, export-model,
+circuit emit.
 
 Exit codes: 0 success; 1 a proof was rejected (or proving/training failed on its
 input); 2 bad usage or unreadable input; 70 internal error (rerun with ``--debug``
@@ -11,6 +12,7 @@ Output directory of ``zkdl train`` (see docs/FORMAT.md)::
     secrets/steps_<t0>-<t1>.json      commitment blinds to chain the next window (0600)
     summary.json                      config digest, training metrics, proof list
     claim/                            manifest.json + copies of the proofs (`zkdl audit`)
+    model.npz                         after `zkdl export-model`: final weights + their opening
 
 Heavy modules (numpy, numba, the prover) are imported inside the commands, so
 ``zkdl verify`` and ``zkdl inspect`` stay light.
@@ -32,7 +34,7 @@ from zkdl.errors import ConfigError, DataError, VerificationError, ZkdlError
 SUMMARY_FORMAT = "zkdl-run-summary/v1"
 DEFAULT_OUT = "zkdl-run"
 DEFAULT_STEPS = 4
-OUTPUT_ENTRIES = {"run", "proofs", "secrets", "summary.json", "claim"}
+OUTPUT_ENTRIES = {"run", "proofs", "secrets", "summary.json", "claim", "model.npz"}
 
 EXIT_REJECTED = 1
 EXIT_USAGE = 2

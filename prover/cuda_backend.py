@@ -33,7 +33,7 @@ from zkdl.errors import BackendUnavailable
 from zkdl.field import P
 from zkdl.field.vector import FrVec, scalar_limbs
 from zkdl.poly import interpolate, poly_eval
-from zkdl.prover.mle import _check_pow2
+from zkdl.prover.mle import _check_pow2, axis_point
 from zkdl.sumcheck import SumcheckProof
 
 ENV_DIR = "ZKDL_CUDA_DIR"
@@ -287,11 +287,7 @@ class CudaBackend:
             if amax >= 1 << 31:
                 data = self._from_dev_ints(data)
         for axis in sorted(points, reverse=True):
-            if not 0 <= axis < len(shape):
-                raise ValueError(f"axis {axis} out of range for shape {tuple(shape)}")
-            pt = list(points[axis])
-            if 1 << len(pt) != shape[axis]:
-                raise ValueError(f"point for axis {axis} has {len(pt)} coordinates, axis size {shape[axis]}")
+            pt = axis_point(points, axis, shape)
             if isinstance(data, CuVec):
                 limbs = data.limbs.reshape([8] + shape)
                 v = CuVec(cp.ascontiguousarray(cp.moveaxis(limbs, axis + 1, 1)).reshape(8, -1))
@@ -338,16 +334,10 @@ class CudaBackend:
     def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
         """The message sequence of zkdl.prover.sumcheck.prove_sumcheck (check_claim=False)."""
         from zkdl.prover.sumcheck import PlainMessenger, SumcheckProverResult
+        from zkdl.prover.sumcheck import sumcheck_vars
         tables = [self.vec(t) for t in tables]
-        if not tables and eq_point is None:
-            raise ValueError("sumcheck needs at least one table")
-        n_entries = len(tables[0]) if tables else 1 << len(eq_point)
-        if n_entries < 1 or n_entries & (n_entries - 1) or any(len(t) != n_entries for t in tables):
-            raise ValueError("sumcheck tables must share one power-of-two length")
-        num_vars = n_entries.bit_length() - 1
+        num_vars = sumcheck_vars(tables, eq_point)
         if eq_point is not None:
-            if len(eq_point) != num_vars:
-                raise ValueError(f"eq point has {len(eq_point)} coordinates, tables have {num_vars} variables")
             tables.append(self.eq_table(eq_point))
         degree = len(tables)
         if degree > MAX_K:

@@ -53,6 +53,16 @@ def evaluate(table: FrVec, point, threads: int | None = None) -> int:
     return table.to_ints()[0]
 
 
+def axis_point(points: dict, axis: int, shape) -> list:
+    """``points[axis]`` as a list, checked against ``shape`` (ValueError otherwise)."""
+    if not 0 <= axis < len(shape):
+        raise ValueError(f"axis {axis} out of range for shape {tuple(shape)}")
+    pt = list(points[axis])
+    if 1 << len(pt) != shape[axis]:
+        raise ValueError(f"point for axis {axis} has {len(pt)} coordinates, axis size {shape[axis]}")
+    return pt
+
+
 def partial_evaluate(tensor, shape, points: dict, threads: int | None = None):
     """Evaluate the axes named in ``points`` ({axis: point}) of a row-major tensor.
 
@@ -73,11 +83,7 @@ def partial_evaluate(tensor, shape, points: dict, threads: int | None = None):
     elif len(data) != size:
         raise ValueError(f"tensor of {len(data)} entries does not have shape {tuple(shape)}")
     for axis in sorted(points, reverse=True):
-        if not 0 <= axis < len(shape):
-            raise ValueError(f"axis {axis} out of range for shape {tuple(shape)}")
-        pt = list(points[axis])
-        if 1 << len(pt) != shape[axis]:
-            raise ValueError(f"point for axis {axis} has {len(pt)} coordinates, axis size {shape[axis]}")
+        pt = axis_point(points, axis, shape)
         if isinstance(data, np.ndarray):
             moved = np.moveaxis(data.reshape(shape), axis, 0).reshape(shape[axis], -1)
             data = vecmat_small(eq_table(pt, threads), moved, threads)

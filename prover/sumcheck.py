@@ -69,6 +69,20 @@ class PlainMessenger:
         return self.t.challenge_scalar(b"sumcheck/challenge")
 
 
+def sumcheck_vars(tables, eq_point) -> int:
+    """The variable count of a sumcheck over ``tables`` (and an eq factor at ``eq_point``);
+    ValueError unless they share one power-of-two length matching the point."""
+    if not tables and eq_point is None:
+        raise ValueError("sumcheck needs at least one table")
+    n_entries = len(tables[0]) if tables else 1 << len(eq_point)
+    if n_entries < 1 or n_entries & (n_entries - 1) or any(len(t) != n_entries for t in tables):
+        raise ValueError("sumcheck tables must share one power-of-two length")
+    num_vars = n_entries.bit_length() - 1
+    if eq_point is not None and len(eq_point) != num_vars:
+        raise ValueError(f"eq point has {len(eq_point)} coordinates, tables have {num_vars} variables")
+    return num_vars
+
+
 def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
                    threads: int | None = None, check_claim: bool = True,
                    messenger=None) -> SumcheckProverResult:
@@ -81,16 +95,9 @@ def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
     that fails verification.
     """
     tables = list(tables)
-    if not tables and eq_point is None:
-        raise ValueError("sumcheck needs at least one table")
-    n_entries = len(tables[0]) if tables else 1 << len(eq_point)
-    if n_entries < 1 or n_entries & (n_entries - 1) or any(len(t) != n_entries for t in tables):
-        raise ValueError("sumcheck tables must share one power-of-two length")
-    num_vars = n_entries.bit_length() - 1
+    num_vars = sumcheck_vars(tables, eq_point)
     all_tables = list(tables)
     if eq_point is not None:
-        if len(eq_point) != num_vars:
-            raise ValueError(f"eq point has {len(eq_point)} coordinates, tables have {num_vars} variables")
         all_tables.append(eq_table(eq_point, threads))
     degree = len(all_tables)
     if claim is None:

@@ -23,7 +23,6 @@ Field-element tensors (FrVec or Python ints) take the general path with full sca
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +30,7 @@ import numpy as np
 from zkdl import curve
 from zkdl.curve import G1Point
 from zkdl.field import P, is_canonical
-from zkdl.field.vector import FrVec, vecmat_small
+from zkdl.field.vector import FrVec, default_threads, vecmat_small
 from zkdl.hyrax import (MODE_PLAIN, MODE_ZK, MODE_ZK_LOG, Commitment, EvalProof, ZkEvalProof, absorb_statement,
                         batch_weights, check_statement, combined_row_scalars, default_col_bits,
                         split_point)
@@ -152,7 +151,7 @@ def commit(tensor, col_bits: int | None = None, *, blinds=None, rng=None, backen
     sequence of Python ints (field elements, reduced mod P). ``blinds``: one per row
     (default: fresh from ``secrets``; ``rng`` with ``randrange`` is for tests).
     Returns the public commitment and the prover's opening."""
-    threads = threads or os.cpu_count() or 1
+    threads = threads or default_threads()
     be = curve.get_backend(backend)
     if isinstance(tensor, np.ndarray) and tensor.dtype.kind == "u" and tensor.size \
             and int(tensor.max()) >= 1 << 63:

@@ -60,6 +60,7 @@ ORDER = P
 """Order of the G1 subgroup (= the scalar field modulus)."""
 
 POINT_BYTES = 48
+_CPUS = os.cpu_count() or 1  # read once (a system call)
 
 DST = b"zkdl/hyrax/v1/BLS12381G1_XMD:SHA-256_SSWU_RO_"
 """Versioned domain-separation tag of every zkdl generator (change => new generators)."""
@@ -382,7 +383,7 @@ def thread_pool() -> ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                _pool = ThreadPoolExecutor(max_workers=_CPUS,
                                            thread_name_prefix="zkdl-msm")
     return _pool
 
@@ -407,7 +408,7 @@ class ArkworksBackend(MSMBackend):
 
     def msm_many(self, points, rows, threads: int | None = None) -> list[G1Point]:
         rows = list(rows)
-        threads = threads or os.cpu_count() or 1
+        threads = threads or _CPUS
         if threads <= 1 or len(rows) <= 1:
             return [self.msm(points, r) for r in rows]
         return list(thread_pool().map(lambda r: self.msm(points, r), rows))
@@ -470,7 +471,7 @@ def msm_parallel(points, scalars, backend: str | MSMBackend | None = None,
     be = get_backend(backend)
     n = len(scalars)
     # ZKDL_MSM_THREADS: set by process pools that already use every core (zkdl audit's workers)
-    threads = threads or int(os.environ.get("ZKDL_MSM_THREADS") or 0) or os.cpu_count() or 1
+    threads = threads or int(os.environ.get("ZKDL_MSM_THREADS") or 0) or _CPUS
     in_worker = threading.current_thread().name.startswith("zkdl-msm-split")
     if not isinstance(be, ArkworksBackend) or threads <= 1 or n < SPLIT_MIN or in_worker:
         return be.msm(points, scalars)
@@ -478,7 +479,7 @@ def msm_parallel(points, scalars, backend: str | MSMBackend | None = None,
     if _split_pool is None:
         with _pool_lock:
             if _split_pool is None:
-                _split_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                _split_pool = ThreadPoolExecutor(max_workers=_CPUS,
                                                  thread_name_prefix="zkdl-msm-split")
     step = -(-n // threads)
     parts = [(lo, min(n, lo + step)) for lo in range(0, n, step)]

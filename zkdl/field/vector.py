@@ -31,8 +31,11 @@ MAX_VECMAT_ROWS = 1 << 16  # rows per lazy-accumulation pass of vecmat_small
 _pool: ThreadPoolExecutor | None = None
 
 
+_CPUS = os.cpu_count() or 1  # read once: os.cpu_count() is a system call (~10 us)
+
+
 def default_threads() -> int:
-    return os.cpu_count() or 1
+    return _CPUS
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -119,15 +119,14 @@ def export_model(run_out: str, path: str) -> dict:
     from zkdl.api import Proof, atomic_write
     from zkdl.config import TrainConfig
     from zkdl.tracer import Run
-    spath = os.path.join(run_out, "summary.json")
+    from zkdl.audit import read_summary
+    summary = read_summary(run_out)
     try:
-        with open(spath, encoding="utf-8") as fh:
-            summary = json.load(fh)
         entries = [e for e in summary["proofs"] if isinstance(e, dict)]
         last = max(entries, key=lambda e: e["steps"][1])
         ppath, secpath = os.path.join(run_out, last["file"]), os.path.join(run_out, last["secrets"])
         rdir = os.path.join(run_out, summary.get("run") or "run")
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError):
         raise AnchorError(f"{run_out}: not a proven run directory (summary.json with a proof list)") from None
     try:
         proof = Proof.load(ppath, secpath)

@@ -51,6 +51,17 @@ def hyperparameters(config: dict) -> dict:
 
 
 # ============================================================================ building
+def read_summary(run_out: str) -> dict | None:
+    """The ``summary.json`` object of a ``zkdl train`` / ``zkdl prove`` output directory,
+    or None when it is missing, unreadable or not a JSON object."""
+    try:
+        with open(os.path.join(run_out, "summary.json"), encoding="utf-8") as fh:
+            summary = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def build_claim(run_out: str, claim_dir: str) -> dict:
     """Write a claim for the proofs of a ``zkdl train`` / ``zkdl prove`` output directory
     ``run_out`` into ``claim_dir`` (created; proof files copied). Returns the manifest.
@@ -59,14 +70,7 @@ def build_claim(run_out: str, claim_dir: str) -> dict:
     they are ordered by step range. Raises ClaimError when there is nothing to claim
     or the proofs' headers disagree on the config."""
     from zkdl.prooffile import unpack
-    summary = None
-    spath = os.path.join(run_out, "summary.json")
-    if os.path.exists(spath):
-        try:
-            with open(spath, encoding="utf-8") as fh:
-                summary = json.load(fh)
-        except ValueError:
-            summary = None
+    summary = read_summary(run_out)
     files: list[str] = []
     if isinstance(summary, dict) and isinstance(summary.get("proofs"), list):
         files = [os.path.join(run_out, e["file"]) for e in summary["proofs"] if isinstance(e, dict) and "file" in e]

@@ -621,17 +621,11 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     run = Run.load(rdir)
     t0, t1 = _parse_steps(steps_spec, run.n_steps)
     os.makedirs(out, exist_ok=True)
+    from zkdl.audit import read_summary
     spath = os.path.join(out, "summary.json")
-    summary = None
-    if os.path.exists(spath):
-        try:
-            with open(spath, encoding="utf-8") as fh:
-                summary = json.load(fh)
-        except ValueError:
-            summary = None
-        if summary and summary.get("config_digest") != run.config.digest():
-            raise _Fail(f"{spath} belongs to another run (config digest differs); choose another --out",
-                        EXIT_USAGE)
+    summary = read_summary(out)
+    if summary and summary.get("config_digest") != run.config.digest():
+        raise _Fail(f"{spath} belongs to another run (config digest differs); choose another --out", EXIT_USAGE)
     if not summary or summary.get("format") != SUMMARY_FORMAT:
         summary = _summary_base(run)
     summary["run"] = _rel(rdir, out)

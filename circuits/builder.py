@@ -232,6 +232,10 @@ class CircuitBuilder:
                 raise CircuitError(f"relation {r.name}: a sum of squares may reach 2^{hi.bit_length()}: "
                                    f"it could wrap around the field modulus")
             self._set_bound(tens["out"], 0, hi)
+        elif k == "padding":
+            degree, nv = 3, _vars(inst_vars, tens["x"])
+        elif k == "row_sum":
+            degree, nv = 1, 0   # one evaluation claim at (tau, 1/2, ..., 1/2): no sumcheck
         elif k == "data":
             n = self.n_samples
             degree, nv = 2, (None if n is None else log2(next_pow2(n)))

@@ -249,6 +249,20 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         bad = np.where(inside, (u < 0) | (u >= (1 << n)), v != 0)
         bad = np.asarray(bad, dtype=bool)
         return _failures(r, t0, bad, lambda ix: (f"[{-off}, {(1 << n) - off})" if ind[ix] else 0), v, limit)
+    elif k == "padding":
+        o = r.operand("x")
+        v = _gather(a, r, o)
+        ind = _gather(a, r, o, a.indicator(o.tensor))
+        bad = np.asarray((ind == 0) & (v != 0), dtype=bool)
+        return _failures(r, t0, bad, lambda ix: 0, v, limit)
+    elif k == "row_sum":
+        o = r.operand("x")
+        v = _gather(a, r, o).astype(object)
+        rows = _gather(a, r, o, a.indicator(o.tensor)).max(axis=-1)
+        got = v.sum(axis=-1)
+        exp = rows * r.params["value"]
+        bad = np.asarray(got != exp, dtype=bool)
+        return _failures(r, t0, bad, exp, got, limit)
     elif k == "sum_squares":
         x = _gather(a, r, r.operand("x")).astype(object)
         got = _gather(a, r, r.operand("out"))

@@ -29,10 +29,10 @@ from __future__ import annotations
 import dataclasses
 
 from zkdl.circuits.builder import CircuitBuilder, Op
-from zkdl.circuits.ir import CircuitError
+from zkdl.circuits.ir import CircuitError, next_pow2
 
 __all__ = ["range_value", "range_check", "zkrelu_forward", "zkrelu_backward", "rescaled_matmul",
-           "mse_gradient", "mse_loss_output", "initial_weights", "weight_chain", "data_selection", "selection_indices",
+           "mse_gradient", "mse_loss_output", "initial_weights", "weight_chain", "data_selection", "zero_padding", "selection_indices",
            "LOGUP_LIMB_BITS"]
 
 LOGUP_LIMB_BITS = 16
@@ -131,11 +131,25 @@ def mse_loss_output(b: CircuitBuilder, L: int) -> None:
     b.relation("loss", "sum_squares", _instances(b, [L]), [Op("out", "loss"), Op("x", "G_Z")])
 
 
+def zero_padding(b: CircuitBuilder, stacks) -> None:
+    """Statement tensors are zero outside their logical box (relation kind ``padding``),
+    checked in every proof wherever the box is smaller than the padded shape (an unknown
+    dataset size counts as smaller): the claimed architecture and dataset size cannot hide
+    extra units or rows in the padding."""
+    for name in stacks:
+        t = b.tensor(name)
+        if any(s is None or s != next_pow2(s) for s in t.shape):
+            b.relation(f"pad:{t.base}", "padding", [(0, l) for _, l in t.instances],
+                       [Op("x", t.base, steps=lambda _t: [0])])
+
+
 def initial_weights(b: CircuitBuilder, base: str, layers, shape, Q: int, *, check: bool) -> None:
-    """W[t0] (statement commitment), range-checked to Q bits here unless inherited."""
+    """W[t0] (statement commitment), range-checked to Q bits here unless inherited, and zero
+    outside the logical layer shapes (every proof)."""
     half = 1 << (Q - 1)
-    b.stacks(base, layers, shape, kind="committed", scope="statement", steps=[0], lo=-half, hi=half - 1,
-             source=[[1, "W_{l}"]])
+    names = b.stacks(base, layers, shape, kind="committed", scope="statement", steps=[0], lo=-half,
+                     hi=half - 1, source=[[1, "W_{l}"]])
+    zero_padding(b, names)
     if check:
         range_check(b, base, layers, shape, Q, half, scope="statement", steps=[0])
 
@@ -156,7 +170,9 @@ def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers
 def data_selection(b: CircuitBuilder, *, check: bool) -> None:
     """Committed dataset (X: N x d_0, Yhot: N x d_L one-hot), public selection Sel[t]
     (B x N, row b has a 1 at column batch_indices(seed, N, B, t0 + t)[b]); A_0[t] = Sel[t] X,
-    Y[t] = 2^R Sel[t] Yhot. ``check``: range-check X to Q bits once per proof."""
+    Y[t] = 2^R Sel[t] Yhot. Both are zero outside N x d (rows >= N included) in every proof.
+    ``check``: range-check X to Q bits and prove Yhot one-hot (entries 0/1, each of the N
+    rows summing to 1) in this proof; otherwise both are inherited from a chained proof."""
     cfg = b.config
     L, R, Q, B = cfg.layers, cfg.R, cfg.Q, cfg.batch_size
     d = b.dims
@@ -168,7 +184,10 @@ def data_selection(b: CircuitBuilder, *, check: bool) -> None:
         range_check(b, "Xdata", [0], lambda l: (N, d[0]), Q, half, scope="statement", steps=[0])
     b.stacks("Yhot", [L], lambda l: (N, d[L]), kind="committed", scope="statement", steps=[0],
              lo=0, hi=1, source="dataset.onehot")
-    b.relation("bool:Yhot", "booleanity", [(0, L)], [Op("bits", "Yhot")])
+    zero_padding(b, [b.stack_of("Xdata", 0), b.stack_of("Yhot", L)])
+    if check:
+        b.relation("bool:Yhot", "booleanity", [(0, L)], [Op("bits", "Yhot")])
+        b.relation("onehot:Yhot", "row_sum", [(0, L)], [Op("x", "Yhot")], {"value": 1})
     b.stacks("Sel", [0], lambda l: (B, N), kind="public", lo=0, hi=1, source="schedule")
     b.stacks("A", [0], lambda l: (B, d[0]), kind="derived_linear", source=[[1, "A_{l}"]])
     b.stacks("Y", [L], lambda l: (B, d[L]), kind="derived_linear", source=[[1, "Y"]])

@@ -46,6 +46,12 @@ range          value + offset in [0, 2^n) inside the logical box, value = 0
 data           out = coef * select @ table  (select: public 0/1 batch selection)
 sum_squares    out = sum over the instance's entries of x^2 (out: a public
                output of the statement, one value per instance)
+padding        (1 - Ind_x) * x = 0                   (a statement tensor is zero
+               outside its logical box, e.g. dataset rows >= N; emitted where the
+               box is smaller than the padded shape)
+row_sum        sum_j x[i, r, j] = value * Ind_rows(r) (every logical row of a
+               matrix sums to ``value``, padded rows to 0: with booleanity, the
+               one-hot targets)
 =============  ===============================================================
 
 Because committed tensors are forced to zero outside their logical box, every derived
@@ -73,7 +79,8 @@ FORMAT = "zkdl-circuit/v1"
 _DIGEST_TAG = b"zkdl/circuit/v1\x00"
 TENSOR_KINDS = ("committed", "derived_linear", "derived_product", "public")
 SCOPES = ("step", "statement")
-RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares")
+RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares",
+                  "padding", "row_sum")
 
 
 class CircuitError(ZkdlError, ValueError):

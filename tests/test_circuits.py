@@ -257,7 +257,7 @@ def test_golden_digest():
     assert c.digest() == GOLDEN
 
 
-GOLDEN = "60d9b7a6202dfd25bf76048280cf0e487eec874a0c63a5615b436efef02cfbd3"
+GOLDEN = "8a183c6fbd6d14159f46a21f7ed5c62e4c8b46fcbfd350b8a9bd9a05ac0432d1"
 
 
 @pytest.mark.parametrize("change", [

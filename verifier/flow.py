@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from zkdl.errors import ZkdlError
 from zkdl.field import P, inv
-from zkdl.poly import eq_table
+from zkdl.poly import eq_table, prefix_mle
 from zkdl.verifier.plan import Family, Plan, log2ceil
 from zkdl.verifier.plan import pad2 as pad_dim
 
@@ -190,6 +190,27 @@ def _booleanity(ctx, claims: Claims, name: str, one: int) -> None:
     claims.add(name, p2, v)
 
 
+def _one_hot_rows(ctx, claims: Claims, plan: Plan) -> None:
+    """Every logical row of the targets Y (Np x D_L) sums to 2^R, every padded row to 0.
+
+    With tau random over the row bits and every column coordinate 1/2 (eq(1/2, j) = 2^-c
+    for all j in {0,1}^c):
+
+        Y~(tau, 1/2, ..., 1/2) = 2^-c sum_n eq(tau, n) rowsum(n),
+
+    so the public claim Y~(tau, 1/2, ..., 1/2) = 2^-c 2^R prefix_N(tau) (prefix_N the
+    extension of [n < N]) says sum_n eq(tau, n) (rowsum(n) - 2^R [n < N]) = 0: a
+    multilinear polynomial in tau that vanishes at a random point only if it is zero
+    (Schwartz-Zippel, error <= log2(Np)/|Fr|). No sumcheck: the claim joins Y's other
+    claims. With Y's booleanity (entries 0 or 2^R, proven next) and D_L 2^R << p, a row
+    sum of 2^R means exactly one hot entry."""
+    c = lb(plan.pdims[-1])
+    tau = list(ctx.challenge("onehot/Y", plan.nbits_log))
+    half = inv(2)
+    value = (1 << plan.R) * prefix_mle(plan.n_samples, tau) % P * pow(half, c, P) % P
+    claims.add("Y", tau + [half] * c, ctx.const(value))
+
+
 def _loss_relation(ctx, claims: Claims, plan: Plan, losses) -> None:
     """The public per-step loss sums ``losses[t] = sum_{b,j} G_Z_L[t, b, j]^2``.
 
@@ -285,11 +306,13 @@ def run_protocol(ctx, plan: Plan, schedule, losses=None) -> None:
             name = f"W0/{fam.index}"
             tau = ctx.challenge(f"pad/{name}", num_vars(plan, name))
             claims.add(name, *ctx.padding_zero(f"pad/{name}", name, tau, fam.lbits, lb(fam.din), ext))
+    #     the dataset is zero outside its N logical rows too, so that a proof stating
+    #     N rows cannot read rows beyond N from the commitment
     for name, d in (("X", plan.dims[0]), ("Y", plan.dims[-1])):
-        if d != pad_dim(d):
+        if d != pad_dim(d) or plan.n_samples != 1 << plan.nbits_log:
             tau = ctx.challenge(f"pad/{name}", num_vars(plan, name))
             claims.add(name, *ctx.padding_zero(f"pad/{name}", name, tau, 0, plan.nbits_log,
-                                               [(1 << plan.nbits_log, d)]))
+                                               [(plan.n_samples, d)]))
 
     # 3c. the public training loss of every step
     if plan.prove_loss:
@@ -365,7 +388,9 @@ def run_protocol(ctx, plan: Plan, schedule, losses=None) -> None:
         out = ctx.linear("bits/X", point, value, -plan.offset("XB", fam0),
                          [("bits", 1, plan.kbits("XB", fam0), plan.value_bits("XB", fam0), "XB/0")])
         claims.add("XB/0", *out[0])
-        # targets: Y (Y - 2^R) = 0 everywhere (every entry 0 or 2^R), merged with Y's claim
+        # targets: each of the N rows sums to 2^R, and Y (Y - 2^R) = 0 everywhere (every
+        # entry 0 or 2^R), merged with Y's claims: one-hot rows times 2^R
+        _one_hot_rows(ctx, claims, plan)
         _booleanity(ctx, claims, "Y", 1 << R)
 
     # 5. booleanity of every bit stack and sign-bit stack, merged with its claim

@@ -213,7 +213,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     ``prove_loss``: state each step's loss sum (sum of squared output errors) and prove it.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
-    the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace"), the
+    the run's; ``tamper(stage, obj)`` may replace the dataset arrays before they are committed
+    (stage "dataset", a list [X, Y*2^R]), modify the step traces (stage "trace"), the
     tables (stage "tables") before they are committed, or the stated loss sums (stage
     "losses", a list). The prover does not re-check
     relations while proving, so a tampered witness yields a proof the verifier rejects."""
@@ -248,6 +249,10 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     secrets = dict(secrets or {})
     from zkdl.anchors import dataset_arrays
     X, Yd = dataset_arrays(config, data)
+    if tamper:
+        dataset = [X.copy(), Yd.copy()]
+        tamper("dataset", dataset)   # may replace either array, e.g. by one with extra rows
+        X, Yd = dataset
     W0 = [np.asarray(w, dtype=np.int64) for w in run.weights(t0)]
     Wf = [np.asarray(w, dtype=np.int64) for w in run.weights(t0 + T)]
     report("witness", f"steps {t0}..{t0 + T - 1}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import time
 
@@ -24,6 +25,8 @@ from zkdl.errors import VerificationError, ZkdlError
 CLAIM_FORMAT = "zkdl-claim/v1"
 AUDIT_FORMAT = "zkdl-audit/v1"
 MANIFEST = "manifest.json"
+MAX_MANIFEST = 1 << 26  # bytes of manifest.json (a step's metrics take ~100 bytes)
+MAX_STEP = 1 << 63  # step numbers (proofs[].steps) lie in [0, 2^63), as TrainConfig.steps
 
 
 class ClaimError(ZkdlError):
@@ -62,13 +65,19 @@ def read_summary(run_out: str) -> dict | None:
     return summary if isinstance(summary, dict) else None
 
 
-def build_claim(run_out: str, claim_dir: str) -> dict:
+def build_claim(run_out: str, claim_dir: str, *, publish_metrics: bool = False) -> dict:
     """Write a claim for the proofs of a ``zkdl train`` / ``zkdl prove`` output directory
     ``run_out`` into ``claim_dir`` (created; proof files copied). Returns the manifest.
 
     The proofs are taken from ``summary.json`` when present, else from ``proofs/*.zkdl``;
     they are ordered by step range. Raises ClaimError when there is nothing to claim
-    or the proofs' headers disagree on the config."""
+    or the proofs' headers disagree on the config.
+
+    ``publish_metrics``: also copy the prover's reported (unproven) per-step training
+    loss and batch accuracy from ``summary.json`` into ``metrics.training``. Off by
+    default: they are functions of the private data and weights, and a zero-knowledge
+    claim carries nothing witness-dependent unless asked. Proven losses (``--prove-loss``)
+    are public outputs of the proofs and always listed."""
     from zkdl.prooffile import unpack
     summary = read_summary(run_out)
     files: list[str] = []
@@ -132,7 +141,7 @@ def build_claim(run_out: str, claim_dir: str) -> dict:
         metrics["proven"] = True
         metrics["proven_loss"] = [{"t": steps[0] + i, "loss_sum": v, "loss": v / scale}
                                   for steps, _, _, h in items for i, v in enumerate(h["statement"]["losses"])]
-    if isinstance(summary, dict) and isinstance(summary.get("training"), list):
+    if publish_metrics and isinstance(summary, dict) and isinstance(summary.get("training"), list):
         metrics["training"] = summary["training"]
     if len(metrics) > 1:
         manifest["metrics"] = metrics
@@ -147,14 +156,22 @@ def load_manifest(claim_dir: str) -> dict:
     if not os.path.isdir(claim_dir):
         raise ClaimError(f"{claim_dir}: not a directory (a claim is a directory holding {MANIFEST})")
     mpath = os.path.join(claim_dir, MANIFEST)
+    from zkdl.prooffile import check_json_depth
     try:
-        with open(mpath, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(mpath, "rb") as fh:
+            raw = fh.read(MAX_MANIFEST + 1)
     except OSError as exc:
         raise ClaimError(f"{mpath}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_MANIFEST:
+        raise ClaimError(f"{mpath}: larger than {MAX_MANIFEST} bytes")
+    check_json_depth(raw, f"{mpath}:", ClaimError)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ClaimError(f"{mpath}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
     try:
         m = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ClaimError(f"{mpath}: not JSON ({exc})") from None
     if not isinstance(m, dict):
         raise ClaimError(f"{mpath}: not a JSON object")
@@ -166,9 +183,10 @@ def load_manifest(claim_dir: str) -> dict:
     for i, e in enumerate(proofs):
         ok = (isinstance(e, dict) and isinstance(e.get("file"), str) and isinstance(e.get("sha256"), str)
               and isinstance(e.get("steps"), list) and len(e["steps"]) == 2
-              and all(isinstance(x, int) and not isinstance(x, bool) for x in e["steps"]))
+              and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < MAX_STEP for x in e["steps"]))
         if not ok:
-            raise ClaimError(f"{mpath}: proofs[{i}] must have 'file' (string), 'steps' [t0, t1] and 'sha256'")
+            raise ClaimError(f"{mpath}: proofs[{i}] must have 'file' (string), 'steps' [t0, t1] (integers in "
+                             f"[0, 2^63)) and 'sha256'")
     if not isinstance(m.get("config"), dict):
         raise ClaimError(f"{mpath}: 'config' must be an object")
     return m
@@ -204,34 +222,171 @@ def verify_file(path: str) -> dict:
     return res
 
 
-def _init_worker(msm_threads: int) -> None:
+# A worker is a fresh interpreter that gets the parent's sys.path (so that it imports this
+# same zkdl) and runs zkdl._verify_worker. Not multiprocessing: its spawn and forkserver
+# start methods re-import the caller's __main__ (an unguarded script would train and prove
+# again in every worker), and fork copies locks held by the parent's threads.
+_WORKER_BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+                "from zkdl._verify_worker import main; main()")
+
+
+def _worker_env(msm_threads: int) -> dict:
     # the verifier splits its large MSMs over all cores; with one process per core that only
     # adds contention, so each worker gets its share of the cores
-    os.environ["ZKDL_MSM_THREADS"] = str(msm_threads)
+    env = dict(os.environ)
+    env["ZKDL_MSM_THREADS"] = str(msm_threads)
+    return env
+
+
+class _Worker:
+    """One verifier subprocess: ``ask(path)`` returns its result dict, or None when the
+    process died or answered garbage (it is then dead: ``death()`` says how)."""
+
+    def __init__(self, env: dict):
+        import subprocess
+        import sys
+        import tempfile
+        self.err = tempfile.TemporaryFile()  # its stderr: shown in the reason if it dies
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-c", _WORKER_BOOT, json.dumps(sys.path)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
+                                         env=env, text=True, encoding="utf-8")
+        except BaseException:
+            self.err.close()
+            raise
+
+    def ask(self, path: str) -> dict | None:
+        try:
+            self.proc.stdin.write(json.dumps(path) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+            res = json.loads(line) if line else None
+        except (OSError, ValueError):  # a broken pipe, a line that is not JSON
+            return None
+        keys = {"sha256", "valid", "reason", "statement", "missing", "verify_seconds"}
+        return res if isinstance(res, dict) and keys <= set(res) else None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+    def death(self) -> str:
+        """Stop the process (if it still runs) and say how it ended."""
+        import signal
+        self.kill()
+        rc = self.proc.wait()
+        if rc < 0:
+            try:
+                how = f"killed by {signal.Signals(-rc).name}"
+            except ValueError:
+                how = f"killed by signal {-rc}"
+        else:
+            how = f"exit status {rc}"
+        try:
+            self.err.seek(0)
+            lines = [ln.strip() for ln in self.err.read()[-4096:].decode("utf-8", "replace").splitlines()]
+        except OSError:
+            lines = []
+        lines = [ln for ln in lines if ln]
+        self._close_files()
+        return how + (f": {lines[-1][:200]}" if lines else "")
+
+    def close(self) -> None:
+        import subprocess
+        try:
+            self.proc.stdin.close()  # end of input: the worker exits
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        for fh in (self.proc.stdin, self.proc.stdout, self.err):
+            try:
+                fh.close()
+            except OSError:
+                pass
+
+
+def _died_on(path: str, how: str) -> dict:
+    """The result of a file whose verifier worker died: a rejection with the reason."""
+    res = {"sha256": None, "valid": False, "reason": f"the verifier process died on this file ({how})",
+           "statement": None, "missing": False, "verify_seconds": None}
+    try:
+        res["sha256"] = sha256_file(path)
+    except FileNotFoundError:
+        res.update(missing=True, reason="file missing")
+    except (OSError, ValueError) as exc:
+        res.update(missing=True, reason=f"cannot read ({getattr(exc, 'strerror', None) or exc})")
+    return res
 
 
 def verify_files(paths: list[str], jobs: int) -> list[dict]:
-    """verify_file on each path, ``jobs`` worker processes (1: in this process)."""
-    if jobs <= 1 or len(paths) <= 1:
-        return [verify_file(p) for p in paths]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """verify_file on each path, in ``jobs`` worker processes (1: in this process).
+
+    Each worker is a subprocess running ``zkdl._verify_worker`` (it never imports the
+    caller's ``__main__``) and takes the next path when it is done with one. A worker
+    that dies makes its file's result a rejection with the reason; a new worker takes
+    the remaining paths."""
+    import sys
     import threading
-    ctx = None
-    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
-        ctx = mp.get_context("fork")  # fastest start; safe with no other thread (no lock to copy)
-    else:
-        # the parent holds threads (MSM pools, numba): fork could copy a held lock
-        try:
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["zkdl.verifier.verify"])
-        except ValueError:
-            ctx = mp.get_context("spawn")
+    if jobs <= 1 or len(paths) <= 1 or not sys.executable:
+        return [verify_file(p) for p in paths]
     workers = min(jobs, len(paths))
-    share = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(share,)) as pool:
-        return list(pool.map(verify_file, paths))
+    env = _worker_env(max(1, (os.cpu_count() or 1) // workers))
+    results: list[dict | None] = [None] * len(paths)
+    lock = threading.Lock()
+    stop = threading.Event()
+    todo = iter(range(len(paths)))
+    live: set = set()
+
+    def serve() -> None:
+        worker = None
+        try:
+            while not stop.is_set():
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                if worker is None:
+                    try:
+                        worker = _Worker(env)
+                    except OSError:
+                        return  # results[i] stays None: verified in this process below
+                    with lock:
+                        live.add(worker)
+                res = worker.ask(paths[i])
+                if res is None:
+                    if stop.is_set():
+                        return
+                    with lock:
+                        live.discard(worker)
+                    results[i] = _died_on(paths[i], worker.death())
+                    worker = None
+                    continue
+                results[i] = res
+        finally:
+            if worker is not None:
+                with lock:
+                    live.discard(worker)
+                worker.close()
+
+    threads = [threading.Thread(target=serve, name=f"zkdl-verify-{k}", daemon=True) for k in range(workers)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        stop.set()
+        with lock:
+            for w in live:
+                w.kill()
+    return [res if res is not None else verify_file(p) for p, res in zip(paths, results)]
 
 
 def _inside(claim_dir: str, rel: str) -> str | None:
@@ -245,17 +400,65 @@ def _inside(claim_dir: str, rel: str) -> str | None:
     return full
 
 
+def check_output_path(path: str, what: str = "--html") -> None:
+    """Raise ClaimError (naming ``path``) unless a file can be written there: its directory
+    exists and takes a new file, and ``path`` is not a directory. Run before any work."""
+    import tempfile
+    full = os.path.abspath(os.fspath(path))
+    if os.path.isdir(full):
+        raise ClaimError(f"{what} {path}: is a directory; give a file name")
+    folder = os.path.dirname(full)
+    if not os.path.isdir(folder):
+        raise ClaimError(f"{what} {path}: directory {folder} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except (OSError, ValueError) as exc:
+        raise ClaimError(f"{what} {path}: cannot write in {folder} "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def _check_inputs(claim_dir: str, model_path: str | None) -> None:
+    """What makes an audit pointless, found before any proof is verified (ClaimError)."""
+    if os.path.isdir(claim_dir) and not os.path.exists(os.path.join(claim_dir, MANIFEST)) and \
+            (os.path.exists(os.path.join(claim_dir, "summary.json")) or
+             os.path.isdir(os.path.join(claim_dir, "proofs"))):
+        inner = os.path.join(claim_dir, "claim")
+        if os.path.exists(os.path.join(inner, MANIFEST)):
+            raise ClaimError(f"{claim_dir} is a run output directory; its claim is {inner}")
+        raise ClaimError(f"{claim_dir} is a run output directory without a claim; run `zkdl claim {claim_dir}` "
+                         f"first")
+    if model_path is not None:
+        if os.path.isdir(model_path):
+            raise ClaimError(f"--model {model_path}: is a directory, not a model file (.npz)")
+        try:
+            with open(model_path, "rb"):
+                pass
+        except FileNotFoundError:
+            raise ClaimError(f"--model {model_path}: no such file") from None
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            raise ClaimError(f"--model {model_path}: cannot read "
+                             f"({getattr(exc, 'strerror', None) or exc})") from None
+
+
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
                 label_column: str = "label", model_path: str | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
     ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
     commitment from; ``model_path``: a released model (``zkdl export-model``) to check
     against the final weights. Raises ClaimError when the claim (or the data) cannot be
-    read at all."""
+    read at all, or the model file is missing."""
+    _check_inputs(claim_dir, model_path)
     started = time.perf_counter()
     m = load_manifest(claim_dir)
     jobs = jobs or os.cpu_count() or 1
     entries = m["proofs"]
+    if type(m.get("n_samples")) is not int or m["n_samples"] < 1:
+        # the dataset size is part of what the claim states; without it, proofs of one
+        # dataset commitment could each state another size (and read rows of padding)
+        raise ClaimError(f"{os.path.join(claim_dir, MANIFEST)}: 'n_samples' (the dataset's rows) must be a "
+                         f"positive integer; a claim without it is unusable")
     failures: list[dict] = []
     notes: list[str] = []
 
@@ -318,7 +521,8 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         a, b = e["steps"]
         where = f"proofs[{i}] {e['file']} (steps {a}..{b - 1})"
         if b <= a:
-            fail("bad_range", where, f"empty or reversed step range [{a}, {b})")
+            fail("bad_range", where, f"empty or reversed step range: the manifest's steps are [{a}, {b}] "
+                 f"(end-exclusive), the end must come after the start")
         elif (a, b) in seen:
             fail("duplicate_range", where, f"steps {a}..{b - 1} already covered by proofs[{seen[(a, b)]}]")
         elif a > expected:
@@ -367,7 +571,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         if m.get("dataset_digest") is not None and st["dataset_digest"] != m.get("dataset_digest"):
             fail("dataset_mismatch", where, f"dataset commitment {st['dataset_digest'][:16]}… is not the "
                  f"manifest's {str(m.get('dataset_digest'))[:16]}…")
-        if m.get("n_samples") is not None and st["n_samples"] != m.get("n_samples"):
+        if st["n_samples"] != m["n_samples"]:
             fail("dataset_mismatch", where, f"dataset of {st['n_samples']} rows, the manifest says {m['n_samples']}")
         if m.get("zk") is True and st["zk"] is not True:
             fail("mode_mismatch", where, "the manifest claims zero-knowledge but this proof is PLAIN")
@@ -387,6 +591,9 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
                      f"ends at W {prev['final_weights_digest'][:16]}… (not its continuation)")
             if st["dataset_digest"] != prev["dataset_digest"]:
                 fail("dataset_mismatch", where, "a different dataset commitment than the previous proof")
+            if st["n_samples"] != prev["n_samples"]:
+                fail("dataset_mismatch", where, f"states a dataset of {st['n_samples']} rows, the previous proof "
+                     f"{prev['n_samples']} (one claim, one dataset size)")
         prev = st
     if rows[-1]["statement"] is not None and m.get("final_weights_digest") is not None and \
             rows[-1]["statement"]["final_weights_digest"] != m.get("final_weights_digest"):
@@ -513,20 +720,25 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
             rep["dataset"] = "hiding commitment: cannot be checked against a data file"
             fail("data_not_public", where, "the claim's dataset commitment is hiding (not proven with "
                  "--public-data): it cannot be checked against a data file")
-        elif first is not None:
+        else:
             try:
                 digest = A.dataset_digest(cfg, data)
             except A.AnchorError as exc:
                 digest = None
                 fail("data_mismatch", where, f"the data file does not fit the claim: {exc}")
-            if data.n_samples != first["n_samples"]:
-                fail("data_mismatch", where, f"the data file has {data.n_samples} rows, the proofs' dataset "
-                     f"{first['n_samples']}")
-            elif digest is not None and digest != first["dataset_digest"]:
-                fail("data_mismatch", where, f"the data file commits to {digest[:16]}…, the proofs' dataset is "
-                     f"{first['dataset_digest'][:16]}… (not the data the model was trained on)")
-            elif digest is not None:
-                rep["dataset"] = f"public data: {data_spec} recomputed, matches"
+            matches = digest is not None
+            for i, st in enumerate(sts):   # every proof, not only the first
+                at = f"{where} / proofs[{i}] {rows[i]['file']}"
+                if data.n_samples != st["n_samples"]:
+                    matches = False
+                    fail("data_mismatch", at, f"the data file has {data.n_samples} rows, this proof's dataset "
+                         f"{st['n_samples']}")
+                elif digest is not None and digest != st["dataset_digest"]:
+                    matches = False
+                    fail("data_mismatch", at, f"the data file commits to {digest[:16]}…, this proof's dataset is "
+                         f"{st['dataset_digest'][:16]}… (not the data the model was trained on)")
+            if matches:
+                rep["dataset"] = f"public data: {data_spec} recomputed, matches every proof"
     if model_path is not None:
         where = f"--model {model_path}"
         if last is None or cfg is None:
@@ -572,11 +784,33 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
     return rep, proven
 
 
+def _as_float(v) -> float | None:
+    """A JSON number as a finite float, or None (not a number, infinite, NaN, or an int too
+    large for a float: manifest numbers are untrusted)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _close(a, b) -> bool:
-    return isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+    fa, fb = _as_float(a), _as_float(b)
+    return fa is not None and fb is not None and abs(fa - fb) <= 1e-9 * max(1.0, abs(fb))
 
 
 # ============================================================================ reports
+def _printable(line: str) -> str:
+    """``line`` with every character that is not printable (control characters, a newline
+    inside a manifest string, lone surrogates, which no encoding accepts) replaced by its
+    backslash escape: report lines hold untrusted manifest strings."""
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
+
+
 def text_report(r: dict) -> str:
     s = r["summary"]
     out = []
@@ -629,7 +863,7 @@ def text_report(r: dict) -> str:
               else f"the committed W[{s['steps'][1]}]")
         out.append(f"proven: steps {s['steps'][0]}..{s['steps'][1] - 1} of exact integer SGD with this config, "
                    f"from {w0} to {wf}, on {data}" + (", with the loss of every step" if r.get("proven_loss") else ""))
-    return "\n".join(out)
+    return "\n".join(_printable(line) for line in out)
 
 
 def _svg_chain(rows: list[dict]) -> str:
@@ -658,20 +892,27 @@ def _svg_chain(rows: list[dict]) -> str:
 
 
 def _svg_metric(points: list[tuple[int, float]], label: str) -> str:
+    # the points may be the manifest's reported metrics (untrusted): only steps and values that
+    # are finite floats are drawn, and scaled by halves so that no difference overflows
+    points = [(fx, fy) for fx, fy in ((_as_float(x), _as_float(y)) for x, y in points)
+              if fx is not None and fy is not None]
     if len(points) < 2:
         return ""
     w, h, pad = 480, 160, 30
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    sx = (w - 2 * pad) / ((x1 - x0) or 1)
-    sy = (h - 2 * pad) / ((y1 - y0) or 1)
-    pts = " ".join(f"{pad + (x - x0) * sx:.1f},{h - pad - (y - y0) * sy:.1f}" for x, y in points)
+
+    def frac(v, lo, hi):
+        return (v / 2 - lo / 2) / ((hi / 2 - lo / 2) or 1.0)
+
+    pts = " ".join(f"{pad + frac(x, x0, x1) * (w - 2 * pad):.1f},{h - pad - frac(y, y0, y1) * (h - 2 * pad):.1f}"
+                   for x, y in points)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
             f'aria-label="{html.escape(label)}"><rect width="{w}" height="{h}" fill="#fafafa"/>'
             f'<polyline points="{pts}" fill="none" stroke="#555" stroke-width="2"/>'
             f'<text x="{pad}" y="18" font-size="12">{html.escape(label)}: {y0:.4g} .. {y1:.4g} over steps '
-            f'{x0}..{x1}</text></svg>')
+            f'{x0:.0f}..{x1:.0f}</text></svg>')
 
 
 def html_report(r: dict) -> str:

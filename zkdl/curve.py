@@ -20,8 +20,8 @@ G_0, G_1, ... (one per matrix column), H (blinds) and G_s (committed scalars) ar
 ``hash_to_curve(msg, DST)`` with the RFC 9380 suite BLS12381G1_XMD:SHA-256_SSWU_RO_
 (arkworks' implementation; tests cross-check it against py_ecc's), the versioned tag
 ``DST`` and msg = b"G" || u32be(j), b"H", b"S". Nobody knows a discrete-log relation
-between them. Derivation costs ~0.3 ms per point, so derived generators are kept
-in memory and in a disk cache (see :func:`generators`).
+between them. Every process derives the ones it uses and keeps them in memory only
+(no file is ever read, see :class:`_GeneratorCache`); ~0.3 ms per point.
 
 MSM backends
 ------------
@@ -35,11 +35,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import struct
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from py_arkworks_bls12381 import G1Point, Scalar
 
@@ -141,92 +139,29 @@ def _column_msg(j: int) -> bytes:
 
 
 class _GeneratorCache:
-    """Column generators G_0..G_{m-1}: memory, then disk, then derivation.
+    """Column generators G_0..G_{m-1}, derived by this process and kept in its memory.
 
-    Disk format (``hyrax-generators-v1.bin`` in the cache dir): magic, u32 count,
-    count * 96-byte uncompressed (x || y) points, then BLAKE2b-256 keyed by DST over
-    everything before it. Loading checks the digest, the curve equation of every
-    point, and re-derives G_0, the last one and a few randomly chosen G_j, so a
-    stale or corrupt file (or one from another tag) is rejected and re-derived. The
-    cache is local state trusted like the installed code; set ZKDL_GENERATOR_CACHE=0
-    to derive everything in memory, or ZKDL_CACHE_DIR to move it.
+    Nothing is read from or written to disk: the verifier trusts no file it did not
+    derive itself, and a generator file can plant a relation (e.g. G_1234 = G_0 + G_1)
+    that makes every commitment non-binding, which no digest, curve or subgroup check
+    detects; only a full re-derivation does, and that costs more than deriving
+    (benchmarks/generators.py). Derivation is ~0.3 ms per point (``hash_to_curve``
+    holds the GIL, so threads do not help); ``zkdl verify`` of a default proof needs
+    2^11 of them (~0.6 s, once per process). Prover and verifier share this cache.
     """
-
-    MAGIC = b"ZKDLGEN1"
-    FILENAME = "hyrax-generators-v1.bin"
-    SPOT_CHECKS = 3
 
     def __init__(self):
         self.points: list[G1Point] = []
         self.lock = threading.Lock()
-        self.disk_loaded = False
-
-    @staticmethod
-    def cache_path() -> Path | None:
-        if os.environ.get("ZKDL_GENERATOR_CACHE", "1") == "0":
-            return None
-        base = os.environ.get("ZKDL_CACHE_DIR")
-        if not base:
-            xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-            base = os.path.join(xdg, "zkdl")
-        return Path(base) / _GeneratorCache.FILENAME
-
-    def _digest(self, body: bytes) -> bytes:
-        return hashlib.blake2b(body, digest_size=32, key=DST[:64]).digest()
-
-    def _load(self) -> list[G1Point]:
-        path = self.cache_path()
-        if path is None or not path.is_file():
-            return []
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return []
-        head = len(self.MAGIC) + 4
-        if len(data) < head + 32 or data[:len(self.MAGIC)] != self.MAGIC:
-            return []
-        (count,) = struct.unpack("<I", data[len(self.MAGIC):head])
-        if len(data) != head + 96 * count + 32 or self._digest(data[:-32]) != data[-32:]:
-            return []
-        try:
-            pts = [G1Point.from_xy_bytes_unchecked_be(data[head + 96 * i: head + 96 * (i + 1)])
-                   for i in range(count)]
-        except (ValueError, TypeError):
-            return []
-        rng = random.SystemRandom()
-        for j in {0, count - 1, *(rng.randrange(count) for _ in range(self.SPOT_CHECKS))} if count else ():
-            if pts[j] != derive_generator(_column_msg(j)):
-                return []
-        return pts
-
-    def _save(self) -> None:
-        path = self.cache_path()
-        if path is None:
-            return
-        body = self.MAGIC + struct.pack("<I", len(self.points)) + b"".join(
-            p.to_xy_bytes_be() for p in self.points)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(body + self._digest(body))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home only costs re-derivation
 
     def get(self, m: int) -> list[G1Point]:
-        if len(self.points) >= m:
-            return self.points[:m]
+        points = self.points  # replaced, never mutated: safe to read without the lock
+        if len(points) >= m:
+            return points[:m]
         with self.lock:
-            if not self.disk_loaded:
-                self.disk_loaded = True
-                loaded = self._load()
-                if len(loaded) > len(self.points):
-                    self.points = loaded
-            if len(self.points) < m:
-                target = max(256, 1 << (m - 1).bit_length())
-                self.points = self.points + [derive_generator(_column_msg(j))
-                                             for j in range(len(self.points), target)]
-                self._save()
+            have = len(self.points)
+            if have < m:
+                self.points = self.points + [derive_generator(_column_msg(j)) for j in range(have, m)]
             return self.points[:m]
 
 
@@ -235,7 +170,8 @@ _special: dict[bytes, G1Point] = {}
 
 
 def generators(m: int) -> list[G1Point]:
-    """The column generators G_0..G_{m-1} (cached; grows to the widest row requested)."""
+    """The column generators G_0..G_{m-1}: derived by this process (never read from a
+    file), kept in memory; the cache grows to the widest row requested."""
     if not isinstance(m, int) or m < 0:
         raise ValueError(f"generator count must be a non-negative int, got {m!r}")
     return _GENS.get(m)

@@ -120,6 +120,60 @@ class _Progress:
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
+    def first_proof_notice(self) -> None:
+        """Before the first proof of this process: say that numba compiles the prover
+        kernels (40-90 s on a cold cache), so that the silence is explained."""
+        global _PROVED_IN_PROCESS
+        if _PROVED_IN_PROCESS:
+            return
+        _PROVED_IN_PROCESS = True
+        warm = _kernel_cache_warm()
+        if warm is False:
+            self("compiling kernels (first run only; this takes a minute or two) ...")
+        elif warm is True:
+            self("first proof of this process: loading compiled kernels (recompiling any that changed) ...")
+        else:
+            self("first proof of this process: compiling kernels if not cached ...")
+
+
+_PROVED_IN_PROCESS = False  # set before the first proof of this process (it includes numba compile time)
+
+
+def _kernel_cache_warm() -> bool | None:
+    """Whether numba's on-disk cache holds the prover kernels (index files next to their
+    modules); None when it cannot tell (NUMBA_CACHE_DIR set elsewhere, modules not found)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    import importlib.util
+    found = None
+    for mod in ("zkdl.field.kernels", "zkdl.prover.kernels"):
+        try:
+            spec = importlib.util.find_spec(mod)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.origin:
+            return None
+        d = os.path.join(os.path.dirname(spec.origin), "__pycache__")
+        stem = os.path.splitext(os.path.basename(spec.origin))[0] + "."
+        try:
+            has = any(n.startswith(stem) and n.endswith(".nbi") for n in os.listdir(d))
+        except OSError:
+            has = False
+        found = has if found is None else (found and has)
+    return found
+
+
+def _proof_eta(durations: list[float], remaining: int, first_compiles: bool) -> float | None:
+    """Seconds left for ``remaining`` proofs, from the durations of the proofs made so far.
+    When the first of them includes the kernels' compile time (``first_compiles``) it is
+    left out; None when no duration is usable yet."""
+    if remaining <= 0:
+        return 0.0
+    usable = durations[1:] if first_compiles else durations
+    if not usable:
+        return None
+    return sum(usable) / len(usable) * remaining
+
 
 def _fmt_seconds(s: float) -> str:
     if s < 60:
@@ -164,6 +218,8 @@ def _config_options(f):
                           "(must be exact in binary); alternative to --lr-num/--lr-shift."),
         click.option("--R", "R", type=int, default=None, help="Fractional bits of the fixed-point values [default: 16]."),
         click.option("--Q", "Q", type=int, default=None, help="Signed bit bound of the values [default: 32]."),
+        click.option("--update-bits", "update_bits", type=int, default=None,
+                     help="Signed bit bound of the weight updates dW, at most Q [default: 16]."),
         click.option("--seed", type=click.IntRange(min=0), default=None,
                      help="Seed of the initial weights and of the batch schedule [default: 0]."),
         click.option("--data", "data_spec", default="synthetic", show_default=True,
@@ -193,6 +249,13 @@ def _anchor_options(f):
     return f
 
 
+def _publish_metrics_option(f):
+    return click.option("--publish-metrics", is_flag=True,
+                        help="Put the reported per-step training loss and batch accuracy (NOT proven) into the "
+                             "claim's manifest. Off by default: they depend on the private data and weights. "
+                             "Proven losses (--prove-loss) are always in the claim.")(f)
+
+
 def parse_lr(text: str) -> tuple[int, int]:
     """'a/2^k', 'a/N' (N a power of two) or an exact binary decimal -> (a, k)."""
     from fractions import Fraction
@@ -213,7 +276,7 @@ def parse_lr(text: str) -> tuple[int, int]:
     return frac.numerator, den.bit_length() - 1
 
 
-def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=None, lr=None):
+def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=None, lr=None, update_bits=None):
     from zkdl.config import TrainConfig
     if lr is not None:
         if lr_num is not None or lr_shift is not None:
@@ -221,7 +284,7 @@ def _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=
         lr_num, lr_shift = parse_lr(lr)
     kw = {}
     for name, v in (("width", width), ("layers", layers), ("batch_size", batch_size), ("lr_num", lr_num),
-                    ("lr_shift", lr_shift), ("R", R), ("Q", Q), ("steps", steps)):
+                    ("lr_shift", lr_shift), ("R", R), ("Q", Q), ("update_bits", update_bits), ("steps", steps)):
         if v is not None:
             kw[name] = v
     if seed is not None:
@@ -318,8 +381,8 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
             say(f"note: no saved proof ends at step {t_start}; the proof of steps {t_start}.. starts a new chain "
                 f"(it range-checks W[{t_start}] itself)")
     entries = []
-    spent = 0.0
-    proved = 0
+    durations: list[float] = []  # seconds of each proof made by this call
+    first_compiles = not _PROVED_IN_PROCESS  # the first proof of the process includes numba compile time
     for i, (t0, t1) in enumerate(windows):
         path, spath = _proof_path(out, t0, t1)
         tag = f"proof {i + 1}/{len(windows)} (steps {t0}..{t1 - 1})"
@@ -346,10 +409,9 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
                 continue
             raise ConfigError(f"{path} exists but is not a proof of this run's steps {t0}..{t1 - 1}; "
                               f"remove it or pass --force")
-        eta = ""
-        if proved:
-            left = (spent / proved) * (len(windows) - i)
-            eta = f", ETA {_fmt_seconds(left)}"
+        left = _proof_eta(durations, len(windows) - i, first_compiles) if durations else None
+        eta = "" if left is None else f", ETA {_fmt_seconds(left)}"
+        say.first_proof_notice()
         say(f"{tag}: proving{eta}")
         started = time.monotonic()
         state = {"phase": None}
@@ -366,8 +428,7 @@ def _prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, back
         seconds = time.monotonic() - started
         proof.save_secrets(spath)
         proof.save(path)
-        spent += seconds
-        proved += 1
+        durations.append(seconds)
         entry = _proof_entry(proof, path, spath, out, seconds)
         _record(summary, entry, out)
         entries.append(entry)
@@ -497,58 +558,120 @@ def _install(staging: str, out: str, replace: bool) -> None:
               "comparisons.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Prover threads [default: all cores].")
 @click.option("--force", is_flag=True, help="Replace an existing output directory (only zkdl outputs in it).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out: train the missing steps and "
+              "prove the missing windows (options not given are taken from it; those given must match).")
 @_anchor_options
+@_publish_metrics_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
-          no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, quiet):
+          no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, publish_metrics, quiet,
+          update_bits=None, resume=False):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
     (TrainConfig defaults) on the built-in synthetic data, 4 steps of batch 32, one
     proof per batch, chained, written to ./zkdl-run/ (run/, proofs/, secrets/,
     summary.json). Progress goes to stderr, the final table to stdout. The output
-    directory appears only when everything succeeded.
+    directory appears only when everything succeeded, or after Ctrl-C: then it holds
+    the finished steps and proofs (summary.json "complete": false), and
+    `zkdl train --resume --out OUT` continues the run (options not given are taken
+    from OUT; options given must match it).
     """
     say = _Progress(quiet)
-    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps, lr)
-    replace = _check_out_dir(out, force)
+    anchors = dict(public_data=public_data, public_init=public_init, prove_loss=prove_loss)
+    if resume:
+        if force:
+            raise _Fail("--resume continues OUT, --force replaces it: give one of them", EXIT_USAGE)
+        cfg, data, opts = _resume_settings(click.get_current_context(), out, dict(
+            width=width, layers=layers, batch_size=batch_size, lr_num=lr_num, lr_shift=lr_shift, lr=lr, R=R, Q=Q,
+            update_bits=update_bits, seed=seed, steps=steps, data_spec=data_spec, label_column=label_column,
+            window=window, no_zk=no_zk, publish_metrics=publish_metrics, **anchors))
+        window, no_zk, publish_metrics = opts["window"], opts["no_zk"], opts["publish_metrics"]
+        anchors = {k: opts[k] for k in anchors}
+        replace = True
+    else:
+        cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps, lr, update_bits)
+        replace = _check_out_dir(out, force)
     if not no_prove:  # an unavailable backend is reported before training, not after
         from zkdl.api import resolve_backend
         backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
-    data = _load_data(data_spec, label_column, cfg.R)
-    cfg = cfg.for_data(data)
+    if not resume:
+        data = _load_data(data_spec, label_column, cfg.R)
+        cfg = cfg.for_data(data)
+    steps = cfg.steps
     import zkdl
-    say(f"zkdl {__version__}: training {cfg.layers}-layer MLP {list(cfg.dims())} on {data.name}, "
-        f"batch {cfg.batch_size}, eta {cfg.lr_num}/2^{cfg.lr_shift}, {steps} steps"
+    say(f"zkdl {__version__}: {'resuming' if resume else 'training'} {cfg.layers}-layer MLP {list(cfg.dims())} "
+        f"on {data.name}, batch {cfg.batch_size}, eta {cfg.lr_num}/2^{cfg.lr_shift}, {steps} steps"
         + ("" if no_prove else f", proofs of {window} step(s) each"))
     staging = _staging_dir(out)
+    run = None
+    summary = None
+    train_opts = {"window": None if no_prove else window, "no_zk": bool(no_zk),
+                  "publish_metrics": bool(publish_metrics), **anchors}
     try:
         t_start = time.monotonic()
+        if resume:
+            prior = _copy_for_resume(out, staging)
+            run = zkdl.Run.load(os.path.join(staging, "run"))
+        else:
+            prior = {}
+            run = zkdl.train(cfg, data, 0, out_dir=os.path.join(staging, "run"))  # an empty run, then its steps
+        n0 = run.n_steps
 
         def on_step(t, loss, acc):
             el = time.monotonic() - t_start
-            eta = el / (t + 1) * (steps - t - 1)
+            eta = el / (t + 1 - n0) * (steps - t - 1)
             say(f"step {t + 1}/{steps}: loss {loss:.4f}  batch accuracy {acc:.3f}  "
                 f"[{_fmt_seconds(el)}, ETA {_fmt_seconds(eta)}]")
 
-        run = zkdl.train(cfg, data, steps, out_dir=os.path.join(staging, "run"), progress=on_step)
+        if resume:
+            say(f"resuming {out}: {n0} of {steps} steps recorded, "
+                f"{len(_prior_proofs(prior))} proofs")
+        if steps > n0:
+            run.resume(steps - n0, progress=on_step)
         summary = _summary_base(run)
         summary["run"] = "run"
-        summary["window"] = None if no_prove else window
-        summary["train_seconds"] = round(time.monotonic() - t_start, 3)
+        summary["window"] = train_opts["window"]
+        summary["train_options"] = train_opts
+        summary["train_seconds"] = round(time.monotonic() - t_start + (prior.get("train_seconds") or 0), 3)
+        summary["proofs"] = [e for e in _prior_proofs(prior) if os.path.isfile(os.path.join(staging, e["file"]))]
         entries = []
         if not no_prove:
             entries = _prove_windows(run, staging, 0, run.n_steps, window, backend=backend, threads=threads, zk=not no_zk,
-                                     say=say, summary=summary, reuse=False,
-                                     anchors=dict(public_data=public_data, public_init=public_init,
-                                                  prove_loss=prove_loss))
+                                     say=say, summary=summary, reuse=resume, anchors=anchors)
+        if resume and (run.n_steps > n0 or
+                       {e["file"] for e in summary["proofs"]} - {e["file"] for e in _prior_proofs(prior)}):
+            if os.path.exists(os.path.join(staging, "model.npz")):
+                os.unlink(os.path.join(staging, "model.npz"))
+                say("note: removed model.npz (it no longer is the last proof's model); "
+                    f"export it again with `zkdl export-model {out}`")
         summary["final_accuracy"] = float(run.accuracy())
         summary["complete"] = True
         _write_json(os.path.join(staging, "summary.json"), summary)
         if entries:
             from zkdl.audit import build_claim
-            build_claim(staging, os.path.join(staging, "claim"))  # public: proofs + manifest, no secrets
+            build_claim(staging, os.path.join(staging, "claim"),  # public: proofs + manifest, no secrets
+                        publish_metrics=publish_metrics)
         _install(staging, out, replace)
+    except KeyboardInterrupt:
+        if run is None or (run.n_steps == 0 and not resume) or not os.path.isdir(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            if summary is None:  # interrupted while training: the proofs OUT already had stay listed
+                summary = _summary_base(run)
+                summary.update(run="run", window=train_opts["window"], train_options=train_opts,
+                               train_seconds=round(time.monotonic() - t_start + (prior.get("train_seconds") or 0), 3),
+                               proofs=_prior_proofs(prior))
+            n_proofs = _keep_interrupted(run, staging, summary)
+            _install(staging, out, replace)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        import shlex
+        click.echo(f"\ninterrupted: kept {run.n_steps} of {steps} steps and {n_proofs} proofs in {out}; "
+                   f"continue with `zkdl train --resume --out {shlex.quote(out)}`", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -558,6 +681,128 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     if not quiet and no_prove:
         click.echo(f"prove later with:\n  zkdl prove {out}")
 
+
+def _keep_interrupted(run, staging: str, summary: dict) -> int:
+    """Make ``staging`` a consistent, incomplete output directory after Ctrl-C: the run's
+    manifest and final weights rewritten for the steps recorded, every finished proof
+    (with its secrets) listed in summary.json ("complete": false), secrets of an
+    unfinished proof and the claim removed. Returns the number of proofs kept."""
+    from zkdl.api import Proof
+    run.save(os.path.join(staging, "run"))  # the step files are there; this rewrites manifest + final weights
+    pdir, sdir = os.path.join(staging, "proofs"), os.path.join(staging, "secrets")
+    listed = {e["file"] for e in summary["proofs"]}
+    for name in sorted(os.listdir(pdir)) if os.path.isdir(pdir) else []:
+        if not (name.startswith("steps_") and name.endswith(".zkdl")):
+            continue
+        path, spath = os.path.join(pdir, name), os.path.join(sdir, name[:-len(".zkdl")] + ".json")
+        if _rel(path, staging) not in listed and os.path.exists(spath):
+            entry = _proof_entry(Proof.load(path, spath), path, spath, staging, None)
+            summary["proofs"] = [e for e in summary["proofs"] if e["file"] != entry["file"]] + [entry]
+    summary["proofs"] = [e for e in summary["proofs"] if os.path.isfile(os.path.join(staging, e["file"]))]
+    summary["proofs"].sort(key=lambda e: (e["steps"][0], e["steps"][1]))
+    kept = {os.path.basename(e["secrets"]) for e in summary["proofs"]}
+    for name in os.listdir(sdir) if os.path.isdir(sdir) else []:
+        if name.endswith(".json") and name not in kept and \
+                not os.path.exists(os.path.join(pdir, name[:-len(".json")] + ".zkdl")):
+            os.unlink(os.path.join(sdir, name))  # the secrets of the proof that was being written
+    shutil.rmtree(os.path.join(staging, "claim"), ignore_errors=True)  # a claim is built for complete runs only
+    summary["complete"] = False
+    _write_json(os.path.join(staging, "summary.json"), summary)
+    return len(summary["proofs"])
+
+
+def _prior_proofs(prior: dict) -> list[dict]:
+    """The well-formed proof entries of a previous summary.json."""
+    proofs = prior.get("proofs")
+    return [e for e in proofs if isinstance(e, dict) and isinstance(e.get("file"), str)
+            and isinstance(e.get("secrets"), str) and isinstance(e.get("steps"), list)] \
+        if isinstance(proofs, list) else []
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)  # every zkdl file is replaced by a rename, never rewritten in place
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _copy_for_resume(out: str, staging: str) -> dict:
+    """Fill ``staging`` with the contents of ``out`` (hard links where possible) minus the
+    claim (rebuilt at the end); returns out's summary.json (or {})."""
+    from zkdl.audit import read_summary
+    shutil.copytree(out, staging, copy_function=_link_or_copy, dirs_exist_ok=True,
+                    ignore=lambda d, names: ["claim"] if os.path.samefile(d, out) and "claim" in names else [])
+    return read_summary(out) or {}
+
+
+_RESUME_CONFIG_FIELDS = ("width", "layers", "batch_size", "R", "Q", "update_bits", "steps", "lr_num", "lr_shift")
+
+
+def _resume_settings(ctx, out: str, given: dict):
+    """(config, data, options) of ``zkdl train --resume --out OUT``: OUT's recorded run
+    and train options, checked against the options given on the command line (those
+    not given are taken from OUT). Exit 2 naming the differing fields."""
+    from click.core import ParameterSource
+    from zkdl.audit import read_summary
+    from zkdl.tracer import Run
+    if not os.path.isfile(os.path.join(out, "run", "manifest.json")):
+        raise _Fail(f"--resume: {out} holds no recorded run (no run/manifest.json); nothing to continue",
+                    EXIT_USAGE)
+    saved_run = Run.load(os.path.join(out, "run"))
+    saved = saved_run.config
+    prior = read_summary(out) or {}
+
+    def is_given(name):
+        return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+    def show(v):
+        if isinstance(v, tuple):
+            return str(v[0]) if len(set(v)) == 1 else ",".join(map(str, v))
+        return str(v)
+
+    diffs = []
+    want = {k: given[k] for k in _RESUME_CONFIG_FIELDS if is_given(k)}
+    if is_given("lr"):
+        lr_num, lr_shift = parse_lr(given["lr"])
+        want.update(lr_num=lr_num, lr_shift=lr_shift)
+    for k, v in want.items():
+        have = getattr(saved, k)
+        if k == "width":
+            v = (v,) * (saved.layers - 1)
+        if v != have:
+            diffs.append(f"{k} {show(have)} (given {show(v)})")
+    if is_given("seed") and (saved.init_seed, saved.batch_seed) != (given["seed"], given["seed"]):
+        diffs.append(f"seed {saved.init_seed} (given {given['seed']})")
+    if is_given("data_spec") or is_given("label_column"):
+        data = _load_data(given["data_spec"], given["label_column"], saved.R)
+        if data.digest() != saved_run.data.digest():
+            diffs.append(f"data {saved_run.data.name} (given {data.name})")
+    opts = dict(prior["train_options"]) if isinstance(prior.get("train_options"), dict) else {}
+    proofs = _prior_proofs(prior)
+    opts.setdefault("window", prior.get("window"))
+    opts.setdefault("no_zk", any(e.get("zk") is False for e in proofs))
+    opts.setdefault("public_data", any(e.get("dataset_public") for e in proofs))
+    opts.setdefault("public_init", any(e.get("initial_weights_public") for e in proofs))
+    opts.setdefault("prove_loss", any(e.get("losses") is not None for e in proofs))
+    opts.setdefault("publish_metrics", False)
+    if is_given("publish_metrics"):  # a claim option: the claim is rebuilt anyway
+        opts["publish_metrics"] = bool(given["publish_metrics"])
+    for k in ("window", "no_zk", "public_data", "public_init", "prove_loss"):
+        if not is_given(k):
+            if k == "window" and opts[k] is None:
+                opts[k] = given[k]  # a --no-prove run: the window is free
+            continue
+        if k == "window":
+            if opts[k] is None:
+                opts[k] = given[k]
+            elif given[k] != opts[k]:
+                diffs.append(f"window {opts[k]} (given {given[k]})")
+        elif bool(given[k]) != bool(opts[k]):
+            diffs.append(f"{k.replace('_', '-')} {bool(opts[k])} (given {bool(given[k])})")
+    if diffs:
+        raise _Fail(f"--resume: {out} was trained with other settings: {'; '.join(diffs)}; drop these options "
+                    f"or match them", EXIT_USAGE)
+    return saved, saved_run.data, opts
 
 def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
     if spec is None:
@@ -593,9 +838,10 @@ def _parse_steps(spec: str | None, n: int) -> tuple[int, int]:
 @click.option("--force", is_flag=True, help="Prove windows again even when their proof files exist (proofs of "
               "later windows chained onto them then no longer chain and must be proven again too).")
 @_anchor_options
+@_publish_metrics_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, public_data, public_init, prove_loss,
-          quiet):
+          publish_metrics, quiet):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
 
     RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
@@ -603,6 +849,7 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     window chains onto the previous one (its initial weights are the previous proof's
     final weight commitments). Resumable: windows whose proof and secrets files
     already exist are reused, so an interrupted `zkdl prove` continues where it stopped.
+    Like `zkdl train`, writes (or refreshes) the public claim OUT/claim/.
     """
     from zkdl.tracer import Run
     say = _Progress(quiet)
@@ -641,22 +888,59 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
             end = b
     summary["complete"] = end >= run.n_steps
     _write_json(spath, summary)
-    claim_dir = os.path.join(out, "claim")
-    if os.path.isfile(os.path.join(claim_dir, "manifest.json")):  # keep an existing claim in step
+    claim_dir = os.path.join(out, "claim")  # written or refreshed, as `zkdl train` does
+    claim_entries = set(os.listdir(claim_dir)) if os.path.isdir(claim_dir) else set()
+    if os.path.exists(claim_dir) and not (claim_entries <= {"manifest.json", "proofs"} and
+                                          (not claim_entries or "manifest.json" in claim_entries)):
+        click.echo(f"note: {claim_dir} exists and is not a claim directory: no claim written "
+                   f"(build one elsewhere with `zkdl claim {out} -o DIR`)", err=True)
+    else:
         from zkdl.audit import build_claim
         staging = _staging_dir(claim_dir)
         try:
-            build_claim(out, staging)
-            _install(staging, claim_dir, True)
+            build_claim(out, staging, publish_metrics=publish_metrics)
+            _install(staging, claim_dir, bool(claim_entries))
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        say(f"claim rebuilt: {_rel(claim_dir, out)}/")
+        say(f"claim {'rebuilt' if claim_entries else 'written'}: {_rel(claim_dir, out)}/")
     say(f"done in {_fmt_seconds(say.elapsed())}")
     if quiet:
         click.echo(out)
         return
     _print_report(run, entries, out, quiet)
+
+
+def _header_steps(path: str) -> tuple[int, int] | None:
+    """The step range [t0, t1) a proof file's header states (unverified), or None."""
+    from zkdl.prooffile import unpack
+    try:
+        with open(path, "rb") as fh:
+            steps = unpack(fh.read())[0]["statement"]["steps"]
+        t0, t1 = int(steps[0]), int(steps[1])
+    except (OSError, VerificationError, KeyError, TypeError, ValueError, IndexError):
+        return None
+    return t0, t1
+
+
+def _chain_order_problem(files, ranges: list, i: int, at: int) -> str | None:
+    """Why file ``i`` (header steps ``ranges[i]``) cannot continue a chain that is at step
+    ``at``, naming the file given that should come next; None when it starts at ``at``."""
+    if ranges[i] is None or ranges[i][0] == at:
+        return None
+    a, b = ranges[i]
+    here = f"{files[i]} covers steps {a}..{b - 1} but the chain is at step {at}"
+    nxt = next((j for j in range(i + 1, len(files)) if ranges[j] is not None and ranges[j][0] == at), None)
+    if nxt is not None:
+        x, y = ranges[nxt]
+        return f"steps out of order: {here}; {files[nxt]} (steps {x}..{y - 1}) should come next"
+    before = next((j for j in range(i) if ranges[j] is not None and ranges[j][0] >= b), None)
+    if before is not None:
+        x, y = ranges[before]
+        return f"steps out of order: {here}; it comes before {files[before]} (steps {x}..{y - 1}), given earlier"
+    if a < at:
+        return f"chain broken: {here} (it overlaps the previous proof)"
+    return f"chain broken: {here}; no file given covers steps {at}..{a - 1}"
 
 
 @cli.command()
@@ -685,6 +969,7 @@ def verify(files, expect_initial, chain, as_json):
     results = []
     prev = None  # (header statement dict, config dict) of the previous file (chain mode)
     prev_ok = True
+    ranges = [_header_steps(f) for f in files] if chain else []
     for i, path in enumerate(files):
         res = {"file": path, "ok": False, "reason": None, "statement": None, "zk": None}
         try:
@@ -709,6 +994,10 @@ def verify(files, expect_initial, chain, as_json):
                     raise VerificationError("the previous file of the chain could not be read, so this one "
                                             "cannot be linked to it")
                 expect = prev["final_weights_digest"]
+                order = _chain_order_problem(files, ranges, i, prev["steps"][1])
+                if order is not None:
+                    _verify(data)  # a proof that is itself invalid says so first
+                    raise VerificationError(order)
             st = _verify(data, expect)
             if chain and i > 0:
                 if st.t0 != prev["steps"][1]:
@@ -850,15 +1139,17 @@ def inspect(file, as_json):
 @click.argument("run_out", metavar="RUN_OUT_DIR", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "-o", "claim_dir", default=None,
               help="Claim directory to write [default: RUN_OUT_DIR/claim]; an existing claim there is replaced.")
+@_publish_metrics_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only the claim directory.")
-def claim_cmd(run_out, claim_dir, quiet):
+def claim_cmd(run_out, claim_dir, publish_metrics, quiet):
     """Build (or rebuild) a training claim from a `zkdl train` / `zkdl prove` output directory.
 
     A claim is a directory with manifest.json (format zkdl-claim/v1: config, dataset and
     weight commitment digests, the ordered proof files with their step ranges and
-    SHA-256 digests, the reported, unproven training metrics) and a copy of the proof
-    files. Secrets and the recorded run are never copied: a claim is public. Hand it
-    to an auditor, who runs `zkdl audit CLAIM_DIR`.
+    SHA-256 digests, proven losses of --prove-loss proofs; the reported, unproven
+    training metrics only with --publish-metrics) and a copy of the proof files.
+    Secrets and the recorded run are never copied: a claim is public. Hand it to an
+    auditor, who runs `zkdl audit CLAIM_DIR`.
     """
     from zkdl.audit import ClaimError, build_claim
     claim_dir = claim_dir or os.path.join(run_out, "claim")
@@ -872,7 +1163,7 @@ def claim_cmd(run_out, claim_dir, quiet):
         replace = True
     staging = _staging_dir(claim_dir)
     try:
-        manifest = build_claim(run_out, staging)
+        manifest = build_claim(run_out, staging, publish_metrics=publish_metrics)
         _install(staging, claim_dir, replace)
     except ClaimError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -941,29 +1232,43 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
     are reported and compared with the manifest's metrics. Reports what is proven and
     every failure with its location.
     Exit status: 0 the whole claim holds, 1 it does not, 2 the claim cannot be read
-    (missing directory, manifest.json missing or not JSON). CLAIM_DIR may also be a
-    `zkdl train` output directory holding claim/.
+    (missing directory, manifest.json missing or not JSON), the --model file cannot be
+    read or the --html file cannot be written (both checked before any verification).
+    CLAIM_DIR may also be a `zkdl train` / `zkdl prove` output directory holding claim/.
     """
-    from zkdl.audit import MANIFEST, ClaimError, audit_claim, html_report, text_report
+    from zkdl.audit import MANIFEST, ClaimError, audit_claim, check_output_path, html_report, text_report
     if not os.path.exists(os.path.join(claim_dir, MANIFEST)) and \
             os.path.exists(os.path.join(claim_dir, "claim", MANIFEST)):
         claim_dir = os.path.join(claim_dir, "claim")
     try:
+        if html_path is not None:  # before the audit's work, not after it
+            check_output_path(html_path, "--html")
         report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
                              model_path=model_path)
     except ClaimError as exc:
         raise _Fail(str(exc), EXIT_USAGE) from None
     if html_path is not None:
         from zkdl.api import atomic_write
-        atomic_write(html_path, html_report(report).encode("utf-8"))
+        # the report holds untrusted manifest strings: a lone surrogate is written as \udXXX
+        atomic_write(html_path, html_report(report).encode("utf-8", "backslashreplace"))
     if as_json:
-        click.echo(json.dumps(report, indent=1, sort_keys=True))
+        click.echo(json.dumps(report, indent=1, sort_keys=True))  # ASCII: non-ASCII characters escaped
     else:
-        click.echo(text_report(report))
+        click.echo(_encodable(text_report(report)))
         if html_path is not None:
-            click.echo(f"HTML report written to {html_path}")
+            click.echo(_encodable(f"HTML report written to {html_path}"))
     if not report["ok"]:
         raise click.exceptions.Exit(EXIT_REJECTED)
+
+
+def _encodable(text: str) -> str:
+    """``text`` with every character stdout cannot encode (a lone surrogate, non-ASCII on an
+    ASCII terminal) replaced by its backslash escape, so printing it cannot fail."""
+    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return text.encode(enc, "backslashreplace").decode(enc)
+    except LookupError:
+        return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 @cli.group()
@@ -973,41 +1278,104 @@ def circuit():
 
 @circuit.command("emit")
 @_config_options
-@click.option("--steps", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Steps per proof (T) of the circuit.")
+@click.option("--steps", "--window", "steps", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Steps per proof (T) of the circuit: the window, `zkdl train --window`.")
+@click.option("--run-steps", type=click.IntRange(min=0), default=DEFAULT_STEPS, show_default=True,
+              help="Steps of the whole run (config.steps, `zkdl train --steps`); part of the config, so of the "
+                   "digest.")
 @click.option("--n-samples", type=click.IntRange(min=1), default=None,
-              help="Dataset rows fixed in the circuit [default: left to the statement].")
-@click.option("--chained", is_flag=True,
-              help="The circuit of a chained (not first) window: no initial-weight and dataset range checks.")
+              help="Dataset rows fixed in the circuit [default: the rows of --data, as in every proof].")
+@click.option("--first/--chained", "first", default=True, show_default=True,
+              help="The circuit of a chain's first window (it range-checks W[t0] and the dataset) or of a "
+                   "chained later window (both checks inherited).")
+@click.option("--check-initial-weights/--no-check-initial-weights", "check_weights", default=None,
+              help="Override the W[t0] range check [default: from --first/--chained].")
+@click.option("--check-dataset/--no-check-dataset", "check_dataset", default=None,
+              help="Override the dataset range check [default: from --first/--chained].")
+@click.option("--prove-loss", is_flag=True, help="The circuit of a proof made with --prove-loss (public losses).")
+@click.option("--from-proof", "from_proof", type=click.Path(dir_okay=False), default=None,
+              help="Rebuild the circuit of this proof file from its header (config and statement), check it "
+                   "against the header's circuit digest; no other circuit option may be given.")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
-              help="Write the JSON here (default: stdout).")
-def emit_cmd(width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column, steps, n_samples,
-             chained, output):
+              help="Write the JSON here (default: stdout; with --from-proof, not written).")
+@click.pass_context
+def emit_cmd(ctx, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, update_bits, seed, data_spec, label_column,
+             steps, run_steps, n_samples, first, check_weights, check_dataset, prove_loss, from_proof, output):
     """Write the circuit JSON (relations, tensors, digest) for a training config.
 
-    Input and output sizes come from --data. The digest printed in the summary is the
-    circuit digest found in proof headers of the same config, T, dataset size and
-    chaining. The summary goes to stderr (to stdout when -o is given).
+    Input and output sizes and the dataset rows come from --data. The digest printed is
+    the circuit digest found in the headers of proofs of the same config (--run-steps is
+    the run's `zkdl train --steps`), window T (--steps), dataset, chaining (--first /
+    --chained) and --prove-loss. --from-proof FILE rebuilds a proof's circuit from its
+    header instead and checks its digest (exit 1 on a mismatch, 2 if FILE is not a proof).
+    The summary goes to stderr (to stdout when -o or --from-proof is given).
     """
     from zkdl.circuits.builder import build_circuit
     from zkdl.circuits.emit import emit, summary
-    cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, lr=lr)
-    data = _load_data(data_spec, label_column, cfg.R)
-    cfg = cfg.for_data(data)
-    c = build_circuit(cfg, steps=steps, check_initial_weights=not chained, check_dataset=not chained,
-                      n_samples=n_samples)
-    if output is None:
-        emit(c, sys.stdout)
-        click.echo(summary(c), err=True)
-    else:
-        try:
-            emit(c, output)
-        except BaseException:
-            if os.path.exists(output + ".tmp"):
-                os.unlink(output + ".tmp")
-            raise
+    if from_proof is not None:
+        from click.core import ParameterSource
+        given = [p.opts[0] for p in ctx.command.params if p.name not in ("from_proof", "output")
+                 and ctx.get_parameter_source(p.name) not in (None, ParameterSource.DEFAULT)]
+        if given:
+            raise _Fail(f"--from-proof takes the circuit from the proof's header; drop {', '.join(given)}", EXIT_USAGE)
+        c, digest = _circuit_of_proof(from_proof)
         click.echo(summary(c))
-        click.echo(f"written to {output}")
+        click.echo(f"circuit digest {digest}  (equals the circuit_digest of {from_proof})")
+    else:
+        cfg = _make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, run_steps, lr, update_bits)
+        data = _load_data(data_spec, label_column, cfg.R)
+        cfg = cfg.for_data(data)
+        c = build_circuit(cfg, steps=steps, check_initial_weights=first if check_weights is None else check_weights,
+                          check_dataset=first if check_dataset is None else check_dataset,
+                          n_samples=int(data.n_samples) if n_samples is None else n_samples, prove_loss=prove_loss)
+        if output is None:
+            emit(c, sys.stdout)
+            click.echo(summary(c), err=True)
+            click.echo(f"circuit digest {c.digest()}", err=True)
+            return
+    if output is None:
+        return
+    try:
+        emit(c, output)
+    except BaseException:
+        if os.path.exists(output + ".tmp"):
+            os.unlink(output + ".tmp")
+        raise
+    if from_proof is None:
+        click.echo(summary(c))
+        click.echo(f"circuit digest {c.digest()}")
+    click.echo(f"written to {output}")
+
+
+def _circuit_of_proof(path: str):
+    """(circuit, digest) rebuilt from a proof file's header; exit 2 when the file is not a
+    proof, 1 when its header does not define the circuit its digest names."""
+    from zkdl.prooffile import unpack
+    from zkdl.verifier.verify import PROOF_KIND, circuit_for, parse_header
+    try:
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    except OSError as exc:
+        raise _Fail(f"{path}: cannot read ({exc.strerror or exc})", EXIT_USAGE) from None
+    try:
+        header = unpack(blob)[0]
+    except VerificationError as exc:
+        msg = _first_line(exc)
+        raise _Fail(f"{path}: {msg}" if "not a zkdl proof file" in msg else f"{path}: not a zkdl proof file ({msg})",
+                    EXIT_USAGE) from None
+    if not isinstance(header, dict) or header.get("kind") != PROOF_KIND:
+        kind = header.get("kind") if isinstance(header, dict) else None
+        raise _Fail(f"{path}: not a zkdl training proof (kind {kind!r}, expected {PROOF_KIND!r})", EXIT_USAGE)
+    try:
+        config, plan, _st = parse_header(header)
+    except VerificationError as exc:
+        raise _Fail(f"{path}: {_first_line(exc)}", EXIT_REJECTED) from None
+    c = circuit_for(plan, config)
+    digest = c.digest()
+    if digest != header.get("circuit_digest"):
+        raise _Fail(f"{path}: circuit digest mismatch: the header says {header.get('circuit_digest')}, its config "
+                    f"and statement define {digest}", EXIT_REJECTED)
+    return c, digest
 
 
 def _terminate(signum, frame):

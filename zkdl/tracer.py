@@ -412,6 +412,9 @@ class Run:
         if self.out_dir is not None:
             os.makedirs(os.path.join(self.out_dir, "steps"), exist_ok=True)
         t0 = self.n_steps
+        # (steps recorded, state after them), set in one assignment after each step, so that
+        # an interrupt (Ctrl-C) between the updates below never leaves half a step recorded
+        committed = (t0, st)
         try:
             for t in range(t0, t0 + steps):
                 T, st, loss, acc = _step(self.config, self.data, st, t)
@@ -425,10 +428,16 @@ class Run:
                 self.accuracies.append(acc)
                 self._state = st
                 self.final_weights = st.W
+                committed = (t + 1, st)
                 if progress is not None:
                     progress(t, loss, acc)
         finally:
-            # also after an OverflowBoundError: the steps done so far stay a valid run
+            # also after an OverflowBoundError or KeyboardInterrupt: the steps done so far stay a valid run
+            n_done, st_done = committed
+            del self.losses[n_done:]
+            del self.accuracies[n_done:]
+            self._state = st_done
+            self.final_weights = st_done.W
             self._checkpoints[self.n_steps] = self.final_weights
             self._trim_checkpoints(keep=None)
             if self.out_dir is not None:

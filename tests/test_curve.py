@@ -140,34 +140,6 @@ def test_generators_distinct_in_subgroup_deterministic():
         curve.generators(-1)
 
 
-def test_generator_disk_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ZKDL_CACHE_DIR", str(tmp_path))
-    expected = curve.generators(256)
-    cache = curve._GeneratorCache()
-    assert cache.get(10) == expected[:10]
-    path = tmp_path / cache.FILENAME
-    assert path.is_file()
-
-    fresh = curve._GeneratorCache()
-    assert fresh._load() == expected  # loads and verifies
-
-    data = bytearray(path.read_bytes())
-    data[20] ^= 1  # corrupt a point: digest mismatch -> ignored, re-derived
-    path.write_bytes(bytes(data))
-    assert curve._GeneratorCache()._load() == []
-    assert curve._GeneratorCache().get(5) == expected[:5]
-
-    # a well-formed file whose G_0 is another point (valid digest) fails the spot check
-    other = curve._GeneratorCache()
-    other.points = [curve.derive_generator(b"other")] + expected[1:]
-    other._save()
-    assert curve._GeneratorCache()._load() == []
-    assert curve._GeneratorCache().get(3) == expected[:3]
-
-    monkeypatch.setenv("ZKDL_GENERATOR_CACHE", "0")
-    assert curve._GeneratorCache.cache_path() is None
-
-
 # ------------------------------------------------------------------ MSM backends
 def test_msm_backends_agree():
     rng = random.Random(5)

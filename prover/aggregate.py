@@ -325,8 +325,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     if timings is not None:
         timings.update(ctx.timings)
     body = writer.getvalue()
-    header["sizes"] = {"body_bytes": len(body),
-                       "committed_values": int(sum(int(np.prod(s)) for _, _, s in plan.committed()))}
+    from zkdl.verifier.verify import expected_sizes
+    header["sizes"] = expected_sizes(plan, len(body))  # checked exactly by the verifier (one encoding)
     out_secrets = {"X": xop.blinds, "Y": yop.blinds, "W0": [o.blinds for o in w0_ops],
                    "Wf": [o.blinds for o in wf_ops]}
     del hashlib, canonical_json

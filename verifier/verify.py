@@ -9,6 +9,7 @@ package, never the prover, numba, CuPy or the tracer. Every failure is a
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 from zkdl import curve
@@ -25,7 +26,7 @@ from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_line
 from zkdl.schedule import batch_indices
 from zkdl.transcript import Transcript
 from zkdl.verifier.flow import num_vars, run_protocol
-from zkdl.verifier.plan import Plan, make_plan
+from zkdl.verifier.plan import MAX_SAMPLES, Plan, log2ceil, make_plan
 
 PROOF_KIND = "zkdl/sgd-mlp/v1"
 
@@ -84,7 +85,7 @@ class Statement:
         mode = "zero-knowledge" if self.zk else "PLAIN (not zero-knowledge)"
         pre = ("initial weights range-checked in this proof" if self.initial_weights_range_checked
                else "initial-weight bound inherited from a previous proof (precondition)")
-        pre += ("; dataset range-checked in this proof" if self.dataset_range_checked
+        pre += ("; dataset range-checked (targets one-hot) in this proof" if self.dataset_range_checked
                 else "; dataset bound inherited from a previous proof (precondition)")
         if self.dataset_public:
             pre += "; dataset commitment deterministic (public data: recompute it from the data file)"
@@ -128,7 +129,9 @@ def dataset_vars(plan: Plan) -> tuple[int, int]:
 
 
 def absorbed_header(header: dict) -> bytes:
-    """The header bytes bound into the transcript (everything but the size summary)."""
+    """The header bytes bound into the transcript: everything but ``sizes``, which holds the
+    body's length (known only after the transcript) and is instead checked to be exactly the
+    proof's (:func:`expected_sizes`, in :func:`parse_header`), so it admits one value."""
     return canonical_json({k: v for k, v in header.items() if k != "sizes"})
 
 
@@ -201,7 +204,50 @@ class VerifierContext:
             verify_eval(self.t, [com], list(point), [value], proof)
 
 
-def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
+MAX_STEPS_PER_PROOF = 4096  # T = statement.steps[1] - steps[0] (as make_plan)
+MAX_STEP = 1 << 63  # statement.steps[1] <= 2^63: every step number is below 2^63 (as TrainConfig.steps)
+
+
+def _commitment_bytes(n_vars: int) -> int:
+    return Commitment.size(n_vars, default_col_bits(n_vars))
+
+
+def weight_commitment_bytes(dims) -> int:
+    """Bytes of the W[t0] and W[t0+T] commitments (one per layer, FORMAT.md 3.2) of a model
+    with ``dims``: O(layers)."""
+    return 2 * sum(_commitment_bytes(log2ceil(dims[layer - 1]) + log2ceil(dims[layer]))
+                   for layer in range(1, len(dims)))
+
+
+def statement_commitment_bytes(dims, n_samples: int) -> int:
+    """Bytes of the statement commitments (X, Y, W[t0] and W[t0+T] per layer, FORMAT.md 3.2)
+    of a proof of a model with ``dims`` on ``n_samples`` rows: O(layers), no plan needed."""
+    nb = log2ceil(n_samples)
+    return (_commitment_bytes(nb + log2ceil(dims[0])) + _commitment_bytes(nb + log2ceil(dims[-1]))
+            + weight_commitment_bytes(dims))
+
+
+def witness_commitment_bytes(plan: Plan) -> int:
+    """Bytes of the witness commitments (``plan.committed()``, FORMAT.md 3.3 item 1)."""
+    return sum(_commitment_bytes(sum(log2ceil(d) for d in shape)) for _, _, shape in plan.committed())
+
+
+def committed_values(plan: Plan) -> int:
+    """Number of committed witness values (header ``sizes.committed_values``)."""
+    return sum(math.prod(shape) for _, _, shape in plan.committed())
+
+
+def expected_sizes(plan: Plan, body_len: int) -> dict:
+    """The header's ``sizes`` object of a proof with this plan and body length (checked exactly)."""
+    return {"body_bytes": body_len, "committed_values": committed_values(plan)}
+
+
+def parse_header(header: dict, body_len: int | None = None) -> tuple[TrainConfig, Plan, dict]:
+    """Check the header; return (config, plan, statement). ``body_len``: the length of the
+    proof body; when given (``verify`` always gives it), every size the header states is
+    bounded by it *before* any work proportional to that size (the body must hold at least
+    the statement and witness commitments the config implies), and ``sizes`` must be
+    exactly the proof's."""
     if header.get("kind") != PROOF_KIND:
         raise StatementError(f"not an SGD-MLP proof (kind {header.get('kind')!r}, expected {PROOF_KIND!r})")
     if type(header.get("zk")) is not bool:
@@ -210,11 +256,16 @@ def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
     if not isinstance(st, dict):
         raise StatementError("header has no statement object")
     try:
-        config = TrainConfig.from_dict(header.get("config"))
+        config = TrainConfig.from_dict(header.get("config"))  # bounds layers and every dimension
         steps = st.get("steps")
         if not (isinstance(steps, list) and len(steps) == 2 and all(type(x) is int for x in steps)):
             raise StatementError("statement.steps must be [first, end]")
+        if not (0 <= steps[0] < steps[1] <= MAX_STEP and steps[1] - steps[0] <= MAX_STEPS_PER_PROOF):
+            raise StatementError(f"statement.steps must be [t0, t0 + T] with t0 >= 0, 1 <= T <= "
+                                 f"{MAX_STEPS_PER_PROOF} and t0 + T <= 2^63")
         n_samples = st.get("n_samples")
+        if type(n_samples) is not int or not 1 <= n_samples <= MAX_SAMPLES:
+            raise StatementError(f"statement.n_samples must be an int in [1, {MAX_SAMPLES}]")
         check = st.get("initial_weights_range_checked")
         check_data = st.get("dataset_range_checked")
         flags = [check, check_data] + [st.get(k) for k in ("dataset_public", "initial_weights_public")]
@@ -224,20 +275,37 @@ def parse_header(header: dict) -> tuple[TrainConfig, Plan, dict]:
         losses = st.get("losses")
         if losses is not None and not (isinstance(losses, list) and all(type(v) is int for v in losses)):
             raise StatementError("statement.losses must be a list of integers")
+        if body_len is not None:
+            need = statement_commitment_bytes(config.dims(), n_samples)
+            if need > body_len:
+                raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement commitments "
+                                     f"its config and n_samples imply ({need} bytes)")
         plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check, check_data,
-                         prove_loss=losses is not None)
-        circuit = circuit_for(plan, config)
+                         prove_loss=losses is not None)  # O(layers)
+        if body_len is not None:
+            need += witness_commitment_bytes(plan)
+            if need > body_len:
+                raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement and witness "
+                                     f"commitments its plan implies ({need} bytes)")
+        if losses is not None and len(losses) != plan.T:
+            raise StatementError(f"statement.losses has {len(losses)} values for {plan.T} steps")
+        if header.get("plan") != plan.to_dict():
+            raise StatementError("the header's plan does not match the one derived from its config")
+        if body_len is not None:
+            sizes = header.get("sizes")
+            want = expected_sizes(plan, body_len)
+            if not (isinstance(sizes, dict) and sizes.keys() == want.keys()
+                    and all(type(sizes[k]) is int and sizes[k] == v for k, v in want.items())):
+                raise StatementError(f"header.sizes must be exactly {canonical_json(want).decode()} "
+                                     f"(body length and committed values of this proof)")
+        circuit = circuit_for(plan, config)  # O(layers * T): after every bound above
         digest = circuit.digest()
         if losses is not None:
-            if len(losses) != plan.T:
-                raise StatementError(f"statement.losses has {len(losses)} values for {plan.T} steps")
             top = loss_bound(circuit)
             if any(v < 0 or v > top for v in losses):
                 raise StatementError(f"statement.losses: a value outside [0, {top}]")
     except (ConfigError, CircuitError, TypeError, ValueError, AttributeError) as exc:
         raise StatementError(f"invalid config or statement in the header: {exc}") from None
-    if header.get("plan") != plan.to_dict():
-        raise StatementError("the header's plan does not match the one derived from its config")
     if header.get("circuit_digest") != digest:
         raise StatementError("circuit digest mismatch: the header's circuit is not the one its config defines")
     for key in ("dataset_digest", "initial_weights_digest", "final_weights_digest"):
@@ -280,7 +348,7 @@ def verify(proof, expect_initial: str | None = None) -> Statement:
 
 def _verify_bytes(data, expect_initial) -> Statement:
     header, body = unpack(data)
-    config, plan, st = parse_header(header)
+    config, plan, st = parse_header(header, len(body))  # every stated size bounded by the body first
     reader = ProofReader(body, "proof body")
     X, Y, W0, Wf = read_statement_commitments(reader, plan)
     if commitments_digest([X, Y]) != st["dataset_digest"]:

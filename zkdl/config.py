@@ -30,6 +30,9 @@ from zkdl.errors import ConfigError
 __all__ = ["TrainConfig", "CONFIG_VERSION"]
 
 CONFIG_VERSION = 1
+MAX_LAYERS = 1024  # layers
+MAX_DIM = 1 << 16  # every width, n_features, n_classes and batch_size (as verifier/plan.py MAX_DIM)
+MAX_STEPS = 1 << 63  # steps < 2^63 (step numbers are below it)
 
 
 def _is_int(v: Any) -> bool:
@@ -72,18 +75,22 @@ class TrainConfig:
             layers = 8 if self.layers is None else self.layers
             if not _is_int(layers) or layers < 1:
                 raise ConfigError(f"layers must be a positive int, got {layers!r}")
+            if layers > MAX_LAYERS:  # before building the widths tuple
+                raise ConfigError(f"layers must be at most {MAX_LAYERS}, got {layers}")
             w = (w,) * (layers - 1)
         elif isinstance(w, tuple):
             if self.layers is not None and self.layers != len(w) + 1:
                 raise ConfigError(
                     f"width has {len(w)} hidden widths, so layers must be {len(w) + 1}, "
-                    f"got layers={self.layers!r}")
+                    f"got layers={str(self.layers)[:40]}")
             layers = len(w) + 1
+            if layers > MAX_LAYERS:
+                raise ConfigError(f"layers must be at most {MAX_LAYERS}, got {len(w)} hidden widths")
         else:
-            raise ConfigError(f"width must be an int or a tuple of ints, got {self.width!r}")
+            raise ConfigError(f"width must be an int or a tuple of ints, got {str(self.width)[:60]}")
         for x in w:
-            if not _is_int(x) or x < 1:
-                raise ConfigError(f"every hidden width must be a positive int, got {self.width!r}")
+            if not _is_int(x) or not 1 <= x <= MAX_DIM:
+                raise ConfigError(f"every hidden width must be an int in [1, {MAX_DIM}], got {str(x)[:40]}")
         object.__setattr__(self, "width", w)
         object.__setattr__(self, "layers", layers)
         self._validate()
@@ -98,14 +105,14 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be an int, got {v!r}")
         for name in ("n_features", "n_classes"):
             v = getattr(self, name)
-            if v is not None and (not _is_int(v) or v < 1):
-                raise ConfigError(f"{name} must be None or a positive int, got {v!r}")
+            if v is not None and (not _is_int(v) or not 1 <= v <= MAX_DIM):
+                raise ConfigError(f"{name} must be None or an int in [1, {MAX_DIM}], got {str(v)[:40]}")
         if self.n_classes is not None and self.n_classes < 2:
             raise ConfigError(f"n_classes must be at least 2, got {self.n_classes}")
         if self.version != CONFIG_VERSION:
             raise ConfigError(f"unsupported config version {self.version} (this zkdl reads {CONFIG_VERSION})")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 1 <= self.batch_size <= MAX_DIM:
+            raise ConfigError(f"batch_size must be in [1, {MAX_DIM}], got {str(self.batch_size)[:40]}")
         if not 1 <= self.R <= 30:
             raise ConfigError(f"R (fractional bits) must be in [1, 30], got {self.R}")
         if not self.R + 2 <= self.Q:
@@ -120,12 +127,12 @@ class TrainConfig:
         if self.lr_shift < 0 or self.R + self.lr_shift > 62:
             raise ConfigError(
                 f"lr_shift (k in eta = a/2^k) must be >= 0 with R + k <= 62, got k={self.lr_shift}")
-        if self.steps < 0:
-            raise ConfigError(f"steps must be >= 0, got {self.steps}")
+        if not 0 <= self.steps < MAX_STEPS:
+            raise ConfigError(f"steps must be in [0, 2^63), got {str(self.steps)[:40]}")
         for name in ("batch_seed", "init_seed"):
             v = getattr(self, name)
             if not 0 <= v < (1 << 64):
-                raise ConfigError(f"{name} must be in [0, 2^64), got {v}")
+                raise ConfigError(f"{name} must be in [0, 2^64), got {str(v)[:40]}")
         if self.loss != "mse":
             raise ConfigError(f"loss must be 'mse' (MSE on one-hot targets), got {self.loss!r}")
 

@@ -107,7 +107,15 @@ def quantize(x: np.ndarray, R: int) -> np.ndarray:
 
 
 def shake_words(tag: bytes, n: int) -> np.ndarray:
-    """n unsigned 64-bit words (little-endian) of SHAKE-256(tag): platform independent."""
+    """n unsigned 64-bit words (little-endian) of SHAKE-256(tag): platform independent.
+    ``n`` must lie in [0, 2^32] (a 2^16 x 2^16 weight matrix, the config's MAX_DIM): a
+    DataError otherwise, never an OverflowError."""
+    if isinstance(n, np.integer):
+        n = int(n)
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise DataError(f"shake_words: n must be an int, got {type(n).__name__}")
+    if not 0 <= n <= (1 << 32):
+        raise DataError(f"shake_words: n must be in [0, 2^32], got {str(n)[:40]}")
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
     return np.frombuffer(hashlib.shake_256(tag).digest(8 * n), dtype="<u8").astype(np.uint64)

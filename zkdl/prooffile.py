@@ -8,13 +8,17 @@
     body         bytes     the binary proof (format defined by the header's "proof" kind)
 
 Nothing may follow the body. The header is parsed only if it is canonical JSON
-(re-encoding it gives the same bytes), so one proof has exactly one encoding.
+(re-encoding it gives the same bytes), so one proof has exactly one encoding. It may
+nest at most MAX_JSON_DEPTH arrays/objects (checked on the raw bytes, before parsing)
+and hold no lone surrogate (such a string has no UTF-8 encoding).
 Pure Python: the verifier uses it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import struct
 
 from zkdl.errors import EncodingError, TrailingDataError
@@ -23,11 +27,55 @@ MAGIC = b"ZKDLPRF\x00"
 FORMAT_VERSION = 1
 MAX_HEADER = 1 << 20
 MAX_BODY = 1 << 34
+MAX_JSON_DEPTH = 32  # a header nests 4 levels, a claim manifest 4: far below Python's recursion limit
+
+# a string literal, or an unterminated one up to the end (never fails once started: linear time)
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(raw: bytes) -> int:
+    """Nesting depth of arrays/objects in JSON text ``raw`` (bytes), without parsing it:
+    linear time, no recursion. Brackets inside strings do not count. Meant as a bound
+    before ``json.loads``: for text that is not valid JSON the value is only an
+    estimate, never below the depth the parser reaches before it fails."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    return max(itertools.accumulate(_STEP[c] for c in brackets), default=0)
+
+
+def check_json_depth(raw: bytes, what: str, error=EncodingError) -> None:
+    """Raise ``error`` unless JSON text ``raw`` nests at most MAX_JSON_DEPTH levels."""
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise error(f"{what} nests {depth} levels of arrays/objects (at most {MAX_JSON_DEPTH} allowed)")
+
+
+def _obj_depth(obj) -> int:
+    """Nesting depth of lists/dicts in a Python object (iterative: no recursion)."""
+    depth, stack = 0, [(obj, 1)]
+    while stack:
+        cur, d = stack.pop()
+        if isinstance(cur, (list, tuple, dict)):
+            if d > depth:
+                depth = d
+            if d > MAX_JSON_DEPTH:
+                break
+            stack.extend((v, d + 1) for v in (cur.values() if isinstance(cur, dict) else cur))
+    return depth
 
 
 def canonical_json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    """Canonical UTF-8 JSON (sorted keys, no whitespace, no NaN). Raises EncodingError for
+    an object nested deeper than MAX_JSON_DEPTH or holding a lone surrogate (no UTF-8
+    encoding, so no canonical form)."""
+    if _obj_depth(obj) > MAX_JSON_DEPTH:
+        raise EncodingError(f"JSON value nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise EncodingError("JSON string with a lone surrogate (\\ud800-\\udfff): no UTF-8 encoding") from None
 
 
 def pack(header: dict, body: bytes) -> bytes:
@@ -39,6 +87,36 @@ def pack(header: dict, body: bytes) -> bytes:
 
 def _reject_constants(name):
     raise ValueError(f"{name} is not allowed")
+
+
+def _parse_header(raw: bytes) -> dict:
+    check_json_depth(raw, "proof header")  # before parsing: json.loads recurses
+    try:
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise EncodingError(f"proof header is not valid JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise EncodingError("proof header must be a JSON object")
+    if canonical_json(header) != raw:
+        raise EncodingError("proof header is not in canonical JSON form")
+    return header
+
+
+def read_header(fh) -> dict:
+    """The header of the proof file open (binary) as ``fh``, read and checked as ``unpack``
+    does, without reading the body (at most 14 + MAX_HEADER bytes)."""
+    start = fh.read(len(MAGIC) + 6)
+    if len(start) < len(MAGIC) + 6 or start[:len(MAGIC)] != MAGIC:
+        raise EncodingError("not a zkdl proof file (bad magic)")
+    version, hlen = struct.unpack_from("<HI", start, len(MAGIC))
+    if version != FORMAT_VERSION:
+        raise EncodingError(f"unsupported proof format version {version} (this zkdl reads {FORMAT_VERSION})")
+    if hlen > MAX_HEADER:
+        raise EncodingError(f"proof header length {hlen} exceeds {MAX_HEADER}")
+    raw = fh.read(hlen)
+    if len(raw) < hlen:
+        raise EncodingError("proof file truncated in the header")
+    return _parse_header(raw)
 
 
 def unpack(data: bytes) -> tuple[dict, bytes]:
@@ -56,15 +134,7 @@ def unpack(data: bytes) -> tuple[dict, bytes]:
     pos = len(MAGIC) + 6
     if len(data) < pos + hlen + 8:
         raise EncodingError("proof file truncated in the header")
-    raw = data[pos:pos + hlen]
-    try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constants)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise EncodingError(f"proof header is not valid JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise EncodingError("proof header must be a JSON object")
-    if canonical_json(header) != raw:
-        raise EncodingError("proof header is not in canonical JSON form")
+    header = _parse_header(data[pos:pos + hlen])
     pos += hlen
     (blen,) = struct.unpack_from("<Q", data, pos)
     pos += 8

@@ -31,13 +31,14 @@ __all__ = ["batch_indices", "epoch_permutation", "batches_per_epoch", "SCHEDULE_
 SCHEDULE_VERSION = 1
 _TAG = b"zkdl/schedule/v1"
 _TWO64 = 1 << 64
+_MAX_STEP = 1 << 63  # as TrainConfig.steps
 
 
 def _check(seed: int, n_samples: int, batch_size: int | None = None) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < (1 << 256):
         raise ValueError(f"batch seed must be an int in [0, 2^256), got {seed!r}")
-    if not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
+    if not isinstance(n_samples, int) or not 1 <= n_samples < _TWO64:
+        raise ValueError(f"n_samples must be an int in [1, 2^64), got {str(n_samples)[:40]}")
     if batch_size is not None:
         if not isinstance(batch_size, int) or not 1 <= batch_size <= n_samples:
             raise ValueError(
@@ -45,6 +46,10 @@ def _check(seed: int, n_samples: int, batch_size: int | None = None) -> None:
 
 
 def _words(seed: int, n_samples: int, epoch: int):
+    # the encodings are fixed-width: a value that does not fit is an error, never an OverflowError
+    for name, v, top in (("seed", seed, 1 << 256), ("n_samples", n_samples, _TWO64), ("epoch", epoch, _TWO64)):
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < top:
+            raise ValueError(f"schedule {name} must be an int in [0, 2^{top.bit_length() - 1}), got {str(v)[:40]}")
     prefix = _TAG + seed.to_bytes(32, "big") + n_samples.to_bytes(8, "big") + epoch.to_bytes(8, "big")
     counter = 0
     while True:
@@ -58,8 +63,8 @@ def _words(seed: int, n_samples: int, epoch: int):
 def epoch_permutation(seed: int, n_samples: int, epoch: int) -> tuple[int, ...]:
     """The permutation P_epoch of range(n_samples) (see the module docstring)."""
     _check(seed, n_samples)
-    if not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
+    if not isinstance(epoch, int) or not 0 <= epoch < _TWO64:
+        raise ValueError(f"epoch must be an int in [0, 2^64), got {str(epoch)[:40]}")
     words = _words(seed, n_samples, epoch)
     perm = list(range(n_samples))
     for i in range(n_samples - 1, 0, -1):
@@ -82,8 +87,8 @@ def batches_per_epoch(n_samples: int, batch_size: int) -> int:
 def batch_indices(seed: int, n_samples: int, batch_size: int, step: int) -> list[int]:
     """Dataset row indices of the batch used at training step ``step`` (0-based)."""
     _check(seed, n_samples, batch_size)
-    if not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    if not isinstance(step, int) or not 0 <= step < _MAX_STEP:
+        raise ValueError(f"step must be an int in [0, 2^63), got {str(step)[:40]}")
     per_epoch = n_samples // batch_size
     epoch, j = divmod(step, per_epoch)
     perm = epoch_permutation(seed, n_samples, epoch)

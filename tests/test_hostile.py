@@ -1,0 +1,286 @@
+"""Hostile input (issue 13): proofs and claims built to crash or exhaust the verifier and
+the auditor are rejected with typed errors, before any work proportional to what they state.
+
+One test (or a few) per defect a fuzz of mutated proofs and claims found: deep JSON
+nesting, lone surrogates / invalid UTF-8, huge integers, sizes that cost work before the
+file bounds them (denial of service), and the unbound header field ``sizes``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import shutil
+import struct
+
+import pytest
+
+from tests.test_cli import SMALL, invoke, output
+
+import zkdl
+from zkdl import data as D
+from zkdl.audit import ClaimError, _close, _svg_metric, audit_claim, load_manifest
+from zkdl.config import TrainConfig
+from zkdl.errors import ConfigError, DataError, EncodingError, VerificationError
+from zkdl.prooffile import MAGIC, canonical_json, pack, unpack
+from zkdl.prover.aggregate import prove_window
+from zkdl.schedule import _words, batch_indices
+from zkdl.verifier import verify as V
+from zkdl.verifier.verify import StatementError, verify
+
+
+# ----------------------------------------------------------------- fixtures and helpers
+@pytest.fixture(scope="module")
+def proof():
+    """A tiny honest proof (plain mode: the fastest to verify), 2 layers of width 8."""
+    cfg = TrainConfig(width=8, layers=2, batch_size=4, lr_shift=9)
+    run = zkdl.train(cfg, D.synthetic(n_samples=16, n_features=4, n_classes=2), steps=1, keep_in_memory=True)
+    data, _ = prove_window(run, 0, 1, rng=random.Random(13), zk=False)
+    verify(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def claim_src(tmp_path_factory):
+    """A two-proof claim with a public initialization and proven losses."""
+    out = tmp_path_factory.mktemp("hostile") / "run"
+    res = invoke("train", "--out", out, "-q", "--steps", 2, *SMALL, "--public-init", "--prove-loss")
+    assert res.exit_code == 0, output(res)
+    return out / "claim"
+
+
+@pytest.fixture
+def claim(claim_src, tmp_path):
+    dest = tmp_path / "claim"
+    shutil.copytree(claim_src, dest)
+    return dest
+
+
+def manifest(claim):
+    return json.loads((claim / "manifest.json").read_text())
+
+
+def rewrite(data: bytes, edit) -> bytes:
+    header, body = unpack(data)
+    edit(header)
+    return pack(header, body)
+
+
+def container(raw_header: bytes, body: bytes = b"") -> bytes:
+    return MAGIC + struct.pack("<HI", 1, len(raw_header)) + raw_header + struct.pack("<Q", len(body)) + body
+
+
+def one_line_error(res, code):
+    """A CLI rejection: exit ``code``, one line on stderr, no traceback, no internal error."""
+    assert res.exit_code == code, output(res)
+    assert "Traceback" not in output(res) and "internal error" not in output(res)
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def forbid(monkeypatch, *targets):
+    """Make each (object, name) raise when called: the rejection must come before that work."""
+    class ProportionalWork(Exception):
+        pass
+
+    def boom(*args, **kwargs):
+        raise ProportionalWork("work proportional to a hostile size was started")
+
+    for obj, name in targets:
+        monkeypatch.setattr(obj, name, boom)
+
+
+# ----------------------------------------------------------------- 1. deep nesting
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_deeply_nested_header_and_manifest(proof, claim, depth, tmp_path):
+    deep = b"[" * depth + b"]" * depth
+    # proof header: rejected on the raw bytes, before parsing (old code: RecursionError)
+    with pytest.raises(EncodingError, match="nests"):
+        unpack(container(b'{"kind":' + deep + b"}"))
+    header, body = unpack(proof)
+    raw = canonical_json(header)
+    hostile = container(raw[:-1] + b',"zz":' + deep + b"}", body)
+    with pytest.raises(EncodingError, match="nests"):
+        verify(hostile)
+    nested = []
+    for _ in range(depth):
+        nested = [nested]
+    with pytest.raises(EncodingError, match="deeper"):
+        canonical_json({"x": nested})
+    # brackets inside strings are not nesting
+    assert unpack(container(b'{"a":"' + b"[" * 1000 + b'"}')) == ({"a": "[" * 1000}, b"")
+    f = tmp_path / "deep.zkdl"
+    f.write_bytes(hostile)
+    one_line_error(invoke("inspect", f), 1)
+    # claim manifest (old code: RecursionError in load_manifest, an internal error)
+    m = manifest(claim)
+    text = json.dumps(m)
+    (claim / "manifest.json").write_bytes(text[:-1].encode() + b',"zz":' + deep + b"}")
+    with pytest.raises(ClaimError, match="nests"):
+        load_manifest(str(claim))
+    one_line_error(invoke("audit", claim, "--jobs", 1), 2)
+
+
+# ----------------------------------------------------------------- 2. surrogates, invalid UTF-8
+def test_lone_surrogate_in_header(proof, tmp_path):
+    header, body = unpack(proof)
+    header["zkdl_version"] = "SURROGATE"
+    raw = canonical_json(header).replace(b'"SURROGATE"', b'"\\ud800"')
+    hostile = container(raw, body)
+    with pytest.raises(EncodingError, match="surrogate"):  # old code: UnicodeEncodeError
+        unpack(hostile)
+    with pytest.raises(VerificationError):
+        verify(hostile)
+    with pytest.raises(EncodingError, match="surrogate"):
+        canonical_json({"a": "\udfff"})
+    f = tmp_path / "surrogate.zkdl"
+    f.write_bytes(hostile)
+    one_line_error(invoke("inspect", f), 1)  # old code: exit 70 (internal error)
+    res = invoke("verify", f)
+    assert res.exit_code == 1 and "INVALID" in res.stdout and "Traceback" not in output(res)
+
+
+def test_manifest_with_invalid_utf8(claim):
+    raw = (claim / "manifest.json").read_bytes()
+    (claim / "manifest.json").write_bytes(raw.replace(b'"zkdl-claim/v1"', b'"zkdl-claim/v1\xff"', 1))
+    with pytest.raises(ClaimError, match="UTF-8"):  # old code: UnicodeDecodeError
+        load_manifest(str(claim))
+    one_line_error(invoke("audit", claim, "--jobs", 1), 2)
+
+
+def test_report_with_surrogates_and_control_characters_prints(claim, tmp_path):
+    m = manifest(claim)
+    m["proofs"][1]["file"] = "PLACEHOLDER"
+    text = json.dumps(m).replace('"PLACEHOLDER"', '"proofs/x\\ud800\\u001b[31m\\ny.zkdl"')
+    (claim / "manifest.json").write_text(text)
+    html_path = tmp_path / "r.html"
+    res = invoke("audit", claim, "--jobs", 1, "--html", html_path)  # old code: UnicodeEncodeError, exit 70
+    assert res.exit_code == 1, output(res)
+    assert "internal error" not in output(res) and "Traceback" not in output(res)
+    assert "missing_proof" in res.stdout
+    assert "x\\ud800\\x1b[31m\\ny.zkdl" in res.stdout  # escaped, on the proof's own line
+    assert not any(line.startswith("y.zkdl") for line in res.stdout.splitlines())
+    assert "\\ud800" in html_path.read_text(encoding="utf-8")
+    res = invoke("audit", claim, "--jobs", 1, "--json")
+    assert res.exit_code == 1 and json.loads(res.stdout)["proofs"][1]["file"] == "proofs/x\ud800\x1b[31m\ny.zkdl"
+
+
+# ----------------------------------------------------------------- 3. huge integers
+def test_huge_integers(proof, claim, monkeypatch):
+    # the batch schedule (old code: OverflowError in _words, or a list of 2^70 rows)
+    with pytest.raises(ValueError, match="2\\^64"):
+        batch_indices(0, 1 << 70, 4, 0)
+    with pytest.raises(ValueError, match="2\\^63"):
+        batch_indices(0, 16, 4, 1 << 80)
+    with pytest.raises(ValueError, match="epoch"):
+        list(itertools.islice(_words(0, 16, 1 << 64), 1))
+    assert batch_indices(0, 16, 4, 5) == batch_indices(0, 16, 4, 5)
+    # SHAKE words (old code: OverflowError)
+    for n in (1 << 70, -1, 2.0):
+        with pytest.raises(DataError, match="shake_words"):
+            D.shake_words(b"t", n)
+    assert len(D.shake_words(b"t", 3)) == 3
+    # config fields, bounded where they enter
+    base = TrainConfig(width=8, layers=2).to_dict()
+    for field, value in [("width", [1 << 70]), ("steps", 1 << 63), ("n_features", 1 << 70), ("batch_size", 1 << 40),
+                         ("layers", 10 ** 12), ("width", [8] * 1024), ("batch_seed", 1 << 64)]:
+        d = dict(base, **{field: value})
+        if field == "width":
+            d.pop("layers")
+        with pytest.raises(ConfigError):
+            TrainConfig.from_dict(d)
+    TrainConfig.from_dict(dict(base, steps=(1 << 63) - 1, init_seed=(1 << 64) - 1))
+    # statement steps near 2^64, with a plan that agrees (old code: OverflowError in the schedule)
+    t0 = 1 << 70
+
+    def steps(h):
+        h["statement"]["steps"] = [t0, t0 + 1]
+        h["plan"]["t0"] = t0
+    with pytest.raises(StatementError, match="2\\^63"):
+        verify(rewrite(proof, steps))
+    # manifest metrics and the helpers that compare and plot them (old code: OverflowError)
+    assert _close(10 ** 400, 1.0) is False and _close(1.0, 10 ** 400) is False and _close(0.5, 0.5)
+    svg = _svg_metric([(0, 1.0), (1, 10 ** 400), (1 << 2000, 0.5), (2, 0.25), (3, float("inf"))], "loss")
+    assert "<polyline" in svg and "over steps 0..2" in svg
+    m = manifest(claim)
+    m["metrics"]["training"] = [{"t": 0, "loss": 10 ** 400}, {"t": 1 << 300, "loss": 1.0}]  # reported, unproven
+    m["metrics"]["proven_loss"][1]["loss"] = -(10 ** 400)
+    (claim / "manifest.json").write_text(json.dumps(m))
+    report = audit_claim(str(claim), jobs=1)
+    assert not report["ok"]
+    assert {f["code"] for f in report["failures"]} == {"metric_mismatch"}
+    res = invoke("audit", claim, "--jobs", 1, "--html", claim / "r.html")
+    assert res.exit_code == 1 and "internal error" not in output(res), output(res)
+
+
+# ----------------------------------------------------------------- 4. denial of service
+def test_many_layers_rejected_before_the_plan(proof, monkeypatch, tmp_path):
+    forbid(monkeypatch, (V, "make_plan"), (V, "circuit_for"), (V, "build_circuit"))
+
+    def layers(n):
+        def edit(h):
+            h["config"]["width"] = 8
+            h["config"]["layers"] = n
+        return edit
+    # 10^6 layers: beyond the config's limit (old code: 43 s and 2.6 GB, then MemoryError)
+    with pytest.raises(StatementError, match="layers must be at most 1024"):
+        verify(rewrite(proof, layers(10 ** 6)))
+    # 1000 layers are allowed, but their statement commitments alone exceed this body
+    with pytest.raises(StatementError, match="shorter than the statement commitments"):
+        verify(rewrite(proof, layers(1000)))
+    f = tmp_path / "layers.zkdl"
+    f.write_bytes(rewrite(proof, layers(10 ** 6)))
+    res = invoke("verify", f)
+    assert res.exit_code == 1 and "INVALID" in res.stdout and "Traceback" not in output(res)
+
+
+def test_many_steps_rejected_before_the_circuit(proof, monkeypatch):
+    forbid(monkeypatch, (V, "circuit_for"), (V, "build_circuit"))
+
+    def steps(h):  # T = 4096 is allowed, but its witness commitments do not fit this body
+        h["statement"]["steps"] = [1, 4097]
+    with pytest.raises(StatementError, match="witness commitments"):  # old code: 40 s, 2.4 GB
+        verify(rewrite(proof, steps))
+
+    def too_many(h):
+        h["statement"]["steps"] = [0, 4097]
+    with pytest.raises(StatementError, match="4096"):
+        verify(rewrite(proof, too_many))
+
+
+def test_big_manifest_config_not_recomputed(claim, monkeypatch):
+    from zkdl import anchors, tracer
+    forbid(monkeypatch, (anchors, "initial_weights_digest"), (tracer, "init_weights"))
+    m = manifest(claim)
+    assert m["initial_weights_public"] is True
+    m["config"]["width"] = [4096] * 7  # W[0] of this config: 10^8 values (old code: > 150 s, 2.9 GB)
+    m["config"]["layers"] = 8
+    (claim / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ClaimError, match="weight commitments alone"):
+        audit_claim(str(claim), jobs=1)
+    one_line_error(invoke("audit", claim, "--jobs", 1), 2)
+
+
+def test_honest_claim_still_recomputes_public_init(claim):
+    report = audit_claim(str(claim), jobs=1)
+    assert report["ok"], report["failures"]
+    assert "recomputed, matches" in report["anchors"]["initial_weights"]
+
+
+# ----------------------------------------------------------------- 5. the sizes field
+@pytest.mark.parametrize("edit", [
+    lambda s: s.update(body_bytes=0),
+    lambda s: s.update(committed_values=1.5),
+    lambda s: s.update(committed_values=s["committed_values"] + 1),
+    lambda s: s.update(body_bytes=float(s["body_bytes"])),
+    lambda s: s.update(extra=1),
+    lambda s: s.pop("committed_values"),
+    lambda s: s.clear(),
+], ids=["body0", "float", "off-by-one", "float-body", "extra-key", "missing-key", "empty"])
+def test_sizes_must_be_exact(proof, edit):
+    header, body = unpack(proof)
+    assert header["sizes"] == {"body_bytes": len(body), "committed_values": header["sizes"]["committed_values"]}
+    assert header["sizes"]["committed_values"] > 0
+    with pytest.raises(StatementError, match="sizes"):  # old code: the proof still verified
+        verify(rewrite(proof, lambda h: edit(h["sizes"])))
+    with pytest.raises(StatementError, match="sizes"):
+        verify(rewrite(proof, lambda h: h.pop("sizes")))

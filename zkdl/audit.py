@@ -442,40 +442,6 @@ def _check_inputs(claim_dir: str, model_path: str | None) -> None:
                              f"({getattr(exc, 'strerror', None) or exc})") from None
 
 
-def _check_manifest_bounds(claim_dir: str, m: dict) -> None:
-    """Bound the work the manifest's config can cause before any is done. The auditor
-    recomputes a public initialization W[0] (O(sum d_{l-1} d_l) values and a commitment)
-    under the manifest's config when the first proof states one. Under the first proof's
-    own config that work is bounded by the proof (its body holds the W[t0] and W[t1]
-    commitments, FORMAT.md 3.2); under another config it is not, so a manifest whose
-    config differs from the first proof's, and whose weight commitments would not even fit
-    in that file, is unusable (ClaimError) before any proof is verified. An honest claim
-    never fails this: every proof has the manifest's config."""
-    from zkdl.config import TrainConfig
-    from zkdl.prooffile import read_header
-    from zkdl.verifier.verify import weight_commitment_bytes
-    try:
-        dims = TrainConfig.from_dict(m["config"]).dims()
-    except (ZkdlError, TypeError, ValueError):
-        return  # an invalid config is reported (config_mismatch) and never used
-    first = _inside(claim_dir, m["proofs"][0]["file"])
-    try:
-        with open(first, "rb") as fh:  # TypeError: outside the claim (None)
-            header = read_header(fh)
-            size = os.fstat(fh.fileno()).st_size
-    except (OSError, TypeError, ValueError, VerificationError):
-        return  # reported later (bad_path, missing_proof, not_a_proof); nothing is recomputed
-    st = header.get("statement")
-    if not (isinstance(st, dict) and st.get("initial_weights_public") is True) or header.get("config") == m["config"]:
-        return
-    need = weight_commitment_bytes(dims)
-    if need > size:
-        raise ClaimError(f"{os.path.join(claim_dir, MANIFEST)}: the config states a {len(dims) - 1}-layer model "
-                         f"whose weight commitments alone take {need} bytes, but proofs[0] ({size} bytes, with a "
-                         f"public initialization) has another config: the public initialization cannot be "
-                         f"recomputed under the manifest's config")
-
-
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
                 label_column: str = "label", model_path: str | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
@@ -486,7 +452,6 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     _check_inputs(claim_dir, model_path)
     started = time.perf_counter()
     m = load_manifest(claim_dir)
-    _check_manifest_bounds(claim_dir, m)
     jobs = jobs or os.cpu_count() or 1
     entries = m["proofs"]
     if type(m.get("n_samples")) is not int or m["n_samples"] < 1:
@@ -728,13 +693,18 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
     if m.get("initial_weights_public") is True and first is not None and not first["initial_weights_public"]:
         fail("manifest_field", "manifest.json initial_weights_public",
              "the manifest claims a public initialization, the first proof's W commitment is hiding")
-    if first is not None and first["initial_weights_public"] and cfg is not None:
-        if A.initial_weights_digest(cfg) == first["initial_weights_digest"]:
-            rep["initial_weights"] = f"public initialization from init_seed {cfg.init_seed}: recomputed, matches"
+    if first is not None and first["initial_weights_public"]:
+        # recomputed under the first proof's own (verified) config, whose weight commitments
+        # that file holds: the work is bounded by the proof, whatever the manifest states
+        # (a manifest config that differs is reported as config_mismatch)
+        from zkdl.config import TrainConfig
+        own = TrainConfig.from_dict(first["config"])
+        if A.initial_weights_digest(own) == first["initial_weights_digest"]:
+            rep["initial_weights"] = f"public initialization from init_seed {own.init_seed}: recomputed, matches"
         else:
             rep["initial_weights"] = "public initialization claimed: DOES NOT match the seed's"
             fail("init_mismatch", w_first, f"W[{first['steps'][0]}] is not the public initialization of "
-                 f"init_seed {cfg.init_seed} (the recomputed commitment differs)")
+                 f"init_seed {own.init_seed} (the recomputed commitment differs)")
     public_data = all(st is not None and st["dataset_public"] for st in sts)
     if m.get("dataset_public") is True and not public_data:
         fail("manifest_field", "manifest.json dataset_public",

@@ -102,23 +102,6 @@ def _parse_header(raw: bytes) -> dict:
     return header
 
 
-def read_header(fh) -> dict:
-    """The header of the proof file open (binary) as ``fh``, read and checked as ``unpack``
-    does, without reading the body (at most 14 + MAX_HEADER bytes)."""
-    start = fh.read(len(MAGIC) + 6)
-    if len(start) < len(MAGIC) + 6 or start[:len(MAGIC)] != MAGIC:
-        raise EncodingError("not a zkdl proof file (bad magic)")
-    version, hlen = struct.unpack_from("<HI", start, len(MAGIC))
-    if version != FORMAT_VERSION:
-        raise EncodingError(f"unsupported proof format version {version} (this zkdl reads {FORMAT_VERSION})")
-    if hlen > MAX_HEADER:
-        raise EncodingError(f"proof header length {hlen} exceeds {MAX_HEADER}")
-    raw = fh.read(hlen)
-    if len(raw) < hlen:
-        raise EncodingError("proof file truncated in the header")
-    return _parse_header(raw)
-
-
 def unpack(data: bytes) -> tuple[dict, bytes]:
     """Split a proof file into (header dict, body bytes), strictly."""
     if not isinstance(data, (bytes, bytearray, memoryview)):

@@ -1358,7 +1358,7 @@ def _circuit_of_proof(path: str):
     except OSError as exc:
         raise _Fail(f"{path}: cannot read ({exc.strerror or exc})", EXIT_USAGE) from None
     try:
-        header = unpack(blob)[0]
+        header, body = unpack(blob)
     except VerificationError as exc:
         msg = _first_line(exc)
         raise _Fail(f"{path}: {msg}" if "not a zkdl proof file" in msg else f"{path}: not a zkdl proof file ({msg})",
@@ -1367,7 +1367,7 @@ def _circuit_of_proof(path: str):
         kind = header.get("kind") if isinstance(header, dict) else None
         raise _Fail(f"{path}: not a zkdl training proof (kind {kind!r}, expected {PROOF_KIND!r})", EXIT_USAGE)
     try:
-        config, plan, _st = parse_header(header)
+        config, plan, _st = parse_header(header, len(body))   # sizes bounded by the file
     except VerificationError as exc:
         raise _Fail(f"{path}: {_first_line(exc)}", EXIT_REJECTED) from None
     c = circuit_for(plan, config)

@@ -162,7 +162,7 @@ def test_public_init_of_other_weights_is_caught(run):
 def public_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("anchors") / "run"
     res = invoke("train", "--out", out, "-q", "--steps", 3, *SMALL, "--public-data", "--public-init",
-                 "--prove-loss")
+                 "--prove-loss", "--publish-metrics")
     assert res.exit_code == 0, output(res)
     res = invoke("export-model", out)
     assert res.exit_code == 0, output(res)

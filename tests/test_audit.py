@@ -58,7 +58,7 @@ def test_train_writes_claim(runs):
         data = (a / "claim" / p["file"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == p["sha256"]
         assert data == (a / p["file"]).read_bytes()
-    assert m["metrics"]["proven"] is False and len(m["metrics"]["training"]) == 3
+    assert "metrics" not in m  # the reported (unproven) metrics only with --publish-metrics
     assert not (a / "claim" / "secrets").exists()
 
 

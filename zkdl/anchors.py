@@ -154,10 +154,18 @@ def load_model(path: str) -> tuple[dict, list, list, list]:
     """(meta, int weights, float weights, blinds) of a released-model file, checked for
     shape and type consistency (raises AnchorError with the reason)."""
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise AnchorError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if magic != b"PK\x03\x04":  # an .npz is a zip archive; np.load would try a .npy or a pickle
+        raise AnchorError(f"{path}: not a zkdl model file (.npz)")
+    try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise AnchorError(f"{path}: not a model file ({exc})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise AnchorError(f"{path}: not a zkdl model file (.npz): the archive or an array in it cannot be "
+                          f"read") from None
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8:
         raise AnchorError(f"{path}: not a zkdl model file (no meta)")
     try:

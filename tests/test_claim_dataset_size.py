@@ -100,3 +100,20 @@ def test_data_is_checked_against_every_proof(claim, monkeypatch):
     data_fails = [f for f in r["failures"] if f["code"] == "data_mismatch"]
     assert [f["location"] for f in data_fails] == ["--data synthetic:64 / proofs[1] proofs/steps_000001-000002.zkdl"]
     assert "matches" not in r["anchors"]["dataset"]
+
+
+def test_verify_chain_requires_one_dataset_size(run_dir, monkeypatch):
+    import dataclasses
+
+    import zkdl.api as api_mod
+    files = sorted((run_dir / "proofs").glob("*.zkdl"))
+    res = invoke("verify", *files, "--chain")
+    assert res.exit_code == 0, output(res)
+    real = api_mod.verify
+
+    def fake(data, expect=None):
+        st = real(data, expect)
+        return dataclasses.replace(st, n_samples=72) if st.t0 == 1 else st
+    monkeypatch.setattr(api_mod, "verify", fake)
+    res = invoke("verify", *files, "--chain")
+    assert res.exit_code == 1 and "dataset of 72 rows, the previous proof 64" in res.stdout, output(res)

@@ -1005,6 +1005,9 @@ def verify(files, expect_initial, chain, as_json):
                                             f"ends at step {prev['steps'][1]}")
                 if st.dataset_digest != prev["dataset_digest"]:
                     raise VerificationError("chain broken: a different dataset commitment than the previous proof")
+                if st.n_samples != prev["n_samples"]:
+                    raise VerificationError(f"chain broken: states a dataset of {st.n_samples} rows, the previous "
+                                            f"proof {prev['n_samples']} (one chain, one dataset size)")
                 if st.config.digest() != prev["config_digest"]:
                     raise VerificationError("chain broken: a different training config than the previous proof")
                 if not prev_ok:
@@ -1026,7 +1029,7 @@ def verify(files, expect_initial, chain, as_json):
                     hst = header["statement"]
                     from zkdl.config import TrainConfig
                     prev = {"steps": hst["steps"], "final_weights_digest": hst["final_weights_digest"],
-                            "dataset_digest": hst["dataset_digest"],
+                            "dataset_digest": hst["dataset_digest"], "n_samples": hst["n_samples"],
                             "config_digest": TrainConfig.from_dict(header.get("config")).digest()}
                 except Exception:  # noqa: BLE001 - a malformed header just breaks the chain
                     prev = None

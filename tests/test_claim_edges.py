@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import zkdl.audit as A
+import zkdl.verify_pool as pool
 from tests.test_cli import invoke, output
 
 TINY = ["--width", "8", "--layers", "3", "--batch-size", "8", "--data", "synthetic:64"]
@@ -150,16 +151,16 @@ def test_worker_death_is_a_rejection_not_a_hang(run_out, tmp_path, monkeypatch):
     proofs = sorted((run_out / "claim" / "proofs").iterdir())
     crash = tmp_path / "crash.zkdl"
     shutil.copy(proofs[1], crash)
-    boot = ("import json, os, signal, sys; sys.path[:] = json.loads(sys.argv[1]); import zkdl.audit as A; "
-            "real = A.verify_file; "
-            "A.verify_file = lambda p: os.kill(os.getpid(), signal.SIGKILL) if 'crash' in p else real(p); "
+    boot = ("import json, os, signal, sys; sys.path[:] = json.loads(sys.argv[1]); import zkdl.verify_pool as V; "
+            "real = V.verify_file; "
+            "V.verify_file = lambda p: os.kill(os.getpid(), signal.SIGKILL) if 'crash' in p else real(p); "
             "from zkdl._verify_worker import main; main()")
-    monkeypatch.setattr(A, "_WORKER_BOOT", boot)
+    monkeypatch.setattr(pool, "_WORKER_BOOT", boot)
     paths = [str(proofs[0]), str(crash), str(proofs[2]), str(tmp_path / "missing.zkdl")]
-    res = A.verify_files(paths, 2)
+    res = pool.verify_files(paths, 2)
     assert [r["valid"] for r in res] == [True, False, True, False]
     assert "died" in res[1]["reason"] and "SIGKILL" in res[1]["reason"]
-    assert res[1]["sha256"] == A.sha256_file(str(crash)) and not res[1]["missing"]
+    assert res[1]["sha256"] == pool.sha256_file(str(crash)) and not res[1]["missing"]
     assert res[3]["missing"]
     assert res[0]["statement"]["steps"] == [0, 1] and res[2]["statement"]["steps"] == [2, 3]
 

@@ -19,7 +19,8 @@ from tests.test_cli import SMALL, invoke, output
 
 import zkdl
 from zkdl import data as D
-from zkdl.audit import ClaimError, _close, _svg_metric, audit_claim, load_manifest
+from zkdl.audit import ClaimError, _close, audit_claim, load_manifest
+from zkdl.report import _svg_metric
 from zkdl.config import TrainConfig
 from zkdl.errors import ConfigError, DataError, EncodingError, VerificationError
 from zkdl.prooffile import MAGIC, canonical_json, pack, unpack

@@ -10,7 +10,8 @@ VERIFIER_SIDE = ["zkdl", "zkdl.errors", "zkdl.field", "zkdl.poly", "zkdl.transcr
                  "zkdl.encoding", "zkdl.sumcheck", "zkdl.claims", "zkdl.reductions", "zkdl.prooffile",
                  "zkdl.curve", "zkdl.hyrax", "zkdl.sigma", "zkdl.config", "zkdl.schedule",
                  "zkdl.circuits.ir", "zkdl.circuits.builder", "zkdl.verifier", "zkdl.verifier.plan",
-                 "zkdl.verifier.flow", "zkdl.verifier.verify"]
+                 "zkdl.verifier.flow", "zkdl.verifier.verify", "zkdl.audit", "zkdl.report",
+                 "zkdl.verify_pool", "zkdl._verify_worker"]
 FORBIDDEN_PREFIXES = ["numba", "cupy", "zkdl.prover", "zkdl.tracer", "zkdl.field.vector",
                       "zkdl.field.kernels", "llvmlite"]
 

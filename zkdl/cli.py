@@ -1239,7 +1239,8 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
     read or the --html file cannot be written (both checked before any verification).
     CLAIM_DIR may also be a `zkdl train` / `zkdl prove` output directory holding claim/.
     """
-    from zkdl.audit import MANIFEST, ClaimError, audit_claim, check_output_path, html_report, text_report
+    from zkdl.audit import MANIFEST, ClaimError, audit_claim, check_output_path
+    from zkdl.report import html_report, text_report
     if not os.path.exists(os.path.join(claim_dir, MANIFEST)) and \
             os.path.exists(os.path.join(claim_dir, "claim", MANIFEST)):
         claim_dir = os.path.join(claim_dir, "claim")

@@ -29,7 +29,7 @@ from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, 
                               log2, next_pow2)
 
 __all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method",
-           "build_circuit", "RANGE_STRATEGIES"]
+           "build_circuit", "RANGE_STRATEGIES", "mlp_layer_runs"]
 
 RANGE_STRATEGIES = ("bits", "logup")
 _DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value"}
@@ -73,13 +73,19 @@ class CircuitBuilder:
         self._tensors: dict[str, _MutTensor] = {}
         self._loc: dict[tuple, str] = {}          # (base, layer) -> stack name
         self._relations: list[Relation] = []
+        self.layer_runs: dict[int, int] = {}      # layer -> its stacking run (set by the method)
+
+    def set_layer_runs(self, runs) -> None:
+        """Stack only layers of the same run together (runs: lists of layers, e.g. from
+        :func:`mlp_layer_runs`): tensors of one run share padded shapes and instance axis."""
+        self.layer_runs = {l: i for i, run in enumerate(runs) for l in run}
 
     # ------------------------------------------------------------------ tensors
     def stacks(self, base: str, layers, shape: Callable, *, kind: str, scope: str = "step",
                steps=None, role: Callable | None = None, lo=None, hi=None, source=None,
                nbits: int | None = None, bit_of: str | None = None) -> list[str]:
         """Declare base tensor ``base`` for ``layers`` (per-instance shape ``shape(l)``) at
-        ``steps`` (default 0..T-1), grouped into stacks by (role(l), padded shape).
+        ``steps`` (default 0..T-1), grouped into stacks by (layer run, role(l), padded shape).
         Returns the stack names. ``bit_of``: base of the value tensor (bit tensors)."""
         steps = list(range(self.T)) if steps is None else list(steps)
         groups: dict[tuple, list[int]] = {}
@@ -87,7 +93,7 @@ class CircuitBuilder:
             if (base, l) in self._loc:
                 raise CircuitError(f"tensor {base} for layer {l} declared twice")
             shp = tuple(shape(l))
-            key = (role(l) if role else None,
+            key = (self.layer_runs.get(l), role(l) if role else None,
                    tuple(None if s is None else next_pow2(s) for s in shp))
             groups.setdefault(key, []).append(l)
         names = []
@@ -288,6 +294,28 @@ def _absmax(b) -> int:
 
 
 # ----------------------------------------------------------------------------- methods
+def mlp_layer_runs(dims) -> list[list[int]]:
+    """FAC4DNN stacking of an MLP with layer widths ``dims`` = (d_0, ..., d_L): layers with
+    the same padded shapes (D_{l-1}, D_l, D_{l+1}) and ReLU-ness (l < L) are stacked,
+    split into runs of power-of-two length (5 -> 4 + 1), so that with T a power of two
+    the instance axis needs no padded (all-zero) layer slots; instance (t, lf) of a run of
+    2^k layers sits at index t 2^k + lf. Ordered by first layer. The verifier's plan and
+    the circuit builder both use this, so that their stacks are the same."""
+    pd = [next_pow2(int(d)) for d in dims]
+    L = len(dims) - 1
+    groups: dict[tuple, list[int]] = {}
+    for layer in range(1, L + 1):
+        key = (pd[layer - 1], pd[layer], pd[layer + 1] if layer < L else 0, layer < L)
+        groups.setdefault(key, []).append(layer)
+    runs = []
+    for ls in groups.values():
+        while ls:
+            size = 1 << (len(ls).bit_length() - 1)
+            runs.append(ls[:size])
+            ls = ls[size:]
+    return sorted(runs, key=lambda r: r[0])
+
+
 class Method:
     """A training method: adds its tensors and relations to a builder.
 
@@ -325,6 +353,7 @@ class SGDMLPMethod(Method):
         d, B = b.dims, cfg.batch_size
         H = list(range(1, L))
         ALL = list(range(1, L + 1))
+        b.set_layer_runs(mlp_layer_runs(d))
 
         # statement: initial weights (range-checked once unless inherited) and the dataset
         g.initial_weights(b, "W0", ALL, lambda l: (d[l - 1], d[l]), Q,

@@ -138,7 +138,7 @@ class _Assignment:
             u = _lin([(1, v), (o, self.indicator(t.bit_of))])
             u = np.asarray(u, dtype=object) if u.dtype == object else u
             for k in range(t.nbits):
-                out[:, k] = np.asarray((u >> k) & 1, dtype=np.int64)
+                out[..., k] = np.asarray((u >> k) & 1, dtype=np.int64)
             return out
         for i, (tr, l) in enumerate(t.instances):
             out[(i,) + box] = self._source(t, tr, l, shp)
@@ -155,9 +155,9 @@ class _Assignment:
         data = self.run.data
         if src == "dataset.X":
             a = np.asarray(data.X, dtype=np.int64)
-        elif src == "dataset.onehot":
+        elif src == "dataset.targets":
             a = np.zeros((data.n_samples, data.n_classes), dtype=np.int64)
-            a[np.arange(data.n_samples), np.asarray(data.y)] = 1
+            a[np.arange(data.n_samples), np.asarray(data.y)] = 1 << self.c.config.R
         elif src == "schedule":
             a = np.zeros(shp, dtype=np.int64)
             a[np.arange(len(self.rows[tr])), self.rows[tr]] = 1
@@ -235,10 +235,11 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         if a.c.tensor(o.tensor).bit_of is not None and not a.materialize_bits:
             return []          # generated from in-range values: binary by construction
         b = _gather(a, r, o)
-        ind = _gather(a, r, o, a.indicator(o.tensor))
+        one = r.params.get("one", 1)
+        ind = _gather(a, r, o, a.indicator(o.tensor)) * one
         v = b.astype(object) * (ind - b) if b.dtype == object or _absmax(b) > (1 << 30) else b * (ind - b)
         bad = v != 0
-        return _failures(r, t0, bad, lambda ix: "0 or 1" if ind[ix] else 0, b, limit)
+        return _failures(r, t0, bad, lambda ix: f"0 or {one}" if ind[ix] else 0, b, limit)
     elif k == "range":
         o = r.operand("value")
         v = _gather(a, r, o)

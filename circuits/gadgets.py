@@ -5,7 +5,7 @@ gadgets never look at how a range check is realized: they ask :func:`range_value
 range-checked tensor of n bits with offset o" and use the stacks it declares.
 
 * :func:`range_value` / :func:`range_check` -- strategy ``bits`` (zkDL): commit the bit
-  decomposition ``base.bits`` (bit axis first), prove it boolean (``b (Ind - b) = 0``,
+  decomposition ``base.bits`` (bit axis last), prove it boolean (``b (Ind - b) = 0``,
   which also forces zero padding) and define the value by recomposition
   ``v = sum_k 2^k b_k - o Ind``; the value itself is NOT committed. Strategy ``logup``
   (LogUp-GKR, Papini-Habock 2023): commit the value, emit a range relation over 16-bit
@@ -20,8 +20,8 @@ range-checked tensor of n bits with offset o" and use the stacks it declares.
 * :func:`initial_weights`, :func:`weight_chain` -- W[t0] in the statement (range-checked
   once unless inherited) and ``W[t] = W[t0] - sum_{s<t} dW[s]`` (Pedersen homomorphism),
   plus ``W_final = W[t0+T]``.
-* :func:`data_selection` -- ``A_0[t] = Sel[t] X`` and ``Y[t] = 2^R Sel[t] Yhot`` for the
-  committed dataset (X, one-hot labels Yhot) and the public batch schedule Sel.
+* :func:`data_selection` -- ``A_0[t] = Sel[t] X`` and ``Y[t] = Sel[t] Ydata`` for the
+  committed dataset (X, one-hot targets times 2^R Ydata) and the public batch schedule Sel.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _range_relations(b: CircuitBuilder, base: str, layers, shape, n: int, offset
     insts = _instances(b, layers, steps)
     step_fn = None if steps is None else (lambda t: [t])
     if b.range_strategy == "bits":
-        b.stacks(f"{base}.bits", layers, lambda l: (n, *shape(l)), kind="committed", scope=scope,
+        b.stacks(f"{base}.bits", layers, lambda l: (*shape(l), n), kind="committed", scope=scope,
                  steps=steps, role=role, lo=0, hi=1, nbits=n, bit_of=base)
         b.relation(f"bool:{base}.bits", "booleanity", insts, [Op("bits", f"{base}.bits", steps=step_fn)])
         b.relation(f"range:{base}", "range", insts,
@@ -168,11 +168,12 @@ def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers
 
 
 def data_selection(b: CircuitBuilder, *, check: bool) -> None:
-    """Committed dataset (X: N x d_0, Yhot: N x d_L one-hot), public selection Sel[t]
-    (B x N, row b has a 1 at column batch_indices(seed, N, B, t0 + t)[b]); A_0[t] = Sel[t] X,
-    Y[t] = 2^R Sel[t] Yhot. Both are zero outside N x d (rows >= N included) in every proof.
-    ``check``: range-check X to Q bits and prove Yhot one-hot (entries 0/1, each of the N
-    rows summing to 1) in this proof; otherwise both are inherited from a chained proof."""
+    """Committed dataset (X: N x d_0, Ydata: N x d_L one-hot targets times 2^R), public
+    selection Sel[t] (B x N, row b has a 1 at column batch_indices(seed, N, B, t0 + t)[b]);
+    A_0[t] = Sel[t] X, Y[t] = Sel[t] Ydata. Both are zero outside N x d (rows >= N included)
+    in every proof. ``check``: range-check X to Q bits and prove Ydata one-hot times 2^R
+    (every entry 0 or 2^R, each of the N rows summing to 2^R) in this proof; otherwise both
+    are inherited from a chained proof."""
     cfg = b.config
     L, R, Q, B = cfg.layers, cfg.R, cfg.Q, cfg.batch_size
     d = b.dims
@@ -182,12 +183,12 @@ def data_selection(b: CircuitBuilder, *, check: bool) -> None:
              lo=-half, hi=half - 1, source="dataset.X")
     if check:
         range_check(b, "Xdata", [0], lambda l: (N, d[0]), Q, half, scope="statement", steps=[0])
-    b.stacks("Yhot", [L], lambda l: (N, d[L]), kind="committed", scope="statement", steps=[0],
-             lo=0, hi=1, source="dataset.onehot")
-    zero_padding(b, [b.stack_of("Xdata", 0), b.stack_of("Yhot", L)])
+    b.stacks("Ydata", [L], lambda l: (N, d[L]), kind="committed", scope="statement", steps=[0],
+             lo=0, hi=1 << R, source="dataset.targets")
+    zero_padding(b, [b.stack_of("Xdata", 0), b.stack_of("Ydata", L)])
     if check:
-        b.relation("bool:Yhot", "booleanity", [(0, L)], [Op("bits", "Yhot")])
-        b.relation("onehot:Yhot", "row_sum", [(0, L)], [Op("x", "Yhot")], {"value": 1})
+        b.relation("bool:Ydata", "booleanity", [(0, L)], [Op("bits", "Ydata")], {"one": 1 << R})
+        b.relation("onehot:Ydata", "row_sum", [(0, L)], [Op("x", "Ydata")], {"value": 1 << R})
     b.stacks("Sel", [0], lambda l: (B, N), kind="public", lo=0, hi=1, source="schedule")
     b.stacks("A", [0], lambda l: (B, d[0]), kind="derived_linear", source=[[1, "A_{l}"]])
     b.stacks("Y", [L], lambda l: (B, d[L]), kind="derived_linear", source=[[1, "Y"]])
@@ -196,8 +197,8 @@ def data_selection(b: CircuitBuilder, *, check: bool) -> None:
                [Op("out", "A"), Op("select", "Sel"), Op("table", "Xdata", steps=lambda t: [0])],
                {"coef": 1, **sched})
     b.relation("data_Y", "data", _instances(b, [L]),
-               [Op("out", "Y"), Op("select", "Sel", layer=lambda l: 0), Op("table", "Yhot", steps=lambda t: [0])],
-               {"coef": 1 << R, **sched})
+               [Op("out", "Y"), Op("select", "Sel", layer=lambda l: 0), Op("table", "Ydata", steps=lambda t: [0])],
+               {"coef": 1, **sched})
 
 
 def selection_indices(circuit, n_samples: int, t0: int = 0) -> list[list[int]]:

@@ -7,8 +7,8 @@ The circuit is data (DESIGN.md section 4). It lists
   (t-major order: ``(t, l)`` sorted by t, then l) padded to a power of two and every
   per-instance axis padded to a power of two. Instance steps ``t`` are relative to the
   window start ``t0`` (the statement says t0; the circuit does not depend on it).
-  Bit tensors of the ``bits`` range strategy carry the bit axis first:
-  ``B[inst, k, *axes]`` (k = 0 is the least significant bit).
+  Bit tensors of the ``bits`` range strategy carry the bit axis last:
+  ``B[inst, *axes, k]`` (k = 0 is the least significant bit).
 * **relations** -- each a *family*: the instances of one relation with identical operand
   stacks, provable by ONE sumcheck over the stacked instances. Every operand has an
   explicit source table ``src[i]`` (relation instance i -> list of operand-stack instance
@@ -35,10 +35,11 @@ matmul         coef * op(left) @ op(right) = sum_i c_i out_i   (op = transpose
 hadamard       out = (c0 + c1 * mask) * x           (element-wise)
 linear, chain  out = sum_i c_i term_i               (element-wise; a term with
                several sources is their sum)
-booleanity     bits * (Ind_bits - bits) = 0         (so bits are 0/1 inside the
-               logical box and 0 outside: padding is forced to zero)
+booleanity     bits * (one * Ind_bits - bits) = 0   (so bits are 0 or ``one``,
+               default 1, inside the logical box and 0 outside: padding is
+               forced to zero)
 range          value + offset in [0, 2^n) inside the logical box, value = 0
-               outside. Strategy ``bits``: value = sum_{k<n} 2^k bits[k] -
+               outside. Strategy ``bits``: value = sum_{k<n} 2^k bits[..., k] -
                offset * Ind_value (the booleanity family of ``bits`` forces the
                padding of bits, hence of value, to zero). Strategy ``logup``
                (value committed): a lookup of value + offset * Ind_value into
@@ -131,8 +132,8 @@ class Tensor:
     range-checked inputs). ``source``: how a witness generator reads the tensor from a
     trace: a list of ``[coef, name]`` with ``{l}`` standing for the layer (e.g.
     ``[[1, "Zp_{l}"], [2^(Q-1), "S_{l}"]]``), a string for special sources
-    (``dataset.X``, ``dataset.onehot``, ``schedule``), or ``None`` for bit tensors
-    (generated from ``bit_of``). ``nbits``: logical bit count of a bit tensor (its axis 0).
+    (``dataset.X``, ``dataset.targets`` (one-hot times 2^R), ``schedule``), or ``None`` for bit tensors
+    (generated from ``bit_of``). ``nbits``: logical bit count of a bit tensor (its last axis).
     """
 
     name: str

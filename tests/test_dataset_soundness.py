@@ -110,11 +110,11 @@ def test_all_zero_target_row_rejected(run):
 def test_circuit_has_the_relations(run):
     plan = make_plan(run.config, 0, 2, N)
     kinds = {r.name: r.kind for r in circuit_for(plan, run.config).relations}
-    assert kinds["pad:Xdata[0]"] == "padding" and kinds["pad:Yhot[3]"] == "padding"
-    assert kinds["onehot:Yhot[3]"] == "row_sum"
+    assert kinds["pad:Xdata[0]"] == "padding" and kinds["pad:Ydata[3]"] == "padding"
+    assert kinds["onehot:Ydata[3]"] == "row_sum"
     chained = circuit_for(make_plan(run.config, 1, 1, N, False, False), run.config)
     names = {r.name for r in chained.relations}
-    assert "pad:Xdata[0]" in names and "onehot:Yhot[3]" not in names
+    assert "pad:Xdata[0]" in names and "onehot:Ydata[3]" not in names
     # a power-of-two dataset with power-of-two widths has no padding to check
     cfg = TrainConfig(width=(4, 4), batch_size=2, lr_shift=9, n_features=4, n_classes=4)
     names = {r.name for r in circuit_for(make_plan(cfg, 0, 1, 64), cfg).relations}
@@ -142,9 +142,9 @@ def test_checker_reports_rows_beyond_n(run):
 
 
 def test_checker_reports_two_hot_rows(run):
-    assert _failures_of(run, "onehot:Yhot[3]", lambda y: None) == []
+    assert _failures_of(run, "onehot:Ydata[3]", lambda y: None) == []
 
     def edit(y):
-        y[0, 7, :3] = 1
-    (f,) = _failures_of(run, "onehot:Yhot[3]", edit)
-    assert f.index == (7,) and f.got == 3 and f.expected == 1
+        y[0, 7, :3] = 1 << 16
+    (f,) = _failures_of(run, "onehot:Ydata[3]", edit)
+    assert f.index == (7,) and f.got == 3 << 16 and f.expected == 1 << 16

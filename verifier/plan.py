@@ -5,7 +5,8 @@ window and the dataset size. It fixes the FAC4DNN stacking (DESIGN.md section 4)
 
 * Every dimension is padded to a power of two: batch B -> Bp, widths d_l -> D_l.
 * Layers with the same padded shapes (D_{l-1}, D_l, D_{l+1}) and the same ReLU-ness,
-  split into runs of power-of-two length, form the *families* F; its instances are (t, lf) for the T steps of the window and the
+  split into runs of power-of-two length (:func:`zkdl.circuits.builder.mlp_layer_runs`,
+  which also stacks the circuit IR), form the *families* F; its instances are (t, lf) for the T steps of the window and the
   family's layers, stacked on a leading instance axis: index = t << lbits | lf with
   tbits = log2(Tp), lbits = log2(Lp). Padded instances hold zeros.
 * Committed witness stacks per family (all other tensors are derived):
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from zkdl.circuits.builder import mlp_layer_runs
 from zkdl.errors import ConfigError
 
 
@@ -176,20 +178,9 @@ def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bo
         raise ConfigError("Q too large: integer relations could wrap around the field modulus")
     pd = [pad2(d) for d in dims]
     L = len(dims) - 1
-    groups: dict[tuple, list[int]] = {}
-    for layer in range(1, L + 1):
-        key = (pd[layer - 1], pd[layer], pd[layer + 1] if layer < L else 0, layer < L)
-        groups.setdefault(key, []).append(layer)
-    # Split each group into power-of-two runs of layers (5 -> 4 + 1), so that the
-    # instance axis needs no padded (all-zero) layer slots when T is a power of two.
-    chunks = []
-    for key, ls in groups.items():
-        while ls:
-            size = 1 << (len(ls).bit_length() - 1)
-            chunks.append((key, ls[:size]))
-            ls = ls[size:]
-    chunks.sort(key=lambda kv: kv[1][0])
-    fams = tuple(Family(i, tuple(ls), key[3], key[0], key[1], key[2]) for i, (key, ls) in enumerate(chunks))
+    runs = mlp_layer_runs(dims)
+    fams = tuple(Family(i, tuple(ls), ls[0] < L, pd[ls[0] - 1], pd[ls[0]], pd[ls[0] + 1] if ls[0] < L else 0)
+                 for i, ls in enumerate(runs))
     return Plan(dims, int(config.batch_size), int(config.R), int(config.Q), int(config.update_bits),
                 int(config.lr_num), int(config.lr_shift), t0, T, n_samples, bool(check_initial_weights),
                 bool(check_dataset), fams, bool(prove_loss))

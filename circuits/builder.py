@@ -4,11 +4,12 @@ A training method (:class:`Method`; built-in :class:`SGDMLPMethod`) describes it
 per-(step, layer) tensors and relations through a :class:`CircuitBuilder`, mostly via the
 gadgets of :mod:`zkdl.circuits.gadgets`. The builder
 
-* groups the instances of each base tensor into stacks by (role, padded shape), named
-  ``base[layers]`` (e.g. ``Zp[1-7]`` and ``Zp[8]``);
+* groups the instances of each base tensor into stacks by (layer run, role, padded shape),
+  named ``base[layers]`` (e.g. ``Zp[1-4]``, ``Zp[5-6]``, ``Zp[7]`` and ``Zp[8]`` for the
+  default MLP; runs from :func:`mlp_layer_runs`, shared with the proof's plan);
 * turns a relation over a list of (t, l) instances into families, one per distinct tuple
-  of operand stacks (e.g. ``forward[1]``, ``forward[2-7]``, ``forward[8]``), with
-  explicit source tables for the index maps;
+  of operand stacks (e.g. ``forward[1-4]``), with explicit source tables for the index
+  maps; a gathering relation (``gather=True``) reads several stacks into one;
 * derives value bounds of derived tensors by interval arithmetic and refuses a matmul
   whose integer value could wrap around the field modulus.
 
@@ -141,34 +142,28 @@ class CircuitBuilder:
         return m.lo, m.hi
 
     # ------------------------------------------------------------------ relations
-    def relation(self, name: str, kind: str, instances, ops: list[Op], params: dict | None = None) -> list[Relation]:
+    def relation(self, name: str, kind: str, instances, ops: list[Op], params: dict | None = None, *,
+                 gather: bool = False) -> list[Relation]:
         """Add relation ``name`` over ``instances`` ((t, l) pairs, relative t); one family
-        per distinct tuple of operand stacks. Returns the families."""
+        per distinct tuple of operand stacks. Returns the families.
+
+        ``gather`` (linear relations): one family per stack of the first (``out``) operand;
+        a term whose instances lie in several stacks becomes one operand per stack, with
+        empty source rows (zero) for the instances it does not serve. This is how a stack
+        gathers instances of other stacks, e.g. the inputs A[l-1] of a layer run, which
+        come from the data for l = 1 and from the previous layers otherwise."""
         params = dict(params or {})
         groups: dict[tuple, list] = {}
         for (t, l) in instances:
             key = tuple(self.stack_of(o.base, o.layer(l) if o.layer else l) for o in ops)
-            groups.setdefault(key, []).append((t, l))
+            groups.setdefault(key[:1] if gather else key, []).append((t, l))
         fams = []
         for key, insts in groups.items():
             insts = sorted(insts)
             fname = f"{name}[{fmt_layers(l for _, l in insts)}]"
             operands = []
-            for o, sname in zip(ops, key):
-                st = self._tensors[sname]
-                index = {inst: i for i, inst in enumerate(st.instances)}
-                src = []
-                for (t, l) in insts:
-                    ll = o.layer(l) if o.layer else l
-                    ts = o.steps(t) if o.steps else [t]
-                    row = []
-                    for u in ts:
-                        if (u, ll) not in index:
-                            raise CircuitError(f"relation {fname}: tensor {sname} has no instance (t={u}, l={ll})")
-                        row.append(index[(u, ll)])
-                    src.append(tuple(row))
-                operands.append(Operand(role=o.role, tensor=sname, src=tuple(src), coef=o.coef,
-                                        transpose=o.transpose))
+            for o in ops:
+                operands.extend(self._operands(fname, o, insts))
             rel = self._finish(Relation(name=fname, kind=kind, instances=tuple(insts),
                                         operands=tuple(operands), params=dict(params)))
             if any(r.name == rel.name for r in self._relations):
@@ -176,6 +171,28 @@ class CircuitBuilder:
             self._relations.append(rel)
             fams.append(rel)
         return fams
+
+    def _operands(self, fname: str, o: Op, insts) -> list[Operand]:
+        """The operand(s) of spec ``o`` for relation instances ``insts``: one per stack the
+        instances read (one, unless the relation gathers), with explicit source rows."""
+        stacks: dict[str, list] = {}
+        for (t, l) in insts:
+            stacks.setdefault(self.stack_of(o.base, o.layer(l) if o.layer else l), [])
+        for sname in stacks:
+            index = {inst: i for i, inst in enumerate(self._tensors[sname].instances)}
+            for (t, l) in insts:
+                ll = o.layer(l) if o.layer else l
+                if self.stack_of(o.base, ll) != sname:
+                    stacks[sname].append(())
+                    continue
+                row = []
+                for u in (o.steps(t) if o.steps else [t]):
+                    if (u, ll) not in index:
+                        raise CircuitError(f"relation {fname}: tensor {sname} has no instance (t={u}, l={ll})")
+                    row.append(index[(u, ll)])
+                stacks[sname].append(tuple(row))
+        return [Operand(role=o.role, tensor=sname, src=tuple(src), coef=o.coef, transpose=o.transpose)
+                for sname, src in stacks.items()]
 
     def _finish(self, r: Relation) -> Relation:
         """Fill degree/num_vars, propagate bounds to the defined tensor, check wraparound."""
@@ -209,11 +226,14 @@ class CircuitBuilder:
         elif k in ("linear", "chain"):
             degree, nv = 1, 0
             lo = hi = 0
-            for o in r.operands_with("term"):
-                n = max(len(s) for s in o.src)
-                a, b = self.bound(o.tensor)
-                c = sorted((o.coef * a * n, o.coef * b * n, 0))
-                lo, hi = lo + c[0], hi + c[-1]
+            for i in range(len(r.instances)):     # per instance: a gathered term serves only some
+                ilo = ihi = 0
+                for o in r.operands_with("term"):
+                    n = len(o.src[i])
+                    a, b = self.bound(o.tensor)
+                    c = sorted((o.coef * a * n, o.coef * b * n, 0))
+                    ilo, ihi = ilo + c[0], ihi + c[-1]
+                lo, hi = min(lo, ilo), max(hi, ihi)
             self._set_bound(tens["out"], lo, hi)
         elif k == "booleanity":
             bt = tens["bits"]
@@ -370,8 +390,10 @@ class SGDMLPMethod(Method):
         g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
                       source=[[1, "Zp_{l}"]])
         g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
+        # each run's inputs A[l-1] (the data for l = 1), gathered as the proof stacks them
+        g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
         g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL],
-                          left=Op("left", "A", layer=lambda l: l - 1),
+                          left=Op("left", "Ain"),
                           right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
         # output gradient (MSE): G_Z_L = Z'_L - Y
         g.mse_gradient(b, L, lambda l: (B, d[l]))
@@ -382,13 +404,14 @@ class SGDMLPMethod(Method):
             g.range_value(b, "G_Ap", H, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
             g.range_value(b, "remGA", H, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
             g.zkrelu_backward(b, H, lambda l: (B, d[l]))
+            g.gather(b, "GZn", "G_Z", H, lambda l: (B, d[l + 1]), lambda l: l + 1, [[1, "G_Z_{next}"]])
+            g.gather(b, "Wn", "W", H, lambda l: (d[l], d[l + 1]), lambda l: l + 1, [[1, "W_{next}"]])
             g.rescaled_matmul(b, "backward", [(t, l) for t in range(T) for l in H],
-                              left=Op("left", "G_Z", layer=lambda l: l + 1),
-                              right=Op("right", "W", layer=lambda l: l + 1, transpose=True),
+                              left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
                               quotient="G_Ap", remainder="remGA", shift=R)
         # weight gradient + update: a A^T G_Z = 2^(R+k) dW + remW
         g.rescaled_matmul(b, "update", [(t, l) for t in range(T) for l in ALL],
-                          left=Op("left", "A", layer=lambda l: l - 1, transpose=True),
+                          left=Op("left", "Ain", transpose=True),
                           right=Op("right", "G_Z"), quotient="dW", remainder="remW", shift=R + k,
                           coef=a)
 

@@ -163,7 +163,8 @@ class _Assignment:
             a[np.arange(len(self.rows[tr])), self.rows[tr]] = 1
         elif isinstance(src, tuple):
             st = self.traces[tr]
-            a = _lin([(c, np.asarray(st.tensors[name.format(l=l)], dtype=np.int64)) for c, name in src])
+            a = _lin([(c, np.asarray(st.tensors[name.format(l=l, prev=l - 1, next=l + 1)], dtype=np.int64))
+                      for c, name in src])
         else:
             raise CircuitError(f"tensor {t.name}: no witness source")
         if tuple(a.shape) != shp:

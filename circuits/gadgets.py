@@ -13,6 +13,8 @@ range-checked tensor of n bits with offset o" and use the stacks it declares.
 * :func:`zkrelu_forward` / :func:`zkrelu_backward` -- zkReLU (zkDL section 3): sign bits S
   committed once; ``U = Z' + 2^(Q-1) S`` in ``[0, 2^(Q-1))`` (so S is the sign of Z');
   ``A = (1 - S) * Z'``; backward ``G_Z = (1 - S) * G_A'`` with the same S.
+* :func:`gather` -- a stack whose instances are instances of other stacks (the inputs
+  A[l-1], W[l+1], G_Z[l+1] of a layer run), defined by an instance map.
 * :func:`rescaled_matmul` -- ``coef * op(X) @ op(Y) = 2^s Q + rem`` (forward, backward,
   weight gradient with the learning rate a / 2^k folded into coef and s).
 * :func:`mse_gradient` -- ``G_Z_L = Z'_L - Y``.
@@ -32,7 +34,8 @@ from zkdl.circuits.builder import CircuitBuilder, Op
 from zkdl.circuits.ir import CircuitError, next_pow2
 
 __all__ = ["range_value", "range_check", "zkrelu_forward", "zkrelu_backward", "rescaled_matmul",
-           "mse_gradient", "mse_loss_output", "initial_weights", "weight_chain", "data_selection", "zero_padding", "selection_indices",
+           "mse_gradient", "mse_loss_output", "initial_weights", "weight_chain", "data_selection", "zero_padding",
+           "gather", "selection_indices",
            "LOGUP_LIMB_BITS"]
 
 LOGUP_LIMB_BITS = 16
@@ -106,6 +109,15 @@ def zkrelu_backward(b: CircuitBuilder, layers, shape) -> None:
     b.stacks("G_Z", layers, shape, kind="derived_product", role=lambda l: "hidden", source=[[1, "G_Z_{l}"]])
     b.relation("relu_bwd", "hadamard", _instances(b, layers),
                [Op("out", "G_Z"), Op("mask", "S"), Op("x", "G_Ap")], {"c0": 1, "c1": -1})
+
+
+def gather(b: CircuitBuilder, base: str, src: str, layers, shape, layer_of, source) -> None:
+    """Derived stacks ``base[t, l] = src[t, layer_of(l)]``, stacked by the layer runs of
+    ``layers`` (e.g. the inputs A[l-1] of each run, which come from the data for l = 1):
+    one ``linear`` family per stack, a term per source stack (an instance map)."""
+    b.stacks(base, layers, shape, kind="derived_linear", source=source)
+    b.relation(f"gather:{base}", "linear", _instances(b, layers),
+               [Op("out", base), Op("term", src, layer=layer_of)], gather=True)
 
 
 def rescaled_matmul(b: CircuitBuilder, name: str, instances, *, left: Op, right: Op, quotient: str,

@@ -131,7 +131,7 @@ class Tensor:
     inclusive bounds of every entry (range-checked, or derived by interval arithmetic from
     range-checked inputs). ``source``: how a witness generator reads the tensor from a
     trace: a list of ``[coef, name]`` with ``{l}`` standing for the layer (e.g.
-    ``[[1, "Zp_{l}"], [2^(Q-1), "S_{l}"]]``), a string for special sources
+    ``[[1, "Zp_{l}"], [2^(Q-1), "S_{l}"]]``; ``{prev}``/``{next}`` stand for l - 1 / l + 1), a string for special sources
     (``dataset.X``, ``dataset.targets`` (one-hot times 2^R), ``schedule``), or ``None`` for bit tensors
     (generated from ``bit_of``). ``nbits``: logical bit count of a bit tensor (its last axis).
     """

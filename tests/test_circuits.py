@@ -257,7 +257,7 @@ def test_golden_digest():
     assert c.digest() == GOLDEN
 
 
-GOLDEN = "26648ebc7c23e37b4265867d30e5a0890c13a7b0119049cec214e5a227a33b1a"
+GOLDEN = "08c78d82a951f70d16906c7ed81684d0a61c29682f4f8cb96da4eebfc1d6e05d"
 
 
 @pytest.mark.parametrize("change", [
@@ -307,16 +307,21 @@ def test_summary_and_families():
     s = summary(c)
     assert "committed values per step" in s and "range-checked bits" in s
     names = {r.name for r in c.relations}
-    # stacks follow the power-of-two layer runs (mlp_layer_runs: [1-4], [5-6], [7], [8]);
-    # a forward family per distinct (input activation stack, weight stack)
-    assert {"forward[1]", "forward[2-4]", "forward[5]", "forward[6]", "forward[7]", "forward[8]"} <= names
+    # stacks and relation families follow the power-of-two layer runs (mlp_layer_runs:
+    # [1-4], [5-6], [7], [8]): one forward matmul per run, its inputs gathered
+    assert {"forward[1-4]", "forward[5-6]", "forward[7]", "forward[8]"} <= names
+    assert not any(n.startswith("forward[") and n not in ("forward[1-4]", "forward[5-6]", "forward[7]",
+                                                           "forward[8]") for n in names)
     assert {t.name for t in c.tensors if t.base == "W"} == {"W[1-4]", "W[5-6]", "W[7]", "W[8]"}
-    fw = c.relation("forward[2-4]")
-    A = c.tensor(fw.operand("left").tensor)
-    assert fw.num_vars == 4 + 4 and fw.degree == 3          # 12 instances -> 16, contraction 16
-    # the source table of "layer l-1": instance (t, l) reads A[t, l-1]
-    for (t, l), src in zip(fw.instances, fw.operand("left").src):
-        assert A.instances[src[0]] == (t, l - 1)
+    fw = c.relation("forward[1-4]")
+    assert fw.operand("left").tensor == "Ain[1-4]"
+    assert fw.num_vars == 4 + 4 and fw.degree == 3          # 16 instances, contraction 16
+    # the gather of "layer l-1": instance (t, l) of Ain reads A[t, l-1] (the data A[0] for l = 1)
+    ga = c.relation("gather:Ain[1-4]")
+    for o in ga.operands_with("term"):
+        A = c.tensor(o.tensor)
+        for (t, l), src in zip(ga.instances, o.src):
+            assert [A.instances[j] for j in src] == ([(t, l - 1)] if (l == 1) == (o.tensor == "A[0]") else [])
     ch = c.relation("chain[1-4]")                            # W_1 is 16 x 16 like the hidden ones
     dw = [o for o in ch.operands if o.tensor.startswith("dW")][0]
     assert dw.coef == -1

@@ -77,3 +77,26 @@ def test_statement_stacks_agree(kw):
     assert (Y.lo, Y.hi) == (0, 1 << cfg.R)               # committed as one-hot times 2^R, as the proof does
     bools = {r.name: r.params for r in c.relations if r.kind == "booleanity"}
     assert bools["bool:Ydata[3]" if plan.L == 3 else f"bool:Ydata[{plan.L}]"] == {"one": 1 << cfg.R}
+
+
+@pytest.mark.parametrize("kw,T,first", list(cases()))
+def test_relation_families_agree(kw, T, first):
+    """One forward, backward (ReLU families) and update matmul per family of the proof,
+    over the same instances, on gathered operand stacks of the proof's derived shapes."""
+    from zkdl.verifier.flow import stack_shape
+    cfg = TrainConfig(lr_shift=9, **kw)
+    plan = make_plan(cfg, 1, T, 40, first, first)
+    c = circuit_for(plan, cfg)
+    expected = set()
+    for fam in plan.families:
+        insts = [(t, l) for t in range(T) for l in fam.layers]
+        for rel in ("forward", "update") + (("backward",) if fam.relu else ()):
+            r = [r for r in c.relations_of("matmul") if r.name.split("[")[0] == rel and r.instances[0] == insts[0]]
+            assert len(r) == 1 and list(r[0].instances) == insts, (rel, fam)
+            expected.add(r[0].name)
+        for base, name in (("Ain", "Ain"), ("Wn", "Wn"), ("GZn", "GZn")):
+            if base != "Ain" and not fam.relu:
+                continue
+            t = ir_stack(c, base, fam.layers[0])
+            assert (t.stack, *t.padded) == stack_shape(plan, f"{name}/{fam.index}")
+    assert {r.name for r in c.relations_of("matmul")} == expected

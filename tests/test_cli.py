@@ -252,7 +252,7 @@ def test_no_zk_is_labelled_plain(tmp_path):
 
 
 def test_lr_option_forms():
-    from zkdl.cli import parse_lr
+    from zkdl.cli_common import parse_lr
     assert parse_lr("1/512") == (1, 9)
     assert parse_lr("3/2^10") == (3, 10)
     assert parse_lr("0.001953125") == (1, 9)

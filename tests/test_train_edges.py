@@ -13,7 +13,7 @@ import pytest
 
 from tests.test_cli import SMALL, invoke, output
 
-import zkdl.cli as zcli
+from zkdl import rundir
 
 
 def _proofs(out):
@@ -108,7 +108,7 @@ def test_emit_from_proof_errors(proven, tmp_path):
 
 # ============================================================================ 2. compile notice and ETA
 def test_proof_eta_leaves_out_the_compiling_first_proof():
-    eta = zcli._proof_eta
+    eta = rundir._proof_eta
     assert eta([60.0], 3, True) is None  # only the first (compiling) proof so far: no estimate
     assert eta([60.0, 2.0, 4.0], 2, True) == pytest.approx(6.0)
     assert eta([60.0], 3, False) == pytest.approx(180.0)  # kernels already compiled in this process
@@ -117,8 +117,8 @@ def test_proof_eta_leaves_out_the_compiling_first_proof():
 
 
 def test_train_prints_compile_notice_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(zcli, "_PROVED_IN_PROCESS", False)
-    monkeypatch.setattr(zcli, "_kernel_cache_warm", lambda: False)
+    monkeypatch.setattr(rundir, "_PROVED_IN_PROCESS", False)
+    monkeypatch.setattr(rundir, "_kernel_cache_warm", lambda: False)
     res = invoke("train", "--out", tmp_path / "a", "--steps", 3, *SMALL)
     assert res.exit_code == 0, output(res)
     lines = res.stderr.splitlines()
@@ -136,15 +136,15 @@ def test_train_prints_compile_notice_once(tmp_path, monkeypatch):
 
 
 def test_compile_notice_when_cache_state_unknown(tmp_path, monkeypatch):
-    monkeypatch.setattr(zcli, "_PROVED_IN_PROCESS", False)
-    monkeypatch.setattr(zcli, "_kernel_cache_warm", lambda: None)
+    monkeypatch.setattr(rundir, "_PROVED_IN_PROCESS", False)
+    monkeypatch.setattr(rundir, "_kernel_cache_warm", lambda: None)
     res = invoke("train", "--out", tmp_path / "a", "--steps", 1, *SMALL)
     assert res.exit_code == 0, output(res)
     assert "first proof of this process: compiling kernels if not cached" in res.stderr
 
 
 def test_kernel_cache_detector_answers():
-    assert zcli._kernel_cache_warm() in (True, False, None)
+    assert rundir._kernel_cache_warm() in (True, False, None)
 
 
 # ============================================================================ 3. Ctrl-C and --resume

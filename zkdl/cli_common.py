@@ -1,0 +1,250 @@
+"""What the ``zkdl`` commands share: the exit codes and the group class that maps every
+failure to a message and an exit code, progress output, formatting, and the options
+(with their parsing) that several commands take.
+
+Exit codes: 0 success; 1 a proof was rejected (or proving/training failed on its
+input); 2 bad usage or unreadable input; 70 internal error (rerun with ``--debug``
+for the traceback); 130 interrupted. User errors never print a traceback.
+
+Light on purpose (click and the standard library at import time), like ``zkdl.cli``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from zkdl.errors import ConfigError, DataError, VerificationError, ZkdlError
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+# ============================================================================ failures
+class Fail(click.ClickException):
+    """A user-facing failure with a chosen exit code (message printed as 'error: ...')."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    from zkdl.circuits.ir import CircuitError
+    if isinstance(exc, VerificationError):
+        return EXIT_REJECTED
+    if isinstance(exc, (ConfigError, DataError, CircuitError, OSError)):
+        return EXIT_USAGE
+    return 1
+
+
+class ZkdlGroup(click.Group):
+    """Maps every failure to a message and an exit code (see the module docstring)."""
+
+    def invoke(self, ctx):
+        debug = bool(ctx.params.get("debug")) or "--debug" in sys.argv[1:2]
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: stopped (temporary files removed; nothing half-written left behind)", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:  # noqa: BLE001 - the one place that turns errors into messages
+            if debug:
+                raise
+            if _is_user_error(exc):
+                msg = str(exc).strip() or type(exc).__name__
+                lines = msg.splitlines()
+                click.echo(f"error: {lines[0]}", err=True)
+                for line in lines[1:]:  # a witness failure lists the relations it broke
+                    click.echo(f"  {line.strip()}", err=True)
+                raise click.exceptions.Exit(_exit_code_for(exc)) from None
+            click.echo(f"internal error: {type(exc).__name__}: {first_line(exc)}", err=True)
+            click.echo("  this is a bug in zkdl; rerun with `zkdl --debug ...` for the traceback and report it",
+                       err=True)
+            raise click.exceptions.Exit(EXIT_INTERNAL) from None
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    if isinstance(exc, (ZkdlError, OSError)):
+        return True
+    try:
+        from zkdl.prover.aggregate import WitnessError
+    except Exception:  # noqa: BLE001 - the prover may be unavailable (verifier-only install)
+        return False
+    return isinstance(exc, WitnessError)
+
+
+# ============================================================================ output
+class Progress:
+    """Progress lines on stderr (suppressed by --quiet)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.start = time.monotonic()
+
+    def __call__(self, msg: str) -> None:
+        if not self.quiet:
+            click.echo(msg, err=True)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def fmt_seconds(s: float) -> str:
+    if s < 60:
+        return f"{s:.1f}s"
+    m, s = divmod(int(round(s)), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def fmt_bytes(n: int) -> str:
+    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= k:
+            return f"{n / k:.1f} {unit}"
+    return f"{n} B"
+
+
+def encodable(text: str) -> str:
+    """``text`` with every character stdout cannot encode (a lone surrogate, non-ASCII on an
+    ASCII terminal) replaced by its backslash escape, so printing it cannot fail."""
+    enc = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return text.encode(enc, "backslashreplace").decode(enc)
+    except LookupError:
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def write_json(path: str, obj, mode: int = 0o644) -> None:
+    from zkdl.api import atomic_write
+    atomic_write(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode(), mode)
+
+
+# ============================================================================ options
+def config_options(f):
+    opts = [
+        click.option("--width", type=click.IntRange(min=1), default=None,
+                     help="Hidden width of every hidden layer [default: 32]."),
+        click.option("--layers", type=click.IntRange(min=1), default=None,
+                     help="Number of linear layers [default: 8]."),
+        click.option("--batch-size", "--batch", "batch_size", type=click.IntRange(min=1), default=None,
+                     help="Batch size B [default: 32]."),
+        click.option("--lr-num", type=int, default=None, help="Learning rate numerator a (eta = a / 2^k) [default: 1]."),
+        click.option("--lr-shift", type=int, default=None, help="Learning rate shift k (eta = a / 2^k) [default: 9]."),
+        click.option("--lr", "lr", default=None, metavar="ETA",
+                     help="Learning rate as a / 2^k: '1/512', '3/2^10' or a decimal such as 0.001953125 "
+                          "(must be exact in binary); alternative to --lr-num/--lr-shift."),
+        click.option("--R", "R", type=int, default=None, help="Fractional bits of the fixed-point values [default: 16]."),
+        click.option("--Q", "Q", type=int, default=None, help="Signed bit bound of the values [default: 32]."),
+        click.option("--update-bits", "update_bits", type=int, default=None,
+                     help="Signed bit bound of the weight updates dW, at most Q [default: 16]."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Seed of the initial weights and of the batch schedule [default: 0]."),
+        click.option("--data", "data_spec", default="synthetic", show_default=True,
+                     help="'synthetic' (built in; 'synthetic:N' for N samples), 'digits' "
+                          "(needs scikit-learn), or a path to a .npz (arrays X, y) or .csv file."),
+        click.option("--label-column", default="label", show_default=True,
+                     help="Label column of a .csv data file."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def anchor_options(f):
+    opts = [
+        click.option("--public-data", is_flag=True,
+                     help="Commit the dataset deterministically (no blinds) so that anyone holding the data "
+                          "file can check it (`zkdl audit --data`). Use only for public data."),
+        click.option("--public-init", is_flag=True,
+                     help="Commit W[0] deterministically: the public initialization from the seed, which an "
+                          "auditor recomputes."),
+        click.option("--prove-loss", is_flag=True,
+                     help="Make each step's training loss a public output of the proofs, and prove it."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def publish_metrics_option(f):
+    return click.option("--publish-metrics", is_flag=True,
+                        help="Put the reported per-step training loss and batch accuracy (NOT proven) into the "
+                             "claim's manifest. Off by default: they depend on the private data and weights. "
+                             "Proven losses (--prove-loss) are always in the claim.")(f)
+
+
+def parse_lr(text: str) -> tuple[int, int]:
+    """'a/2^k', 'a/N' (N a power of two) or an exact binary decimal -> (a, k)."""
+    from fractions import Fraction
+    t = text.strip().replace(" ", "")
+    try:
+        if "/2^" in t:
+            a, k = t.split("/2^")
+            frac = Fraction(int(a), 1 << int(k))
+        else:
+            frac = Fraction(t)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise click.BadParameter(f"{text!r} is not a learning rate like 1/512, 3/2^10 or 0.001953125",
+                                 param_hint="--lr") from None
+    den = frac.denominator
+    if frac <= 0 or den & (den - 1) or den.bit_length() - 1 > 62:
+        raise click.BadParameter(f"{text!r}: the learning rate must be a positive a / 2^k (k <= 62)",
+                                 param_hint="--lr")
+    return frac.numerator, den.bit_length() - 1
+
+
+def make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=None, lr=None, update_bits=None):
+    from zkdl.config import TrainConfig
+    if lr is not None:
+        if lr_num is not None or lr_shift is not None:
+            raise click.BadParameter("give either --lr or --lr-num/--lr-shift, not both", param_hint="--lr")
+        lr_num, lr_shift = parse_lr(lr)
+    kw = {}
+    for name, v in (("width", width), ("layers", layers), ("batch_size", batch_size), ("lr_num", lr_num),
+                    ("lr_shift", lr_shift), ("R", R), ("Q", Q), ("update_bits", update_bits), ("steps", steps)):
+        if v is not None:
+            kw[name] = v
+    if seed is not None:
+        kw["init_seed"] = kw["batch_seed"] = seed
+    return TrainConfig(**kw)
+
+
+def load_data(spec: str, label_column: str, R: int):
+    from zkdl import data as D
+    return D.load_spec(spec, label_column, R=R)
+
+
+def parse_steps(spec: str | None, n: int) -> tuple[int, int]:
+    """The steps (t0, t1), t1 exclusive, that ``--steps A:B`` selects of a run of ``n`` steps."""
+    if spec is None:
+        return 0, n
+    a, sep, b = spec.partition(":")
+    try:
+        t0 = int(a) if a else 0
+        t1 = int(b) if b else n
+        if not sep:
+            t1 = t0 + 1
+    except ValueError:
+        raise click.BadParameter(f"{spec!r}: expected A:B (steps A..B-1), A: or :B", param_hint="--steps") from None
+    if not 0 <= t0 < t1 <= n:
+        raise click.BadParameter(f"{spec!r}: the run has steps 0..{n - 1}; need 0 <= A < B <= {n}",
+                                 param_hint="--steps")
+    return t0, t1

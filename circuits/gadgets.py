@@ -167,13 +167,19 @@ def initial_weights(b: CircuitBuilder, base: str, layers, shape, Q: int, *, chec
 
 
 def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers, shape) -> None:
-    """W[t] = W[t0] - sum_{s<t} dW[s] for t < T, and W_final = W[t0] - sum_{s<T} dW[s]."""
+    """W[t] = W[t0] - sum_{s<t} dW[s] for t < T, and the statement's output W_final =
+    W[t0+T] (committed, like W[t0]; the next proof of a chain starts from it) =
+    W[t0] - sum_{s<T} dW[s]."""
     T = b.T
     b.stacks(base, layers, shape, kind="derived_linear", source=[[1, "W_{l}"]])
     b.relation("chain", "chain", _instances(b, layers),
                [Op("out", base), Op("term", initial, steps=lambda t: [0]),
                 Op("term", update, coef=-1, steps=lambda t: list(range(t)))])
-    b.stacks(f"{base}_final", layers, shape, kind="derived_linear", steps=[T - 1], source=[[1, "W_next_{l}"]])
+    lo = min(b.bound(b.stack_of(initial, l))[0] for l in layers)
+    hi = max(b.bound(b.stack_of(initial, l))[1] for l in layers)
+    du = max(max(abs(v) for v in b.bound(b.stack_of(update, l))) for l in layers)
+    b.stacks(f"{base}_final", layers, shape, kind="committed", scope="statement", steps=[T - 1],
+             lo=lo - T * du, hi=hi + T * du, source=[[1, "W_next_{l}"]])
     b.relation("chain_final", "chain", _instances(b, layers, [T - 1]),
                [Op("out", f"{base}_final", steps=lambda t: [t]), Op("term", initial, steps=lambda t: [0]),
                 Op("term", update, coef=-1, steps=lambda t: list(range(T)))])

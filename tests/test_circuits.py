@@ -257,7 +257,7 @@ def test_golden_digest():
     assert c.digest() == GOLDEN
 
 
-GOLDEN = "08c78d82a951f70d16906c7ed81684d0a61c29682f4f8cb96da4eebfc1d6e05d"
+GOLDEN = "b90e9e248beb878851c3b6b26a8f85e7c1761bccc060038074aab53f617454c9"
 
 
 @pytest.mark.parametrize("change", [

@@ -69,9 +69,11 @@ def test_statement_stacks_agree(kw):
     plan = make_plan(cfg, 0, 2, 40)
     c = circuit_for(plan, cfg)
     for fam in plan.families:
-        t = ir_stack(c, "W0", fam.layers[0])
-        assert [l for _, l in t.instances] == list(fam.layers)
-        assert (t.stack, *t.padded) == (fam.Lp, fam.din, fam.dout)
+        for base in ("W0", "W_final"):      # the statement's W[t0] and W[t0+T] commitments
+            t = ir_stack(c, base, fam.layers[0])
+            assert t.kind == "committed" and t.scope == "statement"
+            assert [l for _, l in t.instances] == list(fam.layers)
+            assert (t.stack, *t.padded) == (fam.Lp, fam.din, fam.dout)
     X, Y = ir_stack(c, "Xdata", 0), ir_stack(c, "Ydata", plan.L)
     assert X.padded == (1 << plan.nbits_log, plan.pdims[0]) and Y.padded == (1 << plan.nbits_log, plan.pdims[-1])
     assert (Y.lo, Y.hi) == (0, 1 << cfg.R)               # committed as one-hot times 2^R, as the proof does

@@ -19,11 +19,20 @@ import numpy as np
 
 from zkdl import poly
 from zkdl.field import P
-from zkdl.poly import interpolate, poly_eval
-from zkdl.sumcheck import SumcheckProof
 
 
-class CpuBackend:
+class SumcheckBackend:
+    """``sumcheck``, the same for every backend: zkdl.prover.sumcheck.prove_sumcheck on
+    the backend's sumcheck primitives (stack_tables, product_sum, round_evals,
+    fold_stack, final_evals; see there). The claim, when given, is not checked."""
+
+    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
+        from zkdl.prover.sumcheck import prove_sumcheck
+        return prove_sumcheck(transcript, tables, eq_point=eq_point, claim=claim, check_claim=False,
+                              messenger=messenger, backend=self)
+
+
+class CpuBackend(SumcheckBackend):
     name = "cpu"
 
     def __init__(self, threads=None):
@@ -70,12 +79,24 @@ class CpuBackend:
         out, _ = self.partial_evaluate(t, (n,), {0: list(point)})
         return out.to_ints()[0]
 
-    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
-        return self._sc.prove_sumcheck(transcript, [self.vec(t) for t in tables], eq_point=eq_point,
-                                       claim=claim, threads=self.threads, check_claim=False, messenger=messenger)
+    # the sumcheck primitives (zkdl.prover.sumcheck): a stack is a (k, 8, n) limb array
+    def stack_tables(self, tables):
+        return np.ascontiguousarray(np.stack([t.limbs for t in tables]))
+
+    def product_sum(self, stack) -> int:
+        return self._sc.product_sum([self._FrVec(t) for t in stack], self.threads)
+
+    def round_evals(self, stack, deg: int, claim: int) -> list[int]:
+        return self._sc._round_evals(stack, deg, claim, self.threads)
+
+    def fold_stack(self, stack, r: int):
+        return self._mle.fold_stack(stack, r, self.threads)
+
+    def final_evals(self, stack) -> list[int]:
+        return self._FrVec(np.ascontiguousarray(stack[:, :, 0].T)).to_ints()
 
 
-class ReferenceBackend:
+class ReferenceBackend(SumcheckBackend):
     """Python-int vectors; the textbook algorithms of zkdl.poly."""
 
     name = "reference"
@@ -115,47 +136,38 @@ class ReferenceBackend:
     def evaluate(self, t, point) -> int:
         return poly.evaluate(self.vec(t), list(point))
 
-    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
-        """The same message sequence as zkdl.prover.sumcheck.prove_sumcheck."""
-        from zkdl.prover.sumcheck import PlainMessenger, SumcheckProverResult
-        tabs = [self.vec(t) for t in tables]
-        n_entries = len(tabs[0]) if tabs else 1 << len(eq_point)
-        num_vars = n_entries.bit_length() - 1
-        if eq_point is not None:
-            tabs.append(poly.eq_table(list(eq_point)))
-        degree = len(tabs)
-        if claim is None:
-            claim = 0
-            for i in range(n_entries):
+    # the sumcheck primitives (zkdl.prover.sumcheck): a stack is a list of tables
+    def stack_tables(self, tables):
+        return list(tables)
+
+    def product_sum(self, stack) -> int:
+        total = 0
+        for i in range(len(stack[0])):
+            v = 1
+            for t in stack:
+                v = v * t[i] % P
+            total += v
+        return total % P
+
+    def round_evals(self, stack, deg: int, claim: int) -> list[int]:
+        h = len(stack[0]) // 2
+        evals = [0] * (deg + 1)
+        for x in [0] + list(range(2, deg + 1)):
+            total = 0
+            for i in range(h):
                 v = 1
-                for t in tabs:
-                    v = v * t[i] % P
-                claim += v
-            claim %= P
-        msg = messenger if messenger is not None else PlainMessenger(transcript)
-        msg.start(claim, num_vars, degree)
-        rounds, point, running = [], [], claim
-        for _ in range(num_vars):
-            h = len(tabs[0]) // 2
-            evals = [0] * (degree + 1)
-            for x in [0] + list(range(2, degree + 1)):
-                total = 0
-                for i in range(h):
-                    v = 1
-                    for t in tabs:
-                        v = v * (t[i] + x * (t[i + h] - t[i])) % P
-                    total += v
-                evals[x] = total % P
-            evals[1] = (running - evals[0]) % P
-            coeffs = interpolate(evals)
-            r = msg.round(coeffs)
-            rounds.append(tuple(coeffs))
-            point.append(r)
-            running = poly_eval(coeffs, r)
-            tabs = [poly.fold(t, r) for t in tabs]
-        finals = [t[0] for t in tabs]
-        eq_val = finals.pop() if eq_point is not None else None
-        return SumcheckProverResult(SumcheckProof(tuple(rounds)), tuple(point), finals, eq_val, claim)
+                for t in stack:
+                    v = v * (t[i] + x * (t[i + h] - t[i])) % P
+                total += v
+            evals[x] = total % P
+        evals[1] = (claim - evals[0]) % P
+        return evals
+
+    def fold_stack(self, stack, r: int):
+        return [poly.fold(t, r) for t in stack]
+
+    def final_evals(self, stack) -> list[int]:
+        return [t[0] for t in stack]
 
 
 def get_backend(name: str = "cpu", threads=None):

@@ -13,10 +13,10 @@ is ``<repo>/cuda`` (``Path(zkdl.__file__).parent.parent / "cuda"``) unless
 ``ZKDL_CUDA_DIR`` names another. When CuPy, a device or the sources are missing,
 :func:`load_kernels` raises :class:`~zkdl.errors.BackendUnavailable` saying which.
 
-The sumcheck follows :func:`zkdl.prover.sumcheck.prove_sumcheck` message for message:
-g(0), g(2..d) from per-block partial sums (fr_round_sums + fr_reduce_rows), g(1) =
-claim - g(0), coefficients by interpolation on the host, then one fold kernel for the
-whole stack of tables per round.
+The sumcheck is :func:`zkdl.prover.sumcheck.prove_sumcheck` on this backend's
+primitives: the stack is a device array (k, 8, n); g(0), g(2..d) come from per-block
+partial sums (fr_round_sums + fr_reduce_rows), g(1) = claim - g(0), the coefficients
+are interpolated on the host, then one fold kernel folds the whole stack per round.
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ import zkdl
 from zkdl.errors import BackendUnavailable
 from zkdl.field import P
 from zkdl.field.vector import FrVec, scalar_limbs
-from zkdl.poly import interpolate, poly_eval
+from zkdl.prover.backend import SumcheckBackend
 from zkdl.prover.mle import _check_pow2, axis_point
-from zkdl.sumcheck import SumcheckProof
 
 ENV_DIR = "ZKDL_CUDA_DIR"
 SOURCES = ("field_kernels.cu", "msm.cu")
@@ -122,7 +121,7 @@ class CuVec:
         return f"CuVec(n={len(self)})"
 
 
-class CudaBackend:
+class CudaBackend(SumcheckBackend):
     name = "cuda"
 
     def __init__(self, threads=None):
@@ -306,7 +305,13 @@ class CudaBackend:
         out, _ = self.partial_evaluate(t, (self.length(t),), {0: list(point)})
         return self.to_ints(out)[0]
 
-    # ------------------------------------------------------------ sums and sumcheck
+    # ------------------------------------------------------------ sumcheck primitives
+    def stack_tables(self, tables):
+        """The device stack (k, 8, n) of a sumcheck's tables (fold_stack is above)."""
+        if len(tables) > MAX_K:
+            raise ValueError(f"the cuda sumcheck supports at most {MAX_K} tables, got {len(tables)}")
+        return self.cp.ascontiguousarray(self.cp.stack([t.limbs for t in tables]))
+
     def _finish_partials(self, partial, rows: int, m: int) -> list[int]:
         out = self.cp.empty((8, rows), dtype=self.cp.uint32)
         self._kern("fr_reduce_rows")((rows,), (self.block,), (partial, np.uint64(m), out))
@@ -331,34 +336,8 @@ class CudaBackend:
         evals[1] = (claim - evals[0]) % P
         return evals
 
-    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
-        """The message sequence of zkdl.prover.sumcheck.prove_sumcheck (check_claim=False)."""
-        from zkdl.prover.sumcheck import PlainMessenger, SumcheckProverResult
-        from zkdl.prover.sumcheck import sumcheck_vars
-        tables = [self.vec(t) for t in tables]
-        num_vars = sumcheck_vars(tables, eq_point)
-        if eq_point is not None:
-            tables.append(self.eq_table(eq_point))
-        degree = len(tables)
-        if degree > MAX_K:
-            raise ValueError(f"the cuda sumcheck supports at most {MAX_K} tables, got {degree}")
-        stack = self.cp.ascontiguousarray(self.cp.stack([t.limbs for t in tables]))
-        if claim is None:
-            claim = self.product_sum(stack)
-        msg = messenger if messenger is not None else PlainMessenger(transcript)
-        msg.start(claim, num_vars, degree)
-        rounds, point, running = [], [], claim
-        for _ in range(num_vars):
-            coeffs = interpolate(self.round_evals(stack, degree, running))
-            r = msg.round(coeffs)
-            rounds.append(tuple(coeffs))
-            point.append(r)
-            running = poly_eval(coeffs, r)
-            stack = self.fold_stack(stack, r)
-        host = self.cp.asnumpy(stack)
-        finals = [FrVec(np.ascontiguousarray(host[j])).to_ints()[0] for j in range(host.shape[0])]
-        eq_val = finals.pop() if eq_point is not None else None
-        return SumcheckProverResult(SumcheckProof(tuple(rounds)), tuple(point), finals, eq_val, claim)
+    def final_evals(self, stack) -> list[int]:
+        return FrVec(np.ascontiguousarray(self.cp.asnumpy(stack)[:, :, 0].T)).to_ints()
 
     # ------------------------------------------------------------ commitments
     @property

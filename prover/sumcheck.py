@@ -1,10 +1,25 @@
 """Sumcheck prover for sum_x eq(r_eq, x)^e prod_j T_j(x) (see zkdl.sumcheck).
 
-Per round, with the tables' halves lo/hi (leading variable 0/1), the prover
-evaluates g(t) = sum_i prod_j (lo_j[i] + t (hi_j[i] - lo_j[i])) at t = 0..d by
-repeated addition of the differences (k - 1 products per point for k tables), interpolates
-the coefficients, absorbs them, draws the challenge and folds every table. The eq
-factor, when present, is materialised as one more table (2^n multiplications).
+:func:`prove_sumcheck` is the one round loop, shared by every prover backend
+(:mod:`zkdl.prover.backend`, :mod:`zkdl.prover.cuda_backend`). Per round it asks the
+backend for g(0), g(2..d) (g(1) = running claim - g(0)), interpolates the coefficients,
+hands them to the messenger (:class:`PlainMessenger`, or the zero-knowledge one in
+:mod:`zkdl.prover.zksumcheck`), which returns the challenge, and folds every table.
+The eq factor, when present, is materialised as one more table (2^n multiplications).
+
+A backend supplies, besides ``vec`` and ``eq_table`` (native vectors), five
+operations on a *stack* (its own type; the tables of one sumcheck, eq table last):
+
+    stack_tables(tables)            the stack of native vectors of one length 2^n
+    product_sum(stack)              sum_x prod_j T_j(x) (the claim, when none is given)
+    round_evals(stack, deg, claim)  [g(0), ..., g(deg)] of the current round
+    fold_stack(stack, r)            the stack with every table's leading variable fixed to r
+    final_evals(stack)              [T_j] of a stack of one-entry tables
+
+The cpu backend's round sums are :func:`_round_evals` below (numba, zkdl.prover.kernels):
+with the tables' halves lo/hi (leading variable 0/1), g(t) = sum_i prod_j (lo_j[i] +
+t (hi_j[i] - lo_j[i])) at t = 0, 2..d by repeated addition of the differences (k - 1
+products per point for k tables).
 """
 
 from __future__ import annotations
@@ -14,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from zkdl.field import P
-from zkdl.field.vector import FrVec, chunks, _executor, limb_sums_to_int
+from zkdl.field.vector import chunks, _executor, limb_sums_to_int
 from zkdl.poly import interpolate, poly_eval
 from zkdl.prover import kernels as PK
-from zkdl.prover.mle import eq_table, fold_stack
+from zkdl.prover.backend import CpuBackend
 from zkdl.sumcheck import SumcheckProof, absorb_statement
 
 
@@ -85,38 +100,37 @@ def sumcheck_vars(tables, eq_point) -> int:
 
 def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
                    threads: int | None = None, check_claim: bool = True,
-                   messenger=None) -> SumcheckProverResult:
+                   messenger=None, backend=None) -> SumcheckProverResult:
     """Prove claim = sum_x eq(eq_point, x)^e prod_j tables[j](x) (e = eq_point is not None).
 
-    ``tables`` are FrVecs of one length 2^n; ``claim`` is computed if not given.
-    A given claim is checked against the tables unless ``check_claim=False`` (tests
-    use that to show the verifier, not the prover, rejects a false claim); g(1) of
-    each round is derived from the running claim, so a false claim yields a proof
-    that fails verification.
+    ``tables`` are vectors of one length 2^n (anything ``backend.vec`` takes) and
+    ``backend`` supplies the arithmetic (default: the cpu backend on ``threads``);
+    ``claim`` is computed if not given. A given claim is checked against the tables
+    unless ``check_claim=False`` (tests use that to show the verifier, not the prover,
+    rejects a false claim); g(1) of each round is derived from the running claim, so a
+    false claim yields a proof that fails verification.
     """
-    tables = list(tables)
-    num_vars = sumcheck_vars(tables, eq_point)
-    all_tables = list(tables)
+    be = backend if backend is not None else CpuBackend(threads)
+    tabs = [be.vec(t) for t in tables]
+    num_vars = sumcheck_vars(tabs, eq_point)
     if eq_point is not None:
-        all_tables.append(eq_table(eq_point, threads))
-    degree = len(all_tables)
+        tabs.append(be.eq_table(eq_point))
+    degree = len(tabs)
+    stack = be.stack_tables(tabs)
     if claim is None:
-        claim = product_sum(all_tables, threads)
-    elif check_claim and product_sum(all_tables, threads) != claim % P:
+        claim = be.product_sum(stack)
+    elif check_claim and be.product_sum(stack) != claim % P:
         raise ValueError("sumcheck prover: the tables do not sum to the claim")
-    stack = np.ascontiguousarray(np.stack([t.limbs for t in all_tables]))
     msg = messenger if messenger is not None else PlainMessenger(transcript)
     msg.start(claim, num_vars, degree)
-    rounds, point = [], []
-    running = claim
+    rounds, point, running = [], [], claim
     for _ in range(num_vars):
-        evals = _round_evals(stack, degree, running, threads)
-        coeffs = interpolate(evals)
+        coeffs = interpolate(be.round_evals(stack, degree, running))
         r = msg.round(coeffs)
         rounds.append(tuple(coeffs))
         point.append(r)
         running = poly_eval(coeffs, r)
-        stack = fold_stack(stack, r, threads)
-    finals = [FrVec(np.ascontiguousarray(stack[j])).to_ints()[0] for j in range(stack.shape[0])]
+        stack = be.fold_stack(stack, r)
+    finals = be.final_evals(stack)
     eq_val = finals.pop() if eq_point is not None else None
     return SumcheckProverResult(SumcheckProof(tuple(rounds)), tuple(point), finals, eq_val, claim)

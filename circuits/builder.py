@@ -13,8 +13,9 @@ gadgets of :mod:`zkdl.circuits.gadgets`. The builder
 * derives value bounds of derived tensors by interval arithmetic and refuses a matmul
   whose integer value could wrap around the field modulus.
 
-Plugins register their method with :func:`register_method`; :func:`build_circuit` picks
-it by name.
+Plugins register their method with :func:`register_method`, or declare it in the
+entry-point group ``zkdl.methods`` of their distribution (:func:`discover_methods`, called
+when :func:`build_circuit` meets an unknown name); :func:`build_circuit` picks it by name.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, 
                               log2, next_pow2)
 
 __all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method",
-           "build_circuit", "RANGE_STRATEGIES", "mlp_layer_runs"]
+           "build_circuit", "RANGE_STRATEGIES", "mlp_layer_runs", "discover_methods", "ENTRY_POINT_GROUP"]
 
 RANGE_STRATEGIES = ("bits", "logup")
 _DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value"}
@@ -340,8 +341,8 @@ class Method:
     """A training method: adds its tensors and relations to a builder.
 
     Subclasses set ``name`` and implement :meth:`build`; :meth:`validate` may reject a
-    config. Register with :func:`register_method` (plugins: entry-point group
-    ``zkdl.methods``, wired by the plugin issue)."""
+    config. Register with :func:`register_method`, or from an installed distribution through
+    the entry-point group ``zkdl.methods`` (:func:`discover_methods`)."""
 
     name = "abstract"
 
@@ -419,6 +420,35 @@ class SGDMLPMethod(Method):
 METHODS: dict[str, type] = {}
 
 
+ENTRY_POINT_GROUP = "zkdl.methods"
+
+
+def discover_methods() -> list[str]:
+    """Register every method that an installed distribution declares in the entry-point
+    group ``zkdl.methods`` (``name = "package.module:MethodClass"``); returns the names
+    registered now. A plugin whose entry point fails to load, or names something that is
+    not a :class:`Method`, is an error that names it (never silently skipped)."""
+    from importlib.metadata import entry_points
+    added = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in METHODS:
+            continue
+        try:
+            cls = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure of third-party code is reported
+            raise CircuitError(f"training-method plugin {ep.name!r} ({ep.value}) failed to load: "
+                               f"{type(exc).__name__}: {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Method)):
+            raise CircuitError(f"training-method plugin {ep.name!r} ({ep.value}) is not a Method subclass")
+        register_method(cls)
+        if cls.name != ep.name:
+            METHODS.pop(cls.name, None)
+            raise CircuitError(f"training-method plugin {ep.name!r} ({ep.value}) is named {cls.name!r}: "
+                               f"the entry-point name must be the method's name")
+        added.append(ep.name)
+    return added
+
+
 def register_method(cls: type) -> type:
     """Register a :class:`Method` subclass under ``cls.name`` (usable as a decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Method)):
@@ -452,6 +482,8 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     if n_samples is not None and (not isinstance(n_samples, int) or n_samples < config.batch_size):
         raise CircuitError(f"n_samples must be an int >= batch_size, got {n_samples!r}")
     if isinstance(method, str):
+        if method not in METHODS:
+            discover_methods()
         if method not in METHODS:
             raise CircuitError(f"unknown training method {method!r} (known: {', '.join(sorted(METHODS))})")
         m = METHODS[method]()

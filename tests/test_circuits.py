@@ -415,3 +415,34 @@ def test_nonzero_padding_is_caught(small):
     keys = {(f.relation, f.step, f.index) for f in fails}
     assert ("bool:S[1]", None, (0, 0)) in keys
     assert ("bool:U.bits[1]", 0, (0, 0, 31)) in keys
+
+
+def test_methods_from_entry_points(monkeypatch):
+    """A distribution's `zkdl.methods` entry point registers its method on first use."""
+    import importlib.metadata as md
+    import sys
+    import types
+
+    from zkdl.circuits import builder
+
+    mod = types.ModuleType("zkdl_test_plugin")
+
+    class Plugged(builder.SGDMLPMethod):
+        name = "test_plugged"
+    mod.Plugged = Plugged
+    mod.NotAMethod = object
+    monkeypatch.setitem(sys.modules, "zkdl_test_plugin", mod)
+    eps = [md.EntryPoint("test_plugged", "zkdl_test_plugin:Plugged", builder.ENTRY_POINT_GROUP)]
+    monkeypatch.setattr(md, "entry_points", lambda group=None: [e for e in eps if e.group == group])
+    try:
+        c = build_circuit(_cfg(), steps=1, method="test_plugged")
+        assert c.method == "test_plugged"
+        # a broken or misnamed plugin is an error that names it
+        eps[:] = [md.EntryPoint("test_bad", "zkdl_test_plugin:NotAMethod", builder.ENTRY_POINT_GROUP)]
+        with pytest.raises(CircuitError, match="test_bad"):
+            build_circuit(_cfg(), steps=1, method="test_bad")
+        eps[:] = [md.EntryPoint("test_missing", "no_such_module:X", builder.ENTRY_POINT_GROUP)]
+        with pytest.raises(CircuitError, match="failed to load"):
+            build_circuit(_cfg(), steps=1, method="test_missing")
+    finally:
+        METHODS.pop("test_plugged", None)

@@ -156,6 +156,8 @@ class Plan:
 
 MAX_DIM = 1 << 16
 MAX_SAMPLES = 1 << 26  # the verifier recomputes the batch schedule (O(N) per epoch)
+MAX_CHAIN_TERMS = 1 << 22  # L T (T + 1) / 2: e.g. T <= 1023 at 8 layers (~4 s of tables for the verifier)
+MAX_INSTANCES = 1 << 14  # L T: (step, layer) instances of a window, e.g. T <= 16 at 1024 layers
 
 
 def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bool = True,
@@ -168,6 +170,16 @@ def make_plan(config, t0: int, T: int, n_samples: int, check_initial_weights: bo
             raise ConfigError(f"{name} must be an int, got {v!r}")
     if t0 < 0 or T < 1 or T > 4096:
         raise ConfigError(f"bad step window t0={t0}, T={T} (need t0 >= 0, 1 <= T <= 4096)")
+    if config.layers * T > MAX_INSTANCES:
+        raise ConfigError(f"a window of {T} steps of a {config.layers}-layer model has {config.layers * T} "
+                          f"(step, layer) instances, more than the {MAX_INSTANCES} a proof may have "
+                          f"(use shorter windows)")
+    if config.layers * T * (T + 1) // 2 > MAX_CHAIN_TERMS:
+        # W[t] = W[t0] - sum_{s<t} dW[s]: the verifier tabulates L T (T + 1) / 2 instance-map
+        # terms (and builds the circuit's source tables alike), before reading the body
+        raise ConfigError(f"a window of {T} steps of a {config.layers}-layer model has "
+                          f"{config.layers * T * (T + 1) // 2} weight-chain terms, more than the "
+                          f"{MAX_CHAIN_TERMS} a proof may have (use shorter windows)")
     if n_samples > MAX_SAMPLES:
         raise ConfigError(f"datasets of more than {MAX_SAMPLES} rows are not supported (got {n_samples})")
     if n_samples < config.batch_size:

@@ -297,3 +297,161 @@ def test_sizes_must_be_exact(proof, edit):
         verify(rewrite(proof, lambda h: edit(h["sizes"])))
     with pytest.raises(StatementError, match="sizes"):
         verify(rewrite(proof, lambda h: h.pop("sizes")))
+
+
+# ----------------------------------------------------------------- 6. proof files: unbounded, not regular
+def run_bounded(*args, timeout=120):
+    """The CLI in a subprocess under a 2 GiB address-space limit: a regression that reads
+    /dev/zero dies of MemoryError there instead of taking the machine down."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    env = dict(os.environ, ZKDL_MSM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "zkdl", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=limit, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def one_line_rejection(proc, codes=(1, 2)):
+    assert proc.returncode in codes, (proc.returncode, proc.stdout, proc.stderr)
+    text = proc.stdout + proc.stderr
+    assert "Traceback" not in text and "internal error" not in text and "MemoryError" not in text, text
+    assert len(proc.stderr.strip().splitlines()) <= 1, proc.stderr
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    import os
+    path = tmp_path / "pipe.zkdl"
+    os.mkfifo(path)
+    return path
+
+
+def test_proof_file_must_be_a_regular_file(fifo):
+    from zkdl.prooffile import read_proof_file
+    for path in ("/dev/zero", fifo):  # old code: /dev/zero OOM-killed, the FIFO blocked forever
+        with pytest.raises(EncodingError, match="not a regular file"):
+            read_proof_file(path)
+        with pytest.raises(EncodingError, match="not a regular file"):
+            zkdl.verify(str(path))
+        with pytest.raises(EncodingError, match="not a regular file"):
+            zkdl.Proof.load(path)
+        for cmd in (["verify", path], ["inspect", path], ["circuit", "emit", "--from-proof", path]):
+            proc = run_bounded(*cmd)
+            one_line_rejection(proc)
+            assert "not a regular file" in proc.stdout + proc.stderr
+
+
+def test_proof_file_larger_than_the_format_allows(proof, tmp_path):
+    from zkdl.prooffile import MAX_BODY, MAX_FILE, read_proof_file
+    header, body = unpack(proof)
+    hlen = len(canonical_json(header))
+    big = tmp_path / "big.zkdl"
+    with open(big, "wb") as fh:  # sparse: a valid prefix, then more than header + MAX_BODY
+        fh.write(proof[:14])
+        fh.truncate(22 + hlen + MAX_BODY + 1)
+    with pytest.raises(EncodingError, match="exceeds the proof format's maximum"):
+        read_proof_file(big)
+    with open(big, "r+b") as fh:  # not a proof at all: bounded by the largest header
+        fh.write(b"garbage!")
+        fh.truncate(MAX_FILE + 1)
+    with pytest.raises(EncodingError, match=f"maximum of {MAX_FILE} bytes"):
+        zkdl.verify(str(big))
+    proc = run_bounded("verify", big)
+    one_line_rejection(proc)
+    # an honest file still reads
+    ok = tmp_path / "ok.zkdl"
+    ok.write_bytes(proof)
+    assert read_proof_file(ok) == proof
+    assert zkdl.verify(str(ok)).t0 == 0
+
+
+def test_audit_with_a_proof_that_is_dev_zero_or_a_fifo(claim):
+    import os
+    m = manifest(claim)
+    target = claim / m["proofs"][1]["file"]
+    target.unlink()
+    os.symlink("/dev/zero", target)  # outside the claim: rejected by its real path, never opened
+    report = audit_claim(str(claim), jobs=1)
+    assert not report["ok"] and "bad_path" in {f["code"] for f in report["failures"]}
+    target.unlink()
+    os.mkfifo(target)  # inside the claim, but not a regular file (old code: the audit hung)
+    report = audit_claim(str(claim), jobs=1)
+    assert not report["ok"]
+    assert any(f["code"] == "missing_proof" and "not a regular file" in f["message"] for f in report["failures"])
+    proc = run_bounded("audit", claim, "--jobs", 2)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert "not a regular file" in proc.stdout
+
+
+# ----------------------------------------------------------------- 7. claims: symlinks, duplicates
+def record_reads(monkeypatch):
+    """Record every path the auditor verifies (and every proof file read in this process)."""
+    import zkdl.audit as A
+    import zkdl.prooffile as P
+    calls, reads = [], []
+    real_verify, real_read = A.verify_files, P.read_proof_file
+
+    def spy_verify(paths, jobs):
+        calls.append(list(paths))
+        return real_verify(paths, 1)
+
+    def spy_read(path):
+        reads.append(str(path))
+        return real_read(path)
+    monkeypatch.setattr(A, "verify_files", spy_verify)
+    monkeypatch.setattr(P, "read_proof_file", spy_read)
+    return calls, reads
+
+
+def test_symlink_out_of_the_claim_is_a_bad_path(claim, tmp_path, monkeypatch):
+    import os
+    m = manifest(claim)
+    outside = tmp_path / "outside.zkdl"
+    target = claim / m["proofs"][1]["file"]
+    shutil.move(target, outside)  # the very proof, but outside the claim directory
+    os.symlink(outside, target)
+    calls, reads = record_reads(monkeypatch)
+    report = audit_claim(str(claim), jobs=1)
+    assert [f["code"] for f in report["failures"] if f["location"].startswith("proofs[1]")] == ["bad_path"]
+    assert not report["ok"]
+    assert all(str(outside) not in p for c in calls for p in c) and str(outside) not in reads
+    assert reads  # the reader was the one recorded: the other proof was read through it
+    # a symlink inside the claim to a file inside it is fine
+    target.unlink()
+    shutil.move(outside, claim / "proofs" / "real.zkdl")
+    os.symlink("real.zkdl", target)
+    assert audit_claim(str(claim), jobs=1)["ok"]
+
+
+def test_duplicate_entries_verified_once(claim, monkeypatch):
+    m = manifest(claim)
+    m["proofs"] = [m["proofs"][0]] * 50  # old code: each of the 50 verified before the chain check
+    (claim / "manifest.json").write_text(json.dumps(m))
+    calls, _ = record_reads(monkeypatch)
+    report = audit_claim(str(claim), jobs=1)
+    assert calls == [[calls[0][0]]]
+    assert not report["ok"] and "duplicate_range" in {f["code"] for f in report["failures"]}
+    assert all(r["valid"] and r["digest_ok"] for r in report["proofs"])
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda t: t[:-1] + ',"n_samples":64}', "duplicate key 'n_samples'"),
+    (lambda t: t.replace('"zk":', '"zz":NaN,"zk":', 1), "NaN"),
+    (lambda t: t.replace('"zk":', '"zz":-Infinity,"zk":', 1), "-Infinity"),
+    (lambda t: t.replace('"zk":', '"zz":' + "9" * 5000 + ',"zk":', 1), "an integer with too many digits"),
+], ids=["duplicate-key", "nan", "infinity", "long-integer"])
+def test_manifest_must_be_standard_json(claim, edit, match):
+    m = manifest(claim)
+    m["n_samples"] = 63
+    text = json.dumps(m, separators=(",", ":"))
+    (claim / "manifest.json").write_text(edit(text))
+    with pytest.raises(ClaimError, match=match) as info:  # old code: last key won, the claim audited clean
+        load_manifest(str(claim))
+    assert "set_int_max_str_digits" not in str(info.value)
+    res = invoke("audit", claim, "--jobs", 1)
+    one_line_error(res, 2)
+    assert "set_int_max_str_digits" not in output(res)

@@ -332,11 +332,14 @@ def verify(proof, expect_initial: str | None = None) -> Statement:
 
     ``expect_initial``: the initial-weights digest a chained proof must start from."""
     if isinstance(proof, (str,)) or hasattr(proof, "__fspath__"):
+        from zkdl.errors import EncodingError
+        from zkdl.prooffile import read_proof_file
         try:
-            with open(proof, "rb") as fh:
-                proof = fh.read()
+            proof = read_proof_file(proof)  # a regular file within the format's size limit
         except OSError as exc:
-            raise VerificationError(f"cannot read proof file {proof}: {exc.strerror}") from None
+            raise VerificationError(f"cannot read proof file {proof}: {exc.strerror or exc}") from None
+        except EncodingError as exc:
+            raise EncodingError(f"proof file {proof}: {exc}") from None
     try:
         return _verify_bytes(proof, expect_initial)
     except VerificationError:

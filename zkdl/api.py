@@ -69,8 +69,8 @@ class Proof:
 
     @classmethod
     def load(cls, path, secrets_path=None) -> "Proof":
-        with open(path, "rb") as fh:
-            data = fh.read()
+        from zkdl.prooffile import read_proof_file
+        data = read_proof_file(path)  # a regular file within the format's size limit
         secrets = None
         if secrets_path is not None:
             with open(secrets_path) as fh:

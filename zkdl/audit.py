@@ -144,6 +144,23 @@ def build_claim(run_out: str, claim_dir: str, *, publish_metrics: bool = False) 
 
 
 # ============================================================================ auditing
+class _StrictJSONError(ValueError):
+    """Valid JSON syntax that standard JSON (RFC 8259 interoperable) does not allow."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _StrictJSONError(f"duplicate key {dup!r} in an object")
+    return d
+
+
+def _no_constant(name: str):
+    raise _StrictJSONError(f"{name} is not a JSON number")
+
+
 def load_manifest(claim_dir: str) -> dict:
     if not os.path.isdir(claim_dir):
         raise ClaimError(f"{claim_dir}: not a directory (a claim is a directory holding {MANIFEST})")
@@ -162,8 +179,14 @@ def load_manifest(claim_dir: str) -> dict:
     except UnicodeDecodeError as exc:
         raise ClaimError(f"{mpath}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
     try:
-        m = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        m = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _StrictJSONError as exc:
+        raise ClaimError(f"{mpath}: not standard JSON ({exc})") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):  # int max str digits: no Python advice
+            raise ClaimError(f"{mpath}: not usable JSON (an integer with too many digits)") from None
+        raise ClaimError(f"{mpath}: not JSON ({exc})") from None
+    except RecursionError as exc:
         raise ClaimError(f"{mpath}: not JSON ({exc})") from None
     if not isinstance(m, dict):
         raise ClaimError(f"{mpath}: not a JSON object")
@@ -192,7 +215,16 @@ def _inside(claim_dir: str, rel: str) -> str | None:
     base = os.path.normpath(claim_dir)
     if os.path.commonpath([os.path.abspath(full), os.path.abspath(base)]) != os.path.abspath(base):
         return None
-    return full
+    # symlinks resolved: a link inside the claim to a file outside it escapes as well
+    try:
+        real, real_base = os.path.realpath(full), os.path.realpath(base)
+    except ValueError:  # a NUL byte, a lone surrogate: names no file (reported missing)
+        return full
+    except OSError:
+        return None
+    if os.path.commonpath([real, real_base]) != real_base:
+        return None
+    return real
 
 
 def check_output_path(path: str, what: str = "--html") -> None:
@@ -264,9 +296,9 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     for i, e in enumerate(entries):
         p = _inside(claim_dir, e["file"])
         paths.append(p)
-    todo = [p for p in paths if p is not None]
-    results_iter = iter(verify_files(todo, jobs))
-    results = [next(results_iter) if p is not None else None for p in paths]
+    todo = list(dict.fromkeys(p for p in paths if p is not None))  # each distinct real path verified once
+    verified = dict(zip(todo, verify_files(todo, jobs)))
+    results = [verified[p] if p is not None else None for p in paths]
 
     rows = []
     for i, (e, res) in enumerate(zip(entries, results)):

@@ -24,10 +24,9 @@ def check_files(files, expect_initial: str | None, chain: bool) -> list[dict]:
     for i, path in enumerate(files):
         res = {"file": path, "ok": False, "reason": None, "statement": None, "zk": None}
         try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            res["reason"] = f"cannot read: {exc.strerror or exc}"
+            data = _read(path)
+        except (OSError, VerificationError) as exc:  # VerificationError: not a regular file, too large
+            res["reason"] = f"cannot read: {getattr(exc, 'strerror', None) or exc}"
             res["unreadable"] = True
             results.append(res)
             prev, prev_ok = None, False
@@ -91,8 +90,7 @@ def _header_steps(path: str) -> tuple[int, int] | None:
     """The step range [t0, t1) a proof file's header states (unverified), or None."""
     from zkdl.prooffile import unpack
     try:
-        with open(path, "rb") as fh:
-            steps = unpack(fh.read())[0]["statement"]["steps"]
+        steps = unpack(_read(path))[0]["statement"]["steps"]
         t0, t1 = int(steps[0]), int(steps[1])
     except (OSError, VerificationError, KeyError, TypeError, ValueError, IndexError):
         return None
@@ -122,10 +120,14 @@ def _chain_order_problem(files, ranges: list, i: int, at: int) -> str | None:
 def read_proof_file(path: str) -> bytes:
     """The bytes of a proof file named on the command line; exit 2 when it cannot be read."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise Fail(f"{path}: cannot read ({exc.strerror or exc})", EXIT_USAGE) from None
+        return _read(path)
+    except (OSError, VerificationError) as exc:  # VerificationError: not a regular file, too large
+        raise Fail(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})", EXIT_USAGE) from None
+
+
+def _read(path: str) -> bytes:
+    from zkdl.prooffile import read_proof_file as read
+    return read(path)
 
 
 def circuit_of_proof(path: str):

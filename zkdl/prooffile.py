@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import stat
 import struct
 
 from zkdl.errors import EncodingError, TrailingDataError
@@ -27,6 +29,7 @@ MAGIC = b"ZKDLPRF\x00"
 FORMAT_VERSION = 1
 MAX_HEADER = 1 << 20
 MAX_BODY = 1 << 34
+MAX_FILE = len(MAGIC) + 6 + MAX_HEADER + 8 + MAX_BODY  # the largest file the format allows
 MAX_JSON_DEPTH = 32  # a header nests 4 levels, a claim manifest 4: far below Python's recursion limit
 
 # a string literal, or an unterminated one up to the end (never fails once started: linear time)
@@ -128,3 +131,39 @@ def unpack(data: bytes) -> tuple[dict, bytes]:
     if len(data) > pos + blen:
         raise TrailingDataError(f"{len(data) - pos - blen} trailing bytes after the proof body")
     return header, data[pos:pos + blen]
+
+
+def read_proof_file(path) -> bytes:
+    """The bytes of the proof file at ``path``, read only if it can be one: a regular file
+    (not a FIFO, device or directory: opened non-blocking, so a FIFO never hangs) no larger
+    than the format allows (22 + header_len + MAX_BODY bytes when the 14-byte prefix is a
+    valid one, else MAX_FILE). Raises EncodingError for a file that cannot be a proof, and
+    OSError (FileNotFoundError, ...) when it cannot be opened; the content itself is checked
+    by ``unpack``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise EncodingError("not a regular file (a proof file must be one)")
+        size = st.st_size
+        prefix = os.pread(fd, len(MAGIC) + 6, 0) if size >= len(MAGIC) + 6 else b""
+        limit = MAX_FILE
+        if prefix[:len(MAGIC)] == MAGIC:
+            version, hlen = struct.unpack_from("<HI", prefix, len(MAGIC))
+            if version == FORMAT_VERSION and hlen <= MAX_HEADER:
+                limit = len(MAGIC) + 6 + hlen + 8 + MAX_BODY
+        if size > limit:
+            raise EncodingError(f"file of {size} bytes exceeds the proof format's maximum of {limit} bytes")
+        chunks, left = [], size + 1  # one byte more: a file that grew is still bounded
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > size:
+            raise EncodingError("proof file grew while it was read")
+        return data
+    finally:
+        os.close(fd)

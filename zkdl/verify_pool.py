@@ -31,14 +31,14 @@ def verify_file(path: str) -> dict:
     started = time.perf_counter()
     res = {"sha256": None, "valid": False, "reason": None, "statement": None, "missing": False,
            "verify_seconds": None}
+    from zkdl.prooffile import read_proof_file
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_proof_file(path)  # bounded: a regular file within the format's size limit
     except FileNotFoundError:
         res["missing"] = True
         res["reason"] = "file missing"
         return res
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the manifest's path
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path; EncodingError: not a proof file
         res["missing"] = True
         res["reason"] = f"cannot read ({getattr(exc, 'strerror', None) or exc})"
         return res

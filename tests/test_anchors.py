@@ -249,14 +249,15 @@ def test_wrong_released_model(public_run, tmp_path, key, fn, reason):
 
 
 def test_model_file_that_is_not_a_model(public_run, tmp_path):
+    # no zkdl model file at all: an unusable argument (exit 2 at once), not a mismatch
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"PK\x03\x04 definitely not a zip")
-    code, r = audit(public_run, "--model", junk)
-    assert code == 1 and codes(r) == {"model_mismatch"}
+    res = invoke("audit", public_run, "--model", junk)
+    assert res.exit_code == 2 and "not a zkdl model file (.npz)" in res.stderr and "Traceback" not in output(res)
     other = tmp_path / "data.npz"
     _save_npz(other, D.synthetic(n_samples=64))
-    code, r = audit(public_run, "--model", other)
-    assert code == 1 and "no meta" in r["failures"][0]["message"]
+    res = invoke("audit", public_run, "--model", other)
+    assert res.exit_code == 2 and "no meta" in res.stderr
 
 
 def test_model_of_another_step(public_run, tmp_path):

@@ -177,11 +177,12 @@ def test_audit_missing_model_stops_at_once(run_out, tmp_path, monkeypatch):
     assert res.exit_code == 2
 
 
-def test_audit_text_file_as_model_gets_a_plain_message(run_out, tmp_path):
+def test_audit_text_file_as_model_gets_a_plain_message(run_out, tmp_path, monkeypatch):
+    _no_verification(monkeypatch)   # an unusable --model stops the audit before any work
     junk = tmp_path / "notes.txt"
     junk.write_text("not a model\n")
     res = invoke("audit", run_out, "--model", junk, "--jobs", 1)
-    assert res.exit_code == 1 and "not a zkdl model file (.npz)" in res.stdout
+    assert res.exit_code == 2 and "not a zkdl model file (.npz)" in res.stderr
     assert "allow_pickle" not in output(res) and "pickle" not in output(res)
 
 
@@ -201,7 +202,7 @@ def test_prove_writes_claim_and_audit_names_a_claimless_run_dir(tmp_path):
     assert res.exit_code == 0, output(res)
     res = invoke("audit", out)
     assert res.exit_code == 2
-    assert f"{out} is a run output directory without a claim; run `zkdl claim {out}` first" in res.stderr
+    assert f"{out} is a run output directory without proofs; run `zkdl prove {out}` first" in res.stderr
     res = invoke("prove", out, "-q", "--publish-metrics")
     assert res.exit_code == 0, output(res)
     m = json.loads((out / "claim" / "manifest.json").read_text())
@@ -241,3 +242,48 @@ def test_step_range_convention_in_messages_and_docs(run_out, tmp_path):
     doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "FORMAT.md"), encoding="utf-8").read()
     head = doc.split("## 1.")[0]
     assert "Step ranges" in head and "t0..t1-1" in head and "[t0, t1)" in head
+
+
+# ------------------------------------------------------------------ issue 13 review
+def test_audit_data_spec_checked_before_any_verification(run_out, tmp_path, monkeypatch):
+    _no_verification(monkeypatch)
+    missing = tmp_path / "missing.npz"
+    res = invoke("audit", run_out, "--data", missing)
+    assert res.exit_code == 2 and str(missing) in res.stderr and "not found" in res.stderr
+    assert "Traceback" not in output(res)
+    text = tmp_path / "bad.npz"
+    text.write_text("x,y\n1,2\n")
+    res = invoke("audit", run_out, "--data", text)
+    assert res.exit_code == 2 and "not a .npz data file" in res.stderr
+    assert "pickle" not in output(res) and output(res).count("\n") == 1
+    with pytest.raises(A.ClaimError, match="not a .npz data file"):
+        A.audit_claim(str(run_out / "claim"), jobs=1, data_spec=str(text))
+
+
+def test_audit_unusable_model_stops_at_once(run_out, tmp_path, monkeypatch):
+    _no_verification(monkeypatch)
+    other = run_out / "run" / "data.npz"   # an .npz, but no zkdl model file
+    assert other.exists()
+    res = invoke("audit", run_out, "--model", other)
+    assert res.exit_code == 2 and f"--model {other}: not a zkdl model file (format None" in res.stderr
+    with pytest.raises(A.ClaimError, match="not a zkdl model file"):
+        A.audit_claim(str(run_out / "claim"), jobs=1, model_path=str(other))
+
+
+def test_audit_model_of_another_run_is_a_mismatch(run_out, tmp_path):
+    res = invoke("export-model", run_out, "-o", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    other = tmp_path / "other"
+    res = invoke("train", "--out", other, "-q", "--steps", 2, *TINY)
+    assert res.exit_code == 0, output(res)
+    res = invoke("audit", other, "--model", tmp_path / "m.npz", "--jobs", 1, "--json")
+    assert res.exit_code == 1
+    assert {f["code"] for f in json.loads(res.stdout)["failures"]} == {"model_mismatch"}
+
+
+def test_verify_chain_reversed_names_the_first_file(run_out):
+    f0, f1, f2 = sorted(str(p) for p in (run_out / "proofs").iterdir())
+    res = invoke("verify", "--chain", f2, f1, f0)
+    assert res.exit_code == 1
+    first_bad = [line for line in res.stdout.splitlines() if line.startswith("INVALID")][0]
+    assert f1 in first_bad and f"the chain starts with {f0} (steps 0..0): give it first" in first_bad

@@ -224,7 +224,7 @@ def test_interrupt_while_training_keeps_steps_then_resume(tmp_path, monkeypatch,
     # --resume alone takes the config from OUT
     res = invoke("train", "--resume", "--out", out)
     assert res.exit_code == 0, output(res)
-    assert "step 4/4" in res.stderr and "step 3/4" not in res.stderr  # only the missing step is trained
+    assert "step 3 (4 of 4)" in res.stderr and "step 2 (3 of 4)" not in res.stderr  # only the missing step
     _same_as_reference(out, reference)
     _no_staging_left(out)
 
@@ -246,6 +246,8 @@ def test_interrupt_while_proving_keeps_proofs_then_resume(tmp_path, monkeypatch,
     res = invoke("train", "--resume", "--out", out, "--steps", 4, "--window", 2, *SMALL)
     assert res.exit_code == 0, output(res)
     assert "already proven, reusing proofs/steps_000000-000002.zkdl" in res.stderr
+    # the hint names a command that proves again (`train --resume --force` is refused)
+    assert f"(use `zkdl prove --force {out}` to prove again)" in res.stderr and "use --force" not in res.stderr
     assert (out / "proofs" / "steps_000000-000002.zkdl").read_bytes() == first
     _same_as_reference(out, reference)
     res = invoke("export-model", out)  # the run's final weights open the last proof's commitment
@@ -344,3 +346,51 @@ def test_every_overflow_remedy_is_a_cli_option(tmp_path):
     assert json.loads((tmp_path / "wide" / "summary.json").read_text())["config"]["update_bits"] == 20
     res = invoke("train", "--out", tmp_path / "bad", "--no-prove", "--steps", 1, *SMALL, "--update-bits", 40)
     assert res.exit_code == 2 and "update_bits" in output(res) and "Traceback" not in output(res)
+
+
+# ============================================================================ issue 13 review
+def test_resume_keeps_no_prove(tmp_path, monkeypatch):
+    out = tmp_path / "run-out"
+    _interrupt_step(monkeypatch, at=1)
+    res = invoke("train", "--out", out, "--steps", 2, "--no-prove", *SMALL)
+    assert res.exit_code == 130, output(res)
+    monkeypatch.undo()
+    assert json.loads((out / "summary.json").read_text())["train_options"]["no_prove"] is True
+    res = invoke("train", "--resume", "--out", out)
+    assert res.exit_code == 0, output(res)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True and summary["proofs"] == [] and summary["train_options"]["no_prove"]
+    assert not (out / "proofs").exists() or not os.listdir(out / "proofs")
+    assert "proving" not in res.stderr and "prove later with" in res.stdout
+    # a run directory without proofs: the audit points to `zkdl prove`, not to `zkdl claim`
+    res = invoke("audit", out)
+    assert res.exit_code == 2 and f"run `zkdl prove {out}` first" in res.stderr and "zkdl claim" not in res.stderr
+    # the option given wins: --prove proves the recorded steps
+    res = invoke("train", "--resume", "--out", out, "--prove")
+    assert res.exit_code == 0, output(res)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["steps"] for e in summary["proofs"]] == [[0, 1], [1, 2]] and not summary["train_options"]["no_prove"]
+
+
+def test_step_numbers_match_the_table(tmp_path):
+    out = tmp_path / "r"
+    res = invoke("train", "--out", out, "--steps", 2, "--no-prove", *SMALL)
+    assert res.exit_code == 0, output(res)
+    assert "step 0 (1 of 2): loss" in res.stderr and "step 1 (2 of 2): loss" in res.stderr
+    assert "step 2/2" not in res.stderr
+    table = [line.split() for line in res.stdout.splitlines()]
+    assert [r[0] for r in table if len(r) == 3 and r[0].isdigit()] == ["0", "1"]
+
+
+def test_export_model_names_the_weights(proven, tmp_path):
+    res = invoke("export-model", proven, "-o", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    assert "W[3], the weights after steps 0..2" in res.stdout and "after step 3" not in res.stdout
+
+
+def test_overflow_remedies_name_the_cli_options():
+    import zkdl.tracer as tracer
+    for text in (tracer._REMEDY_VALUE, tracer._REMEDY_UPDATE):
+        assert "--lr" in text and "--lr-num" in text and "--lr-shift" in text
+    assert "--R" in tracer._REMEDY_VALUE and "--Q" in tracer._REMEDY_VALUE
+    assert "--update-bits" in tracer._REMEDY_UPDATE

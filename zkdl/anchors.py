@@ -41,6 +41,11 @@ class AnchorError(ZkdlError):
     """A data file, model file or run directory cannot serve as an anchor (message says why)."""
 
 
+class ModelFormatError(AnchorError):
+    """The file cannot be read as a zkdl model file at all (not an .npz, no or wrong meta):
+    raised by :func:`load_model` before it looks at the weights."""
+
+
 def _pad2(n: int) -> int:
     return 1 << max(0, (int(n) - 1).bit_length())
 
@@ -152,29 +157,31 @@ def export_model(run_out: str, path: str) -> dict:
 
 def load_model(path: str) -> tuple[dict, list, list, list]:
     """(meta, int weights, float weights, blinds) of a released-model file, checked for
-    shape and type consistency (raises AnchorError with the reason)."""
+    shape and type consistency (raises AnchorError with the reason; ModelFormatError, an
+    AnchorError, when the file is no zkdl model file at all: unreadable, not an .npz, no
+    meta or another format)."""
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-        raise AnchorError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+        raise ModelFormatError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     if magic != b"PK\x03\x04":  # an .npz is a zip archive; np.load would try a .npy or a pickle
-        raise AnchorError(f"{path}: not a zkdl model file (.npz)")
+        raise ModelFormatError(f"{path}: not a zkdl model file (.npz)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        raise AnchorError(f"{path}: not a zkdl model file (.npz): the archive or an array in it cannot be "
-                          f"read") from None
+        raise ModelFormatError(f"{path}: not a zkdl model file (.npz): the archive or an array in it cannot be "
+                               f"read") from None
     if "meta" not in arrays or arrays["meta"].dtype != np.uint8:
-        raise AnchorError(f"{path}: not a zkdl model file (no meta)")
+        raise ModelFormatError(f"{path}: not a zkdl model file (no meta)")
     try:
         meta = json.loads(arrays["meta"].tobytes())
     except ValueError:
-        raise AnchorError(f"{path}: meta is not JSON") from None
+        raise ModelFormatError(f"{path}: meta is not JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        raise AnchorError(f"{path}: format {meta.get('format') if isinstance(meta, dict) else None!r}, "
-                          f"expected {MODEL_FORMAT!r}")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ModelFormatError(f"{path}: not a zkdl model file (format {found!r}, expected {MODEL_FORMAT!r})")
     L = meta.get("layers")
     if type(L) is not int or not 1 <= L <= 1024:
         raise AnchorError(f"{path}: meta.layers must be a layer count")

@@ -70,7 +70,7 @@ def build_claim(run_out: str, claim_dir: str, *, publish_metrics: bool = False) 
     default: they are functions of the private data and weights, and a zero-knowledge
     claim carries nothing witness-dependent unless asked. Proven losses (``--prove-loss``)
     are public outputs of the proofs and always listed."""
-    from zkdl.prooffile import unpack
+    from zkdl.prooffile import read_proof_file, unpack
     summary = read_summary(run_out)
     files: list[str] = []
     if isinstance(summary, dict) and isinstance(summary.get("proofs"), list):
@@ -84,10 +84,11 @@ def build_claim(run_out: str, claim_dir: str, *, publish_metrics: bool = False) 
     items = []
     for f in files:
         try:
-            with open(f, "rb") as fh:
-                data = fh.read()
+            data = read_proof_file(f)
         except OSError as exc:
             raise ClaimError(f"{f}: cannot read ({exc.strerror or exc})") from None
+        except VerificationError as exc:
+            raise ClaimError(f"{f}: not a zkdl proof file ({exc})") from None
         try:
             header = unpack(data)[0]
             st = header["statement"]
@@ -254,6 +255,14 @@ def _check_inputs(claim_dir: str, model_path: str | None) -> None:
         inner = os.path.join(claim_dir, "claim")
         if os.path.exists(os.path.join(inner, MANIFEST)):
             raise ClaimError(f"{claim_dir} is a run output directory; its claim is {inner}")
+        summary = read_summary(claim_dir)
+        pdir = os.path.join(claim_dir, "proofs")
+        proven = (isinstance(summary, dict) and isinstance(summary.get("proofs"), list) and
+                  any(isinstance(e, dict) for e in summary["proofs"])) or \
+            (os.path.isdir(pdir) and any(n.endswith(".zkdl") for n in os.listdir(pdir)))
+        if not proven:   # a --no-prove run: `zkdl claim` would find no proofs
+            raise ClaimError(f"{claim_dir} is a run output directory without proofs; run `zkdl prove {claim_dir}` "
+                             f"first (it proves the recorded steps and writes the claim)")
         raise ClaimError(f"{claim_dir} is a run output directory without a claim; run `zkdl claim {claim_dir}` "
                          f"first")
     if model_path is not None:
@@ -267,6 +276,31 @@ def _check_inputs(claim_dir: str, model_path: str | None) -> None:
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise ClaimError(f"--model {model_path}: cannot read "
                              f"({getattr(exc, 'strerror', None) or exc})") from None
+        from zkdl.anchors import ModelFormatError, AnchorError, load_model
+        try:   # no zkdl model file at all: unusable, not a mismatch (a tampered model is one)
+            load_model(model_path)
+        except ModelFormatError as exc:
+            raise ClaimError(f"--model {exc}") from None
+        except AnchorError:
+            pass   # a model file whose weights are inconsistent: model_mismatch in the audit
+
+
+def _load_data(m: dict, data_spec: str | None, label_column: str):
+    """The ``--data`` dataset, loaded (at the manifest config's scale R) before any proof is
+    verified; ClaimError when the spec cannot be loaded."""
+    if data_spec is None:
+        return None
+    from zkdl.config import TrainConfig
+    from zkdl.data import load_spec
+    from zkdl.errors import DataError
+    try:
+        R = TrainConfig.from_dict(m["config"]).R
+    except (ZkdlError, TypeError, ValueError, KeyError):
+        R = 16   # the audit reports the invalid config; the spec is still checked now
+    try:
+        return load_spec(data_spec, label_column, R=R)
+    except DataError as exc:
+        raise ClaimError(f"--data: {exc}") from None
 
 
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
@@ -279,6 +313,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     _check_inputs(claim_dir, model_path)
     started = time.perf_counter()
     m = load_manifest(claim_dir)
+    data = _load_data(m, data_spec, label_column)
     jobs = jobs or os.cpu_count() or 1
     entries = m["proofs"]
     if type(m.get("n_samples")) is not int or m["n_samples"] < 1:
@@ -427,7 +462,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         fail("chain_broken", f"proofs[{len(rows) - 1}] {rows[-1]['file']}",
              "final-weights commitment differs from the manifest's")
     anchors, proven_loss = _check_anchors(m, mcfg if mcfg_dict is not None else None, rows, fail, notes,
-                                          data_spec, label_column, model_path)
+                                          data_spec, data, model_path)
     for i, row in enumerate(rows):
         st = row["statement"]
         if i > 0 and st is not None:
@@ -507,8 +542,9 @@ def _check_manifest_types(m: dict, fail) -> None:
             bad(f"metrics.{key}", "a list of {\"t\": step, \"loss\": number, ...} objects")
 
 
-def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec, label_column, model_path):
+def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec, data, model_path):
     """Public anchors (public init, --data, --model) and proven metrics of a claim.
+    ``data``: the dataset of ``data_spec``, loaded before the proofs were verified.
     Returns (anchors report, proven losses [{t, loss_sum, loss}] or None)."""
     from zkdl import anchors as A
     sts = [r["statement"] for r in rows]
@@ -541,12 +577,6 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
     if data_spec is not None and cfg is None:
         fail("data_mismatch", f"--data {data_spec}", "cannot check the data: the manifest's config is not valid")
     if data_spec is not None and cfg is not None:
-        from zkdl.data import load_spec
-        from zkdl.errors import DataError
-        try:
-            data = load_spec(data_spec, label_column, R=cfg.R)
-        except DataError as exc:
-            raise ClaimError(f"--data: {exc}") from None
         where = f"--data {data_spec}"
         if not public_data:
             rep["dataset"] = "hiding commitment: cannot be checked against a data file"

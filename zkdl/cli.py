@@ -54,7 +54,9 @@ def cli(ctx, debug):
 @click.option("--window", "--aggregate", "window", type=click.IntRange(min=1), default=1, show_default=True,
               help="Steps per proof (T); 1 = one proof per batch.")
 @config_options
-@click.option("--no-prove", is_flag=True, help="Train and record only; prove later with `zkdl prove`.")
+@click.option("--no-prove/--prove", "no_prove", default=False,
+              help="--no-prove: train and record only; prove later with `zkdl prove` (--resume keeps a run's "
+                   "--no-prove unless --prove is given).")
 @click.option("--backend", type=click.Choice(["cpu", "cuda", "reference"]), default="cpu", show_default=True,
               help="Prover backend (cuda: NVIDIA GPU through CuPy, falls back to cpu with a note where "
                    "unavailable; reference: pure-Python oracle, tiny sizes only).")
@@ -89,8 +91,9 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         cfg, data, opts = rundir.resume_settings(click.get_current_context(), out, dict(
             width=width, layers=layers, batch_size=batch_size, lr_num=lr_num, lr_shift=lr_shift, lr=lr, R=R, Q=Q,
             update_bits=update_bits, seed=seed, steps=steps, data_spec=data_spec, label_column=label_column,
-            window=window, no_zk=no_zk, publish_metrics=publish_metrics, **anchors))
+            window=window, no_zk=no_zk, publish_metrics=publish_metrics, no_prove=no_prove, **anchors))
         window, no_zk, publish_metrics = opts["window"], opts["no_zk"], opts["publish_metrics"]
+        no_prove = opts["no_prove"]
         anchors = {k: opts[k] for k in anchors}
         replace = True
     else:
@@ -110,7 +113,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     staging = rundir.staging_dir(out)
     run = None
     summary = None
-    train_opts = {"window": None if no_prove else window, "no_zk": bool(no_zk),
+    train_opts = {"window": None if no_prove else window, "no_prove": bool(no_prove), "no_zk": bool(no_zk),
                   "publish_metrics": bool(publish_metrics), **anchors}
     try:
         t_start = time.monotonic()
@@ -125,7 +128,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         def on_step(t, loss, acc):
             el = time.monotonic() - t_start
             eta = el / (t + 1 - n0) * (steps - t - 1)
-            say(f"step {t + 1}/{steps}: loss {loss:.4f}  batch accuracy {acc:.3f}  "
+            say(f"step {t} ({t + 1} of {steps}): loss {loss:.4f}  batch accuracy {acc:.3f}  "
                 f"[{fmt_seconds(el)}, ETA {fmt_seconds(eta)}]")
 
         if resume:
@@ -141,8 +144,10 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         summary["proofs"] = [e for e in rundir.prior_proofs(prior) if os.path.isfile(os.path.join(staging, e["file"]))]
         entries = []
         if not no_prove:
+            import shlex
             entries = rundir.prove_windows(run, staging, 0, run.n_steps, window, backend=backend, threads=threads,
-                                           zk=not no_zk, say=say, summary=summary, reuse=resume, anchors=anchors)
+                                           zk=not no_zk, say=say, summary=summary, reuse=resume, anchors=anchors,
+                                           force_hint=f"`zkdl prove --force {shlex.quote(out)}`")
         if resume and (run.n_steps > n0 or
                        {e["file"] for e in summary["proofs"]} - {e["file"] for e in rundir.prior_proofs(prior)}):
             if os.path.exists(os.path.join(staging, "model.npz")):
@@ -441,7 +446,9 @@ def export_model_cmd(run_out, path, force):
         meta = export_model(run_out, path)
     except AnchorError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
-    click.echo(f"model after step {meta['step']} ({meta['layers']} layers) written to {path}; it opens final "
+    k = meta["step"]
+    what = f"W[{k}], the weights after steps 0..{k - 1}" if k > 0 else "W[0], the initial weights"
+    click.echo(f"model {what} ({meta['layers']} layers) written to {path}; it opens final "
                f"weights {meta['final_weights_digest'][:16]}… of {meta['proof']}")
 
 

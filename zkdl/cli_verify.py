@@ -104,14 +104,25 @@ def _chain_order_problem(files, ranges: list, i: int, at: int) -> str | None:
         return None
     a, b = ranges[i]
     here = f"{files[i]} covers steps {a}..{b - 1} but the chain is at step {at}"
+    # the first break of the order: name the file that starts the chain when it is not given first
+    first_break = all(ranges[k] is not None and ranges[k - 1] is not None and ranges[k][0] == ranges[k - 1][1]
+                      for k in range(1, i))
+    known = [j for j in range(len(files)) if ranges[j] is not None]
+    start = min(known, key=lambda j: ranges[j][0])
+    if first_break and ranges[0] is not None and ranges[start][0] < ranges[0][0]:
+        x, y = ranges[start]
+        starts = f"; the chain starts with {files[start]} (steps {x}..{y - 1}): give it first"
+    else:
+        starts = ""
     nxt = next((j for j in range(i + 1, len(files)) if ranges[j] is not None and ranges[j][0] == at), None)
     if nxt is not None:
         x, y = ranges[nxt]
-        return f"steps out of order: {here}; {files[nxt]} (steps {x}..{y - 1}) should come next"
+        return f"steps out of order: {here}; {files[nxt]} (steps {x}..{y - 1}) should come next{starts}"
     before = next((j for j in range(i) if ranges[j] is not None and ranges[j][0] >= b), None)
     if before is not None:
         x, y = ranges[before]
-        return f"steps out of order: {here}; it comes before {files[before]} (steps {x}..{y - 1}), given earlier"
+        return (f"steps out of order: {here}; it comes before {files[before]} (steps {x}..{y - 1}), "
+                f"given earlier{starts}")
     if a < at:
         return f"chain broken: {here} (it overlaps the previous proof)"
     return f"chain broken: {here}; no file given covers steps {at}..{a - 1}"

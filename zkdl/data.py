@@ -223,6 +223,14 @@ def load_npz(path, *, R: int = 16, name: str | None = None) -> Dataset:
     """Load arrays ``X`` (N, d) numeric and ``y`` (N,) class labels from a .npz file."""
     p = _need_file(path)
     try:
+        with open(p, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as e:
+        raise DataError(f"{p}: cannot read ({e.strerror or e})") from None
+    if magic != b"PK\x03\x04":  # an .npz is a zip archive; np.load would try a .npy or a pickle
+        raise DataError(f"{p}: not a .npz data file (not a readable .npz file: expected a zip archive of "
+                        f"arrays 'X' and 'y')")
+    try:
         with np.load(p, allow_pickle=False) as z:
             keys = set(z.files)
             missing = [k for k in ("X", "y") if k not in keys]

@@ -189,11 +189,12 @@ def _find_chain_start(out: str, t0: int):
 
 def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backend: str, threads,
                   say: Progress, summary: dict, reuse: bool, chain=None, zk: bool = True,
-                  anchors: dict | None = None) -> list[dict]:
+                  anchors: dict | None = None, force_hint: str = "--force") -> list[dict]:
     """Prove steps t_start..t_end-1 of ``run`` in windows of ``window`` steps, chaining,
     into ``out``/proofs and ``out``/secrets; ``summary`` (written after each proof)
     collects the entries. ``anchors``: public_data / public_init / prove_loss flags
-    (public_init applies to the window starting at step 0 only). Returns the entries of this call."""
+    (public_init applies to the window starting at step 0 only). ``force_hint``: what
+    proves a reused window again, named in the notes. Returns the entries of this call."""
     import zkdl
     from zkdl.api import Proof, resolve_backend
 
@@ -218,7 +219,7 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
             proof = Proof.load(path, spath)
             h = proof.header
             if h.get("config") == run.config.to_dict() and h["statement"]["steps"] == [t0, t1]:
-                say(f"{tag}: already proven, reusing {rel(path, out)} (use --force to prove again)")
+                say(f"{tag}: already proven, reusing {rel(path, out)} (use {force_hint} to prove again)")
                 st = h["statement"]
                 for flag, key, want in (("--public-data", "dataset_public", anchors and anchors.get("public_data")),
                                         ("--public-init", "initial_weights_public",
@@ -226,7 +227,7 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
                                         ("--prove-loss", "losses", anchors and anchors.get("prove_loss"))):
                     if want and not st.get(key):
                         click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} was made without {flag}; "
-                                   f"use --force to prove it again with it", err=True)
+                                   f"use {force_hint} to prove it again with it", err=True)
                 entry = _proof_entry(proof, path, spath, out, None)
                 old = [e for e in summary["proofs"] if e["file"] == entry["file"]]
                 if old and old[0].get("prove_seconds") is not None:
@@ -460,6 +461,9 @@ def resume_settings(ctx, out: str, given: dict):
             diffs.append(f"data {saved_run.data.name} (given {data.name})")
     opts = dict(prior["train_options"]) if isinstance(prior.get("train_options"), dict) else {}
     proofs = prior_proofs(prior)
+    # a summary from before no_prove was recorded: a --no-prove run has window None and no proofs
+    opts.setdefault("no_prove", bool(opts) and opts.get("window") is None and not proofs)
+    opts["no_prove"] = bool(given["no_prove"]) if is_given("no_prove") else bool(opts["no_prove"])
     opts.setdefault("window", prior.get("window"))
     opts.setdefault("no_zk", any(e.get("zk") is False for e in proofs))
     opts.setdefault("public_data", any(e.get("dataset_public") for e in proofs))

@@ -77,8 +77,10 @@ __all__ = ["train", "Run", "StepTrace", "init_weights", "predict", "accuracy",
 TRACE_FORMAT = "zkdl-trace/v1"
 Weights = list  # list of int64 arrays, index l-1 holds W_l
 
-_REMEDY_VALUE = "lower the learning rate (smaller lr_num or larger lr_shift), use a smaller R, or a larger Q"
-_REMEDY_UPDATE = "lower the learning rate (smaller lr_num or larger lr_shift) or raise update_bits"
+_REMEDY_VALUE = ("lower the learning rate (--lr, or --lr-num / --lr-shift: smaller lr_num or larger lr_shift), "
+                 "use a smaller R (--R), or a larger Q (--Q)")
+_REMEDY_UPDATE = ("lower the learning rate (--lr, or --lr-num / --lr-shift: smaller lr_num or larger lr_shift) "
+                  "or raise update_bits (--update-bits)")
 
 
 def tensor_names(L: int) -> list[str]:
@@ -179,7 +181,7 @@ def _step(cfg: TrainConfig, data: Dataset, st: _State, t: int):
     A0 = data.X[idx]
     if A0.size and (A0.min() < lo or A0.max() > hi):
         raise _overflow(t, 0, "A_0 (input batch)", A0, Q,
-                        "the data features exceed the Q-bit bound: use a smaller R or a larger Q")
+                        "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
     T: dict[str, np.ndarray] = {"batch": idx, "labels": labels}
     Y = np.zeros((B, cfg.n_classes), dtype=np.int64)
     Y[np.arange(B), labels] = 1 << R

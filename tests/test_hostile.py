@@ -237,8 +237,8 @@ def test_many_layers_rejected_before_the_plan(proof, monkeypatch, tmp_path):
 def test_many_steps_rejected_before_the_circuit(proof, monkeypatch):
     forbid(monkeypatch, (V, "circuit_for"), (V, "build_circuit"))
 
-    def steps(h):  # T = 4096 is allowed, but its witness commitments do not fit this body
-        h["statement"]["steps"] = [1, 4097]
+    def steps(h):  # T = 1000 is allowed, but its witness commitments do not fit this body
+        h["statement"]["steps"] = [1, 1001]
     with pytest.raises(StatementError, match="witness commitments"):  # old code: 40 s, 2.4 GB
         verify(rewrite(proof, steps))
 

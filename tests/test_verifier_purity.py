@@ -20,6 +20,10 @@ def test_verifier_modules_import_no_prover_code():
     code = (
         "import importlib, json, sys\n"
         f"for m in {VERIFIER_SIDE!r}: importlib.import_module(m)\n"
+        # every registered training method's circuit module (built-in and entry-point plugins)
+        "from zkdl.circuits.builder import METHODS, discover_methods\n"
+        "discover_methods()\n"
+        "for cls in list(METHODS.values()): importlib.import_module(cls.__module__)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

@@ -25,15 +25,7 @@ from py_arkworks_bls12381 import G1Point
 
 from zkdl import curve
 
-
-def best(fn, repeat):
-    times = []
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from commit import best  # noqa: E402  (benchmarks/commit.py: best-of-n timing)
 
 
 def msgs(m):

@@ -205,6 +205,11 @@ def load_manifest(claim_dir: str) -> dict:
                              f"[0, 2^63)) and 'sha256'")
     if not isinstance(m.get("config"), dict):
         raise ClaimError(f"{mpath}: 'config' must be an object")
+    if type(m.get("n_samples")) is not int or m["n_samples"] < 1:
+        # the dataset size is part of what the claim states; without it, proofs of one
+        # dataset commitment could each state another size (and read rows of padding)
+        raise ClaimError(f"{mpath}: 'n_samples' (the dataset's rows) must be a positive integer; a claim "
+                         f"without it is unusable")
     return m
 
 
@@ -316,11 +321,6 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     data = _load_data(m, data_spec, label_column)
     jobs = jobs or os.cpu_count() or 1
     entries = m["proofs"]
-    if type(m.get("n_samples")) is not int or m["n_samples"] < 1:
-        # the dataset size is part of what the claim states; without it, proofs of one
-        # dataset commitment could each state another size (and read rows of padding)
-        raise ClaimError(f"{os.path.join(claim_dir, MANIFEST)}: 'n_samples' (the dataset's rows) must be a "
-                         f"positive integer; a claim without it is unusable")
     failures: list[dict] = []
     notes: list[str] = []
 
@@ -524,8 +524,6 @@ def _check_manifest_types(m: dict, fail) -> None:
         v = m.get(key)
         if key in m and not (isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)):
             bad(key, "a SHA-256 hex digest")
-    if "n_samples" in m and (type(m["n_samples"]) is not int or m["n_samples"] < 1):
-        bad("n_samples", "a positive integer")
     if "metrics" not in m:
         return
     metrics = m["metrics"]

@@ -43,8 +43,8 @@ from zkdl.config import TrainConfig
 from zkdl.prover import hyrax
 from zkdl.prover.aggregate import prove_window
 from zkdl.prover.backend import get_backend
+from zkdl.prooffile import unpack
 from zkdl.verifier.verify import verify
-from zkdl.verifier.plan import make_plan
 from zkdl.reference import train_float
 width, layers, batch, T, zk, gpu_commit = (int(a) for a in sys.argv[1:7])
 be = get_backend("cuda")
@@ -70,8 +70,7 @@ tp = time.perf_counter() - t
 msm = {k: be.msm_backend.stats[k] - msm0[k] for k in msm0}
 t = time.perf_counter(); verify(proof); tv = time.perf_counter() - t
 t = time.perf_counter(); train_float(run.config, data, steps=3); tf = (time.perf_counter() - t) / 3
-plan = make_plan(run.config, 1, T, data.X.shape[0], False, False)
-committed = sum(int(np.prod(s)) for _, _, s in plan.committed())
+committed = unpack(proof)[0]["sizes"]["committed_values"]
 print(json.dumps({"width": width, "batch": batch, "T": T, "first": 0, "zk": zk, "prove": tp, "verify": tv,
                   "bytes": len(proof), "timings": tm, "committed": committed, "train_s": t_train, "msm": msm,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "float_step": tf}))

@@ -101,9 +101,9 @@ class CircuitBuilder:
         names = []
         for key, ls in groups.items():
             shapes = {tuple(shape(l)) for l in ls}
-            if len(shapes) != 1:
-                # logical shapes differ inside one padded group: keep stacks per logical shape
-                # (the indicator of the logical box must be one box per stack)
+            if len(shapes) != 1 and scope == "statement":
+                # a statement tensor's logical box is proven (padding relation): one box per
+                # stack, so layers of different logical shapes get stacks of their own
                 sub: dict[tuple, list[int]] = {}
                 for l in ls:
                     sub.setdefault(tuple(shape(l)), []).append(l)
@@ -117,7 +117,7 @@ class CircuitBuilder:
                 m = _MutTensor()
                 m.name, m.base, m.kind, m.scope = name, base, kind, scope
                 m.instances = [(t, l) for t in steps for l in part]
-                m.shape = tuple(shape(part[0]))
+                m.shape = _max_shape([tuple(shape(l)) for l in part])
                 m.lo, m.hi, m.source, m.nbits = lo, hi, source, nbits
                 m.bit_of = None if bit_of is None else self._loc[(bit_of, part[0])]
                 m.defined_by = []
@@ -297,6 +297,12 @@ class CircuitBuilder:
         return Circuit(method=method, config=self.config, steps=self.T, options=dict(self.options),
                        tensors=tuple(m.freeze() for m in self._tensors.values()),
                        relations=tuple(self._relations))
+
+
+def _max_shape(shapes) -> tuple:
+    """The smallest box holding every instance's logical shape (None: unknown size)."""
+    return tuple(None if any(s[k] is None for s in shapes) else max(s[k] for s in shapes)
+                 for k in range(len(shapes[0])))
 
 
 def _padded(t: _MutTensor) -> tuple:

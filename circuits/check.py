@@ -90,7 +90,7 @@ def _matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- witness
 class _Assignment:
-    def __init__(self, circuit: Circuit, run, t0: int, materialize_bits: bool):
+    def __init__(self, circuit: Circuit, run, t0: int, materialize_bits: bool, traces=None):
         c = circuit
         cfg = run.config
         if tuple(cfg.dims()) != c.dims or cfg.batch_size != c.options["batch_size"]:
@@ -99,7 +99,7 @@ class _Assignment:
         if not isinstance(t0, int) or t0 < 0 or t0 + c.steps > run.n_steps:
             raise CircuitError(f"window t0={t0}, T={c.steps} is outside the run's steps 0..{run.n_steps - 1}")
         self.c, self.run, self.t0 = c, run, t0
-        self.traces = run.window(t0, c.steps)
+        self.traces = run.window(t0, c.steps) if traces is None else traces
         self.materialize_bits = materialize_bits
         self.n_samples = run.data.n_samples
         self.rows = selection_indices(c, self.n_samples, t0)
@@ -132,14 +132,14 @@ class _Assignment:
             return out
         out = np.zeros((t.stack, *pad), dtype=np.int64)
         box = tuple(slice(0, s) for s in shp)
-        if t.bit_of is not None:             # bits of the value (honest generation)
+        if t.bit_of is not None:             # bits of value + offset, padding included (int8)
             v = self.get(t.bit_of)
             o = self._offset_of(t.bit_of)
-            u = _lin([(1, v), (o, self.indicator(t.bit_of))])
-            u = np.asarray(u, dtype=object) if u.dtype == object else u
+            u = _lin([(1, v), (o, np.ones_like(v))]) if o else v
+            bits = np.zeros((t.stack, *pad), dtype=np.int8)
             for k in range(t.nbits):
-                out[..., k] = np.asarray((u >> k) & 1, dtype=np.int64)
-            return out
+                bits[..., k] = np.asarray((u >> k) & 1, dtype=np.int8)
+            return bits
         for i, (tr, l) in enumerate(t.instances):
             out[(i,) + box] = self._source(t, tr, l, shp)
         return out
@@ -167,17 +167,26 @@ class _Assignment:
                       for c, name in src])
         else:
             raise CircuitError(f"tensor {t.name}: no witness source")
-        if tuple(a.shape) != shp:
+        if len(a.shape) != len(shp) or any(x > y for x, y in zip(a.shape, shp)):
             raise CircuitError(f"tensor {t.name} instance (t={tr}, l={l}): trace shape {a.shape} "
-                               f"differs from the circuit's {shp}")
+                               f"does not fit the circuit's {shp}")
+        if tuple(a.shape) != shp:       # an instance smaller than its stack's box: zero-padded
+            full = np.zeros(shp, dtype=a.dtype)
+            full[tuple(slice(0, x) for x in a.shape)] = a
+            a = full
         return a
 
 
-def witness(circuit: Circuit, run, t0: int = 0, *, bits: bool = True) -> dict:
-    """Zero-padded stacked int64 arrays ``name -> X[inst, *padded]`` of every tensor of
-    ``circuit`` for steps t0..t0+T-1 of ``run`` (bit tensors generated when ``bits``)."""
-    a = _Assignment(circuit, run, t0, bits)
-    return {t.name: a.get(t.name) for t in circuit.tensors if bits or t.bit_of is None}
+def witness(circuit: Circuit, run, t0: int = 0, *, bits: bool = True, names=None, traces=None) -> dict:
+    """Stacked arrays ``name -> X[inst, *padded]`` of the tensors of ``circuit`` for steps
+    t0..t0+T-1 of ``run``: values zero-padded (int64; Python ints for public outputs),
+    bit tensors (int8, when ``bits``) the bits of ``value + offset`` at every position,
+    padding included (there the value is 0, so the bits are the offset's). ``names``: only
+    these tensors; ``traces``: the window's step traces in place of ``run.window``.
+    This is the honest prover's witness (:mod:`zkdl.prover.aggregate` proves it)."""
+    a = _Assignment(circuit, run, t0, bits, traces)
+    wanted = [t for t in circuit.tensors if (bits or t.bit_of is None) and (names is None or t.name in names)]
+    return {t.name: a.get(t.name) for t in wanted}
 
 
 # ----------------------------------------------------------------------------- checker
@@ -235,12 +244,11 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         o = r.operand("bits")
         if a.c.tensor(o.tensor).bit_of is not None and not a.materialize_bits:
             return []          # generated from in-range values: binary by construction
-        b = _gather(a, r, o)
+        b = _gather(a, r, o).astype(np.int64)
         one = r.params.get("one", 1)
-        ind = _gather(a, r, o, a.indicator(o.tensor)) * one
-        v = b.astype(object) * (ind - b) if b.dtype == object or _absmax(b) > (1 << 30) else b * (ind - b)
+        v = b.astype(object) * (one - b) if _absmax(b) > (1 << 30) else b * (one - b)
         bad = v != 0
-        return _failures(r, t0, bad, lambda ix: f"0 or {one}" if ind[ix] else 0, b, limit)
+        return _failures(r, t0, bad, lambda ix: f"0 or {one}", b, limit)
     elif k == "range":
         o = r.operand("value")
         v = _gather(a, r, o)

@@ -174,7 +174,7 @@ def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers
     b.stacks(base, layers, shape, kind="derived_linear", source=[[1, "W_{l}"]])
     b.relation("chain", "chain", _instances(b, layers),
                [Op("out", base), Op("term", initial, steps=lambda t: [0]),
-                Op("term", update, coef=-1, steps=lambda t: list(range(t)))])
+                Op("term", update, coef=-1, steps=lambda t: list(range(t)))], gather=True)
     lo = min(b.bound(b.stack_of(initial, l))[0] for l in layers)
     hi = max(b.bound(b.stack_of(initial, l))[1] for l in layers)
     du = max(max(abs(v) for v in b.bound(b.stack_of(update, l))) for l in layers)
@@ -182,7 +182,7 @@ def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers
              lo=lo - T * du, hi=hi + T * du, source=[[1, "W_next_{l}"]])
     b.relation("chain_final", "chain", _instances(b, layers, [T - 1]),
                [Op("out", f"{base}_final", steps=lambda t: [t]), Op("term", initial, steps=lambda t: [0]),
-                Op("term", update, coef=-1, steps=lambda t: list(range(T)))])
+                Op("term", update, coef=-1, steps=lambda t: list(range(T)))], gather=True)
 
 
 def data_selection(b: CircuitBuilder, *, check: bool) -> None:

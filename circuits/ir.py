@@ -35,13 +35,14 @@ matmul         coef * op(left) @ op(right) = sum_i c_i out_i   (op = transpose
 hadamard       out = (c0 + c1 * mask) * x           (element-wise)
 linear, chain  out = sum_i c_i term_i               (element-wise; a term with
                several sources is their sum)
-booleanity     bits * (one * Ind_bits - bits) = 0   (so bits are 0 or ``one``,
-               default 1, inside the logical box and 0 outside: padding is
-               forced to zero)
+booleanity     bits * (one - bits) = 0               (every entry, padding
+               included, is 0 or ``one``, default 1)
 range          value + offset in [0, 2^n) inside the logical box, value = 0
                outside. Strategy ``bits``: value = sum_{k<n} 2^k bits[..., k] -
-               offset * Ind_value (the booleanity family of ``bits`` forces the
-               padding of bits, hence of value, to zero). Strategy ``logup``
+               offset at every position (an honest witness holds the bits of
+               the offset in the padding, where the value is 0; the zero padding
+               of values follows from the relations that use them, see
+               docs/PROTOCOL.md "Padding"). Strategy ``logup``
                (value committed): a lookup of value + offset * Ind_value into
                [0, 2^n) by 16-bit limbs plus a zero-check of (1 - Ind) * value
 data           out = coef * select @ table  (select: public 0/1 batch selection)
@@ -55,12 +56,15 @@ row_sum        sum_j x[i, r, j] = value * Ind_rows(r) (every logical row of a
                one-hot targets)
 =============  ===============================================================
 
-Because committed tensors are forced to zero outside their logical box, every derived
-tensor is zero there too, and an honest witness is simply the zero-padded trace.
+An honest witness is the zero-padded trace (bit tensors: the bits of value + offset at
+every position). Statement tensors are proven zero outside their box (``padding``); every
+other tensor is pinned to zero there by the relations that use it (a rescaled matmul of
+zero-padded operands has a zero quotient and remainder in its padding, and so on, step by
+step from W[t0] and the dataset; docs/PROTOCOL.md, "Padding").
 
 Canonical bytes: JSON with sorted keys, no whitespace, ASCII, of :meth:`Circuit.to_dict`
 (every field, including the config); the digest is SHA-256 of the domain tag
-``b"zkdl/circuit/v1\\0"`` followed by those bytes.
+``b"zkdl/circuit/v2\\0"`` followed by those bytes.
 """
 
 from __future__ import annotations
@@ -76,8 +80,8 @@ from zkdl.errors import ZkdlError
 __all__ = ["CircuitError", "Tensor", "Operand", "Relation", "Circuit", "FORMAT",
            "TENSOR_KINDS", "SCOPES", "RELATION_KINDS", "next_pow2", "log2", "fmt_layers"]
 
-FORMAT = "zkdl-circuit/v1"
-_DIGEST_TAG = b"zkdl/circuit/v1\x00"
+FORMAT = "zkdl-circuit/v2"
+_DIGEST_TAG = b"zkdl/circuit/v2\x00"
 TENSOR_KINDS = ("committed", "derived_linear", "derived_product", "public")
 SCOPES = ("step", "statement")
 RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares",

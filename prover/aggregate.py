@@ -1,9 +1,10 @@
 """The aggregated prover: one proof for a window of T training steps (ZK or plain).
 
-:class:`ProverContext` implements the message steps of :func:`zkdl.verifier.flow.run_protocol`
-by computing each message from the integer tables of :mod:`zkdl.prover.witness`,
-writing it to the proof body and absorbing it; the verifier context reads the
-same messages in the same order.
+:class:`ProverContext` implements the messages of the schedule compiled from the circuit
+(:func:`zkdl.verifier.compile.run_circuit`) by computing each one from the witness tables
+(:func:`zkdl.circuits.check.witness`: the same mapping from trace to stacks the witness
+checker uses), writing it to the proof body and absorbing it; the verifier context reads
+the same messages in the same order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from zkdl.prover import reductions as PR
 from zkdl.prover.claims import prove_point_batch
 from zkdl.prover.backend import get_backend
 from zkdl.prover.channel import PlainProverChannel, ZkProverChannel
-from zkdl.verifier.flow import num_vars, stack_shape
+from zkdl.verifier.compile import stack_shape
 
 
 _TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_product", "select",
@@ -28,9 +29,9 @@ _TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_pro
 
 
 class ProverContext:
-    def __init__(self, plan, transcript, writer: Writer, tables: dict, openings: dict,
+    def __init__(self, circuit, transcript, writer: Writer, tables: dict, openings: dict,
                  threads=None, rng=None, progress=None, be=None, zk: bool = True):
-        self.plan = plan
+        self.circuit = circuit
         self.t = transcript
         self.w = writer
         self.tables = tables
@@ -70,13 +71,13 @@ class ProverContext:
 
     def _operand(self, spec):
         name, fixed = spec
-        out, _ = self.be.partial_evaluate(self.flat(name), stack_shape(self.plan, name), fixed)
+        out, _ = self.be.partial_evaluate(self.flat(name), stack_shape(self.circuit.tensor(name)), fixed)
         return out
 
     # ------------------------------------------------------------- messages
-    def commit(self, name, shape):
+    def commit(self, name):
         self.progress("commit", name)
-        n = num_vars(self.plan, name)
+        n = self.circuit.tensor(name).num_vars
         com, opening = hyrax.commit(self.flat(name), default_col_bits(n), rng=self.rng, threads=self.threads,
                                     backend=getattr(self.be, "msm_backend", None))
         self.openings[name] = opening
@@ -143,14 +144,14 @@ class ProverContext:
             self.w.raw(proof.to_bytes())
 
 
-def stacked_opening(parts, plan_lp: int) -> hyrax.Opening:
-    """The opening of per-layer commitments stacked on a leading axis of plan_lp slots
+def stacked_opening(parts, slots: int) -> hyrax.Opening:
+    """The opening of per-instance commitments stacked on a leading axis of ``slots``
     (missing slots are zero matrices with zero blinds: identity rows)."""
     first = parts[0]
     rows, cols = first.matrix.shape
     n, c = first.commitment.num_vars, first.commitment.col_bits
     mats, blinds, coms = [], [], []
-    for k in range(plan_lp):
+    for k in range(slots):
         if k < len(parts):
             mats.append(parts[k].matrix)
             blinds.extend(parts[k].blinds)
@@ -169,19 +170,6 @@ def identity_rows(count: int):
 
 
 # ------------------------------------------------------------------- top level
-def _commit_padded(arr: np.ndarray, shape, blinds, rng, threads, public: bool = False, msm=None):
-    """Commit ``arr`` zero-padded to ``shape`` (with given blinds, for reproducible
-    statement commitments across chained proofs; ``public`` and no blinds given: all
-    blinds zero, a deterministic commitment)."""
-    from zkdl.hyrax import default_col_bits as dcb
-    full = np.zeros(shape, dtype=np.int64)
-    full[tuple(slice(0, s) for s in arr.shape)] = arr
-    n = sum(s.bit_length() - 1 for s in shape)
-    if public and blinds is None:
-        blinds = [0] * (1 << (n - dcb(n)))
-    return hyrax.commit(full.reshape(-1), dcb(n), blinds=blinds, rng=rng, threads=threads, backend=msm)
-
-
 class WitnessError(ValueError):
     """The run's trace does not satisfy the circuit (the prover refuses to prove it)."""
 
@@ -190,6 +178,41 @@ class WitnessError(ValueError):
         shown = "\n  ".join(str(f) for f in failures[:5])
         more = f"\n  ... and {len(failures) - 5} more" if len(failures) > 5 else ""
         super().__init__(f"the trace violates {len(failures)} circuit relation entries:\n  {shown}{more}")
+
+
+def _statement_openings(circuit, tables, secrets, rng, threads, msm, public_data: bool, public_init: bool):
+    """Per-instance openings of the statement tensors, keyed (base, layer), committed from
+    the witness tables (so the statement commits exactly what the proof reads). Given blinds
+    (``secrets``: "X", "Y", "W0", "Wf" as a chain passes them on) are reused; public data
+    or a public initialization gets all-zero blinds (a deterministic commitment)."""
+    from zkdl.verifier.compile import statement_tensors
+    blinds = {"Xdata": secrets.get("X"), "Ydata": secrets.get("Y"), "W0": secrets.get("W0"),
+              "W_final": secrets.get("Wf")}
+    public = {"Xdata": public_data, "Ydata": public_data, "W0": public_init, "W_final": False}
+    parts = {}
+    for t in statement_tensors(circuit):
+        tab = tables[t.name]
+        for i, (_, layer) in enumerate(t.instances):
+            given = blinds.get(t.base)
+            if given is not None and t.base in ("W0", "W_final"):   # per-layer blinds
+                given = given[layer - 1]
+            n = t.num_vars - (t.stack.bit_length() - 1)
+            b = given if given is not None else ([0] * (1 << (n - default_col_bits(n))) if public[t.base] else None)
+            parts[(t.base, layer)] = hyrax.commit(tab[i].reshape(-1), default_col_bits(n), blinds=b, rng=rng,
+                                                  threads=threads, backend=msm)[1]
+    return parts
+
+
+def _stacked_openings(circuit, parts) -> dict:
+    from zkdl.verifier.compile import statement_tensors
+    return {t.name: stacked_opening([parts[(t.base, layer)] for _, layer in t.instances], t.stack)
+            for t in statement_tensors(circuit)}
+
+
+def _public_outputs(circuit, tables) -> dict:
+    """Values of the circuit's public outputs (e.g. the loss sums), one per instance."""
+    return {t.base: [int(v) for v in tables[t.name][:len(t.instances), 0]]
+            for t in circuit.tensors if t.kind == "public" and str(t.source).startswith("output.")}
 
 
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
@@ -213,32 +236,31 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     ``prove_loss``: state each step's loss sum (sum of squared output errors) and prove it.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
-    the run's; ``tamper(stage, obj)`` may replace the dataset arrays before they are committed
-    (stage "dataset", a list [X, Y*2^R]), modify the step traces (stage "trace"), the
-    tables (stage "tables") before they are committed, or the stated loss sums (stage
-    "losses", a list). The prover does not re-check
-    relations while proving, so a tampered witness yields a proof the verifier rejects."""
-    import hashlib
-
+    the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace", a list),
+    the witness tables by circuit tensor name (stage "tables", statement tensors included:
+    their commitments are made from these tables) before anything is committed, or the
+    stated public outputs (stage "outputs", e.g. ``obj["loss"]``). The prover does not
+    re-check relations while proving, so a tampered witness yields a proof the verifier
+    rejects."""
     from zkdl import __version__
-    from zkdl.prooffile import canonical_json, pack
-    from zkdl.schedule import batch_indices
+    from zkdl.circuits.check import witness
+    from zkdl.prooffile import pack
     from zkdl.transcript import Transcript
-    from zkdl.verifier.flow import run_protocol
-    from zkdl.verifier.plan import make_plan
-    from zkdl.verifier.verify import PROOF_KIND, absorbed_header, circuit_for, commitments_digest
-    from zkdl.prover.witness import build_tables
+    from zkdl.verifier.compile import run_circuit
+    from zkdl.verifier.limits import check_window
+    from zkdl.verifier.verify import (METHOD, PROOF_KIND, absorbed_header, circuit_for, commitments_digest,
+                                      expected_sizes, public_inputs)
 
     be = get_backend(backend, threads)
-    data = run.data
     config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:
         raise ValueError(f"window {t0}..{t0 + T - 1} is outside the run's {run.n_steps} steps")
     if public_init and (t0 != 0 or (secrets and secrets.get("W0") is not None)):
         raise ValueError("a public initialization is W[0]: only a window starting at step 0 of a new chain "
                          "can commit it deterministically")
-    plan = make_plan(config, t0, T, int(data.X.shape[0]), check_initial_weights, check_dataset, prove_loss)
-    circuit = circuit_for(plan, config)
+    n_samples = int(run.data.n_samples)
+    check_window(config, t0, T, n_samples)
+    circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss)
     report = progress or (lambda *_: None)
     if check_witness:
         from zkdl.circuits.check import check_witness as check
@@ -247,58 +269,43 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         if failures:
             raise WitnessError(failures)
     secrets = dict(secrets or {})
-    from zkdl.anchors import dataset_arrays
-    X, Yd = dataset_arrays(config, data)
-    if tamper:
-        dataset = [X.copy(), Yd.copy()]
-        tamper("dataset", dataset)   # may replace either array, e.g. by one with extra rows
-        X, Yd = dataset
-    W0 = [np.asarray(w, dtype=np.int64) for w in run.weights(t0)]
-    Wf = [np.asarray(w, dtype=np.int64) for w in run.weights(t0 + T)]
     report("witness", f"steps {t0}..{t0 + T - 1}")
-    steps = run.window(t0, T)
+    traces = run.window(t0, T)
     if tamper:
         import copy
-        steps = copy.deepcopy(steps)
-        tamper("trace", steps)
-    tables = build_tables(plan, steps, X, Yd, W0, Wf)
+        traces = copy.deepcopy(traces)
+        tamper("trace", traces)
+    needed = {t.name for t in circuit.tensors if t.kind != "public" or str(t.source).startswith("output.")}
+    tables = witness(circuit, run, t0, names=needed, traces=traces)
     if tamper:
         tamper("tables", tables)
 
     report("commit", "statement")
-    pd = plan.pdims
-    npad = 1 << plan.nbits_log
     msm = getattr(be, "msm_backend", None)  # the GPU's MSM for row commitments (cuda backend)
-    xcom, xop = _commit_padded(X, (npad, pd[0]), secrets.get("X"), rng, threads, public_data, msm)
-    ycom, yop = _commit_padded(Yd, (npad, pd[-1]), secrets.get("Y"), rng, threads, public_data, msm)
-    w0_ops, wf_ops = [], []
-    for ops, ws, key in ((w0_ops, W0, "W0"), (wf_ops, Wf, "Wf")):
-        given = secrets.get(key)
-        for layer, w in enumerate(ws, start=1):
-            _, op = _commit_padded(w, (pd[layer - 1], pd[layer]), given[layer - 1] if given else None, rng, threads,
-                                   public_init and key == "W0", msm)
-            ops.append(op)
-    losses = None
-    if prove_loss:
-        g = tables[f"GZ/{plan.families[-1].index}"].astype(object)
-        losses = [int(np.sum(g[t] * g[t])) for t in range(T)]
-        if tamper:
-            tamper("losses", losses)
+    parts = _statement_openings(circuit, tables, secrets, rng, threads, msm, public_data, public_init)
+    L = config.layers
+    xop, yop = parts[("Xdata", 0)], parts[("Ydata", L)]
+    w0_ops = [parts[("W0", layer)] for layer in range(1, L + 1)]
+    wf_ops = [parts[("W_final", layer)] for layer in range(1, L + 1)]
+    outputs = _public_outputs(circuit, tables)
+    if tamper:
+        tamper("outputs", outputs)
+    losses = outputs.get("loss")
     header = {
         "kind": PROOF_KIND,
+        "method": METHOD,
         "zkdl_version": __version__,
         "zk": bool(zk),
         "config": config.to_dict(),
-        "plan": plan.to_dict(),
         "circuit_digest": circuit.digest(),
         "statement": {
             "steps": [t0, t0 + T],
-            "n_samples": plan.n_samples,
+            "n_samples": n_samples,
             "initial_weights_range_checked": bool(check_initial_weights),
             "dataset_range_checked": bool(check_dataset),
             "dataset_public": not any(xop.blinds) and not any(yop.blinds),
             "initial_weights_public": not any(b for o in w0_ops for b in o.blinds),
-            "dataset_digest": commitments_digest([xcom, ycom]),
+            "dataset_digest": commitments_digest([xop.commitment, yop.commitment]),
             "initial_weights_digest": commitments_digest([o.commitment for o in w0_ops]),
             "final_weights_digest": commitments_digest([o.commitment for o in wf_ops]),
         },
@@ -312,22 +319,13 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         raw = op.commitment.to_bytes()
         writer.raw(raw)
         transcript.absorb_bytes(b"statement/commitment", raw)
-    openings = {"X": xop, "Y": yop}
-    for fam in plan.families:
-        openings[f"W0/{fam.index}"] = stacked_opening([w0_ops[l - 1] for l in fam.layers], fam.Lp)
-        openings[f"Wf/{fam.index}"] = stacked_opening([wf_ops[l - 1] for l in fam.layers], fam.Lp)
-    ctx = ProverContext(plan, transcript, writer, tables, openings, threads, rng, report, be, zk)
-
-    def schedule(step):
-        return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
-
-    run_protocol(ctx, plan, schedule, losses)
+    openings = _stacked_openings(circuit, parts)
+    ctx = ProverContext(circuit, transcript, writer, tables, openings, threads, rng, report, be, zk)
+    run_circuit(ctx, circuit, public_inputs(config, t0, T, n_samples, losses))
     if timings is not None:
         timings.update(ctx.timings)
     body = writer.getvalue()
-    from zkdl.verifier.verify import expected_sizes
-    header["sizes"] = expected_sizes(plan, len(body))  # checked exactly by the verifier (one encoding)
+    header["sizes"] = expected_sizes(circuit, len(body))  # checked exactly by the verifier (one encoding)
     out_secrets = {"X": xop.blinds, "Y": yop.blinds, "W0": [o.blinds for o in w0_ops],
                    "Wf": [o.blinds for o in wf_ops]}
-    del hashlib, canonical_json
     return pack(header, body), out_secrets

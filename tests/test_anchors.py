@@ -57,10 +57,10 @@ def test_false_loss_is_rejected(run, zk, which, delta):
     """A prover that states a wrong loss but proves everything else honestly (same
     transcript discipline) is caught by the loss relation, not by anything else."""
     def tamper(stage, obj):
-        if stage == "losses":
-            obj[which] += delta
+        if stage == "outputs":
+            obj["loss"][which] += delta
     proof, _ = prove(run, zk=zk, prove_loss=True, tamper=tamper)
-    with pytest.raises(VerificationError, match="loss/"):
+    with pytest.raises(VerificationError, match=r"loss\["):
         verify(proof)
 
 

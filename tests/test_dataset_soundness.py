@@ -19,7 +19,6 @@ from zkdl.config import TrainConfig
 from zkdl.errors import VerificationError
 from zkdl.prover.aggregate import prove_window
 from zkdl.verifier.verify import circuit_for, verify
-from zkdl.verifier.plan import make_plan
 
 SEED = 20261201
 N = 50          # not a power of two: rows 50..63 of the padded dataset are padding
@@ -41,33 +40,31 @@ def window_rows(run, t0=0, T=2):
 
 
 def extra_rows(which, k=6):
-    """Append k nonzero rows (features, or one-hot targets) beyond the N logical rows."""
+    """Put k nonzero rows (features, or one-hot targets) beyond the N logical rows of the
+    committed dataset table (the statement commits what the tables hold)."""
     def tamper(stage, obj):
-        if stage != "dataset":
+        if stage != "tables":
             return
-        X, Y = obj
         if which == "X":
-            obj[0] = np.vstack([X, np.full((k, X.shape[1]), 3, dtype=X.dtype)])
+            obj["Xdata[0]"][0, N:N + k, :] = 3
         else:
-            hot = np.zeros((k, Y.shape[1]), dtype=Y.dtype)
-            hot[:, 0] = Y.max()
-            obj[1] = np.vstack([Y, hot])
+            obj["Ydata[3]"][0, N:N + k, 0] = obj["Ydata[3]"].max()
     return tamper
 
 
 def two_hot(row):
     def tamper(stage, obj):
-        if stage == "dataset":
-            Y = obj[1]
-            free = [j for j in range(Y.shape[1]) if Y[row, j] == 0]
+        if stage == "tables":
+            Y = obj["Ydata[3]"][0]
+            free = [j for j in range(3) if Y[row, j] == 0]
             Y[row, free[0]] = Y.max()
     return tamper
 
 
 def zero_row(row):
     def tamper(stage, obj):
-        if stage == "dataset":
-            obj[1][row] = 0
+        if stage == "tables":
+            obj["Ydata[3]"][0, row] = 0
     return tamper
 
 
@@ -108,21 +105,20 @@ def test_all_zero_target_row_rejected(run):
 
 
 def test_circuit_has_the_relations(run):
-    plan = make_plan(run.config, 0, 2, N)
-    kinds = {r.name: r.kind for r in circuit_for(plan, run.config).relations}
+    kinds = {r.name: r.kind for r in circuit_for(run.config, 2, N).relations}
     assert kinds["pad:Xdata[0]"] == "padding" and kinds["pad:Ydata[3]"] == "padding"
     assert kinds["onehot:Ydata[3]"] == "row_sum"
-    chained = circuit_for(make_plan(run.config, 1, 1, N, False, False), run.config)
+    chained = circuit_for(run.config, 1, N, False, False)
     names = {r.name for r in chained.relations}
     assert "pad:Xdata[0]" in names and "onehot:Ydata[3]" not in names
     # a power-of-two dataset with power-of-two widths has no padding to check
     cfg = TrainConfig(width=(4, 4), batch_size=2, lr_shift=9, n_features=4, n_classes=4)
-    names = {r.name for r in circuit_for(make_plan(cfg, 0, 1, 64), cfg).relations}
+    names = {r.name for r in circuit_for(cfg, 1, 64).relations}
     assert not any(n.startswith("pad:") for n in names)
 
 
 def _failures_of(run, relation, edit):
-    circuit = circuit_for(make_plan(run.config, 0, 2, N), run.config)
+    circuit = circuit_for(run.config, 2, N)
     a = _Assignment(circuit, run, 0, False)
     r = circuit.relation(relation)
     name = r.operand("x").tensor

@@ -1,104 +1,90 @@
-"""The circuit IR and the proof layout stack the same committed tensors (issue 14, step 1).
+"""The circuit drives the proof (issue 14): every message of a proof comes from the IR.
 
-Every committed stack of the proof (``verifier/plan.py`` ``Plan.committed()`` and the
-statement commitments) is one stack of the FAC4DNN circuit whose digest the proof
-carries: same layers (the power-of-two runs of ``mlp_layer_runs``), same padded shape
-with the bit axis last, same instance order (t 2^k + lf), and the targets committed as
-one-hot times 2^R. Known remaining difference, for the compiler step: where two layers of
-one run have different logical shapes (per-layer widths that pad alike) the IR keeps one
-stack per logical shape."""
+A proof's committed stacks are exactly the circuit's committed tensors (witness stacks
+committed by the proof, statement stacks from the header's commitments), its header
+sizes are the circuit's, and its transcript runs every relation family of the circuit
+under the family's own name: what is proven is exactly the IR whose digest it carries."""
+
+import random
 
 import pytest
 
+import zkdl
+from zkdl import data as D
 from zkdl.config import TrainConfig
-from zkdl.verifier.plan import make_plan
-from zkdl.verifier.verify import circuit_for
-
-BASE = {"S": "S", "RZ": "remZ.bits", "GA": "G_Ap.bits", "RG": "remGA.bits", "DW": "dW.bits",
-        "RW": "remW.bits", "W0B": "W0.bits", "XB": "Xdata.bits"}
+from zkdl.prooffile import unpack
+from zkdl.prover.aggregate import prove_window
+from zkdl.transcript import Transcript
+from zkdl.verifier.compile import derived_order, statement_tensors, witness_tensors
+from zkdl.verifier.verify import VerifierContext, circuit_for, committed_values, verify
 
 CONFIGS = [
-    dict(width=32, batch_size=32, n_features=16, n_classes=4),           # the default job
-    dict(width=16, batch_size=8, n_features=16, n_classes=4),
+    dict(width=32, batch_size=32, n_features=16, n_classes=4),           # the default job's shapes
     dict(width=(6, 5), batch_size=3, n_features=3, n_classes=3),
     dict(width=8, layers=3, batch_size=5, n_features=7, n_classes=2),
 ]
 
 
-def ir_stack(circuit, base, layer):
-    (t,) = [t for t in circuit.tensors if t.base == base and any(l == layer for _, l in t.instances)]
-    return t
-
-
-def cases():
-    for i, kw in enumerate(CONFIGS):
-        for T in (1, 3):
-            for first in (True, False):
-                yield pytest.param(kw, T, first, id=f"cfg{i}-T{T}-{'first' if first else 'chained'}")
-
-
-@pytest.mark.parametrize("kw,T,first", list(cases()))
-def test_committed_stacks_agree(kw, T, first):
-    cfg = TrainConfig(lr_shift=9, **kw)
-    N = 40
-    plan = make_plan(cfg, 1, T, N, first, first)
-    c = circuit_for(plan, cfg)
-    seen = set()
-    for kind, fam, shape in plan.committed():
-        base = BASE.get(kind) or ("U.bits" if fam.relu else "Zp.bits")
-        if kind == "XB":   # the dataset's bits (reported under family 0)
-            t = ir_stack(c, base, 0)
-            seen.add(t.name)
-            assert t.padded == shape
-            continue
-        t = ir_stack(c, base, fam.layers[0])
-        seen.add(t.name)
-        assert {l for _, l in t.instances} == set(fam.layers), (kind, t.name)
-        assert (t.stack, *t.padded) == shape, (kind, t.name)
-        steps = [0] if kind == "W0B" else range(T)
-        for tt in steps:
-            for lf, layer in enumerate(fam.layers):
-                assert t.index(tt, layer) == plan.inst(fam, tt, lf)
-    ir_committed = {t.name for t in c.tensors if t.kind == "committed" and t.base.endswith((".bits", "S"))}
-    assert ir_committed == seen
-
-
 @pytest.mark.parametrize("kw", CONFIGS)
-def test_statement_stacks_agree(kw):
+@pytest.mark.parametrize("T,first", [(1, True), (3, False)])
+def test_circuit_schedules(kw, T, first):
     cfg = TrainConfig(lr_shift=9, **kw)
-    plan = make_plan(cfg, 0, 2, 40)
-    c = circuit_for(plan, cfg)
-    for fam in plan.families:
-        for base in ("W0", "W_final"):      # the statement's W[t0] and W[t0+T] commitments
-            t = ir_stack(c, base, fam.layers[0])
-            assert t.kind == "committed" and t.scope == "statement"
-            assert [l for _, l in t.instances] == list(fam.layers)
-            assert (t.stack, *t.padded) == (fam.Lp, fam.din, fam.dout)
-    X, Y = ir_stack(c, "Xdata", 0), ir_stack(c, "Ydata", plan.L)
-    assert X.padded == (1 << plan.nbits_log, plan.pdims[0]) and Y.padded == (1 << plan.nbits_log, plan.pdims[-1])
-    assert (Y.lo, Y.hi) == (0, 1 << cfg.R)               # committed as one-hot times 2^R, as the proof does
-    bools = {r.name: r.params for r in c.relations if r.kind == "booleanity"}
-    assert bools["bool:Ydata[3]" if plan.L == 3 else f"bool:Ydata[{plan.L}]"] == {"one": 1 << cfg.R}
+    c = circuit_for(cfg, T, 40, first, first, prove_loss=first)
+    stmt = {t.base for t in statement_tensors(c)}
+    assert stmt == {"W0", "W_final", "Xdata", "Ydata"}
+    wit = witness_tensors(c)
+    assert all(t.base.endswith(".bits") or t.base == "S" for t in wit)
+    assert ("W0.bits" in {t.base for t in wit}) is first and ("Xdata.bits" in {t.base for t in wit}) is first
+    order = derived_order(c)
+    assert sorted(order) == sorted(t.name for t in c.tensors if t.kind.startswith("derived"))
+    # a tensor comes before every tensor its definition reads
+    pos = {n: i for i, n in enumerate(order)}
+    for n in order:
+        r = c.relation(c.tensor(n).defined_by[0])
+        for o in r.operands:
+            if o.tensor in pos and o.tensor != n:
+                assert pos[o.tensor] > pos[n], (n, o.tensor)
 
 
-@pytest.mark.parametrize("kw,T,first", list(cases()))
-def test_relation_families_agree(kw, T, first):
-    """One forward, backward (ReLU families) and update matmul per family of the proof,
-    over the same instances, on gathered operand stacks of the proof's derived shapes."""
-    from zkdl.verifier.flow import stack_shape
-    cfg = TrainConfig(lr_shift=9, **kw)
-    plan = make_plan(cfg, 1, T, 40, first, first)
-    c = circuit_for(plan, cfg)
-    expected = set()
-    for fam in plan.families:
-        insts = [(t, l) for t in range(T) for l in fam.layers]
-        for rel in ("forward", "update") + (("backward",) if fam.relu else ()):
-            r = [r for r in c.relations_of("matmul") if r.name.split("[")[0] == rel and r.instances[0] == insts[0]]
-            assert len(r) == 1 and list(r[0].instances) == insts, (rel, fam)
-            expected.add(r[0].name)
-        for base, name in (("Ain", "Ain"), ("Wn", "Wn"), ("GZn", "GZn")):
-            if base != "Ain" and not fam.relu:
-                continue
-            t = ir_stack(c, base, fam.layers[0])
-            assert (t.stack, *t.padded) == stack_shape(plan, f"{name}/{fam.index}")
-    assert {r.name for r in c.relations_of("matmul")} == expected
+def _labels_of_verification(proof, monkeypatch):
+    seen = []
+    absorb, challenge = Transcript.absorb_bytes, Transcript.challenge_scalars
+
+    def rec_absorb(self, label, data):
+        seen.append(bytes(label))
+        if bytes(label).startswith(b"reduce/"):
+            seen.append(bytes(data))
+        return absorb(self, label, data)
+
+    def rec_challenge(self, label, n):
+        seen.append(bytes(label))
+        return challenge(self, label, n)
+    monkeypatch.setattr(Transcript, "absorb_bytes", rec_absorb)
+    monkeypatch.setattr(Transcript, "challenge_scalars", rec_challenge)
+    opened, real_open = [], VerifierContext.open
+
+    def rec_open(self, name, point, value):
+        opened.append(name)
+        return real_open(self, name, point, value)
+    monkeypatch.setattr(VerifierContext, "open", rec_open)
+    verify(proof)
+    return [s.decode("ascii", "replace") for s in seen], opened
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first", "chained"])
+def test_proof_runs_every_relation_of_its_circuit(first, monkeypatch):
+    cfg = TrainConfig(width=(6, 5), batch_size=3, lr_shift=9)
+    run = zkdl.train(cfg, D.synthetic(n_samples=50, n_features=3, n_classes=3), steps=2, keep_in_memory=True)
+    proof, _ = prove_window(run, 0, 2, rng=random.Random(7), check_initial_weights=first, check_dataset=first,
+                            prove_loss=True)
+    header = unpack(proof)[0]
+    c = circuit_for(run.config, 2, 50, first, first, prove_loss=True)
+    assert header["circuit_digest"] == c.digest() and header["method"] == c.method
+    assert header["sizes"]["committed_values"] == committed_values(c)
+    labels, opened = _labels_of_verification(proof, monkeypatch)
+    commits = [s[len("commit/"):] for s in labels if s.startswith("commit/")]
+    assert commits == [t.name for t in witness_tensors(c)]
+    text = "\n".join(labels)
+    missing = [r.name for r in c.relations if r.name not in text]
+    assert not missing, missing
+    assert opened == [t.name for t in witness_tensors(c) + statement_tensors(c)]

@@ -117,8 +117,8 @@ def bump(name, idx=(0, 0), delta=1, step=0):
 def flip_sign_bit(stage, obj):
     """Claim a non-negative Z' is negative: S flipped, bits of U kept (wrapping)."""
     if stage == "tables":
-        s = obj["S/0"]
-        zp = obj["Zp/0"]
+        s = obj["S[1]"]
+        zp = obj["Zp[1]"]
         i = int(np.argmax((zp >= 0) & (s == 0)))
         s.reshape(-1)[i] = 1
 
@@ -126,7 +126,7 @@ def flip_sign_bit(stage, obj):
 def non_boolean_bits(stage, obj):
     """Same recomposed value, but planes 0/1 hold 2 and -1: only booleanity catches it."""
     if stage == "tables":
-        bits = obj["RZ/1"].reshape(-1, obj["RZ/1"].shape[-1])
+        bits = obj["remZ.bits[2]"].reshape(-1, obj["remZ.bits[2]"].shape[-1])
         e = int(np.argmax(bits[:, 1] == 0))
         bits[e, 0] += 2
         bits[e, 1] -= 1
@@ -228,7 +228,7 @@ def test_truncated_and_extended(honest):
     lambda h: h["statement"].update(final_weights_digest="0" * 64),
     lambda h: h.update(zk=not h["zk"]),
     lambda h: h.update(kind="other"),
-    lambda h: h.pop("plan"),
+    lambda h: h.pop("method"),
     lambda h: h["config"].update(width="x"),
 ])
 def test_tampered_header_rejected(honest, edit):

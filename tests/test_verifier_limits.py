@@ -6,8 +6,8 @@ import pytest
 
 from zkdl.config import TrainConfig
 from zkdl.errors import ConfigError
-from zkdl.verifier import plan as plan_mod
-from zkdl.verifier.plan import make_plan
+from zkdl.verifier import limits as plan_mod
+from zkdl.verifier.limits import check_window
 
 
 def cfg(layers):
@@ -19,13 +19,12 @@ def cfg(layers):
                                            (16, 724, "weight-chain terms")])
 def test_large_windows_refused(layers, T, what):
     with pytest.raises(ConfigError, match=what):
-        make_plan(cfg(layers), 1, T, 64)
+        check_window(cfg(layers), 1, T, 64)
 
 
 @pytest.mark.parametrize("layers,T", [(1024, 16), (8, 1023), (64, 256), (3, 1000)])
 def test_windows_at_the_limits_are_allowed(layers, T):
-    p = make_plan(cfg(layers), 1, T, 64)
-    assert p.T == T
+    check_window(cfg(layers), 1, T, 64)
     assert layers * T <= plan_mod.MAX_INSTANCES
     assert layers * T * (T + 1) // 2 <= plan_mod.MAX_CHAIN_TERMS
 
@@ -38,7 +37,7 @@ def test_hostile_header_rejected_before_the_circuit(monkeypatch):
         raise AssertionError("circuit built for a hostile window")
     monkeypatch.setattr(V, "circuit_for", boom)
     c = cfg(1024)
-    header = {"kind": V.PROOF_KIND, "zk": True, "config": c.to_dict(),
+    header = {"kind": V.PROOF_KIND, "method": V.METHOD, "zk": True, "config": c.to_dict(),
               "statement": {"steps": [0, 256], "n_samples": 64, "initial_weights_range_checked": True,
                             "dataset_range_checked": True, "dataset_public": False,
                             "initial_weights_public": False}}

@@ -1,15 +1,14 @@
-"""The standalone verifier of aggregated SGD-MLP proofs (zero-knowledge or plain mode).
+"""The standalone verifier of aggregated training proofs (zero-knowledge or plain mode).
 
 Pure Python: imports zkdl core pieces (field, poly, transcript, sumcheck, claims,
-reductions, hyrax, curve, config, schedule) and the protocol description in this
-package, never the prover, numba, CuPy or the tracer. Every failure is a
+reductions, hyrax, curve, config, schedule), the circuit IR and the schedule compiled
+from it (:mod:`zkdl.verifier.compile`), never the prover, numba, CuPy or the tracer. Every failure is a
 :class:`~zkdl.errors.VerificationError` subclass with a message naming the step.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 
 from zkdl import curve
@@ -25,10 +24,11 @@ from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_line
                              verify_padding_zero, verify_select)
 from zkdl.schedule import batch_indices
 from zkdl.transcript import Transcript
-from zkdl.verifier.flow import num_vars, run_protocol
-from zkdl.verifier.plan import MAX_SAMPLES, Plan, log2ceil, make_plan
+from zkdl.verifier.compile import Public, run_circuit, statement_tensors, witness_tensors
+from zkdl.verifier.limits import MAX_SAMPLES, MAX_STEPS, check_window, log2ceil
 
-PROOF_KIND = "zkdl/sgd-mlp/v1"
+PROOF_KIND = "zkdl/training-proof/v2"
+METHOD = "sgd_mlp"  # the training method whose statement this verifier reads (header.method)
 
 
 class StatementError(VerificationError):
@@ -107,11 +107,13 @@ def commitments_digest(coms) -> str:
     return h.hexdigest()
 
 
-def circuit_for(plan: Plan, config: TrainConfig):
-    """The FAC4DNN circuit (zkdl.circuits IR) this proof's relations implement; its
-    digest is in the header and the transcript."""
-    return build_circuit(config, steps=plan.T, check_initial_weights=plan.check_initial_weights,
-                         check_dataset=plan.check_dataset, n_samples=plan.n_samples, prove_loss=plan.prove_loss)
+def circuit_for(config: TrainConfig, T: int, n_samples: int, check_initial_weights: bool = True,
+                check_dataset: bool = True, prove_loss: bool = False, method: str = METHOD):
+    """The circuit (zkdl.circuits IR) a proof of T steps under ``config`` proves; its
+    digest is in the header and the transcript, and it alone drives the proof's messages
+    (:func:`zkdl.verifier.compile.run_circuit`)."""
+    return build_circuit(config, steps=T, check_initial_weights=check_initial_weights,
+                         check_dataset=check_dataset, n_samples=n_samples, prove_loss=prove_loss, method=method)
 
 
 def loss_bound(circuit) -> int:
@@ -119,13 +121,44 @@ def loss_bound(circuit) -> int:
     return max(t.hi for t in circuit.tensors if t.base == "loss")
 
 
-def weight_vars(plan: Plan, layer: int) -> int:
-    pd = plan.pdims
-    return (pd[layer - 1].bit_length() - 1) + (pd[layer].bit_length() - 1)
+def weight_vars(dims, layer: int) -> int:
+    return log2ceil(dims[layer - 1]) + log2ceil(dims[layer])
 
 
-def dataset_vars(plan: Plan) -> tuple[int, int]:
-    return (plan.nbits_log + plan.pdims[0].bit_length() - 1, plan.nbits_log + plan.pdims[-1].bit_length() - 1)
+def dataset_vars(dims, n_samples: int) -> tuple[int, int]:
+    nb = log2ceil(n_samples)
+    return nb + log2ceil(dims[0]), nb + log2ceil(dims[-1])
+
+
+def statement_parts(L: int, X, Y, W0: list, Wf: list) -> dict:
+    """The statement's per-instance commitments (or openings) keyed by the circuit's
+    (base tensor, layer): the dataset X, one-hot targets Y, W[t0] and W[t0+T] per layer."""
+    parts = {("Xdata", 0): X, ("Ydata", L): Y}
+    for layer in range(1, L + 1):
+        parts[("W0", layer)] = W0[layer - 1]
+        parts[("W_final", layer)] = Wf[layer - 1]
+    return parts
+
+
+def stack_statement(circuit, parts: dict) -> dict:
+    """Commitments of the circuit's statement stacks: each stacks the per-instance
+    commitments of its instances (``parts[(base, layer)]``), padded with identity rows
+    (the commitment of zero) to the stack's power of two."""
+    out = {}
+    for t in statement_tensors(circuit):
+        coms = [parts[(t.base, layer)] for _, layer in t.instances]
+        first = coms[0]
+        coms += [Commitment(tuple([curve.identity()] * first.num_rows), first.num_vars, first.col_bits)
+                 for _ in range(t.stack - len(coms))]
+        out[t.name] = Commitment.stack(coms)
+    return out
+
+
+def public_inputs(config: TrainConfig, t0: int, T: int, n_samples: int, losses=None) -> Public:
+    """The verifier's public data of a window: batch rows per step (the public schedule)
+    and the stated loss sums."""
+    rows = [batch_indices(config.batch_seed, n_samples, config.batch_size, t0 + t) for t in range(T)]
+    return Public(rows=rows, outputs={} if losses is None else {"loss": list(losses)})
 
 
 def absorbed_header(header: dict) -> bytes:
@@ -135,25 +168,20 @@ def absorbed_header(header: dict) -> bytes:
     return canonical_json({k: v for k, v in header.items() if k != "sizes"})
 
 
-def _stack_family(coms, fam, layer_coms) -> Commitment:
-    parts = [layer_coms[layer - 1] for layer in fam.layers]
-    first = parts[0]
-    while len(parts) < fam.Lp:
-        parts.append(Commitment(tuple([curve.identity()] * first.num_rows), first.num_vars, first.col_bits))
-    return Commitment.stack(parts)
-
-
 class VerifierContext:
-    def __init__(self, plan, transcript, reader: ProofReader, commitments: dict, zk: bool):
-        self.plan = plan
+    def __init__(self, circuit, transcript, reader: ProofReader, commitments: dict, zk: bool):
+        self.circuit = circuit
         self.t = transcript
         self.r = reader
         self.coms = commitments
         self.deferred = curve.DeferredChecks()
         self.ch = ZkChannel(transcript, reader, self.deferred) if zk else PlainChannel(transcript, reader)
 
-    def commit(self, name, shape):
-        n = num_vars(self.plan, name)
+    def _vars(self, name) -> int:
+        return self.circuit.tensor(name).num_vars
+
+    def commit(self, name):
+        n = self._vars(name)
         com = Commitment.read(self.r, n, default_col_bits(n))
         self.coms[name] = com
         self.t.absorb_bytes(b"commit/" + name.encode(), com.to_bytes())
@@ -174,7 +202,7 @@ class VerifierContext:
         return verify_matmul(self.ch, label.encode(), rho, kvars, claim)
 
     def batch(self, name, claims):
-        point, value = verify_point_batch(self.ch, b"batch/" + name.encode(), num_vars(self.plan, name), claims)
+        point, value = verify_point_batch(self.ch, b"batch/" + name.encode(), self._vars(name), claims)
         return list(point), value
 
     def instance_map(self, label, rho, q, claim, const_weights, sources):
@@ -204,7 +232,7 @@ class VerifierContext:
             verify_eval(self.t, [com], list(point), [value], proof)
 
 
-MAX_STEPS_PER_PROOF = 4096  # T = statement.steps[1] - steps[0] (as make_plan)
+MAX_STEPS_PER_PROOF = MAX_STEPS  # T = statement.steps[1] - steps[0]
 MAX_STEP = 1 << 63  # statement.steps[1] <= 2^63: every step number is below 2^63 (as TrainConfig.steps)
 
 
@@ -215,41 +243,51 @@ def _commitment_bytes(n_vars: int) -> int:
 def weight_commitment_bytes(dims) -> int:
     """Bytes of the W[t0] and W[t0+T] commitments (one per layer, FORMAT.md 3.2) of a model
     with ``dims``: O(layers)."""
-    return 2 * sum(_commitment_bytes(log2ceil(dims[layer - 1]) + log2ceil(dims[layer]))
-                   for layer in range(1, len(dims)))
+    return 2 * sum(_commitment_bytes(weight_vars(dims, layer)) for layer in range(1, len(dims)))
 
 
 def statement_commitment_bytes(dims, n_samples: int) -> int:
     """Bytes of the statement commitments (X, Y, W[t0] and W[t0+T] per layer, FORMAT.md 3.2)
-    of a proof of a model with ``dims`` on ``n_samples`` rows: O(layers), no plan needed."""
-    nb = log2ceil(n_samples)
-    return (_commitment_bytes(nb + log2ceil(dims[0])) + _commitment_bytes(nb + log2ceil(dims[-1]))
-            + weight_commitment_bytes(dims))
+    of a proof of a model with ``dims`` on ``n_samples`` rows: O(layers), no circuit needed."""
+    xv, yv = dataset_vars(dims, n_samples)
+    return _commitment_bytes(xv) + _commitment_bytes(yv) + weight_commitment_bytes(dims)
 
 
-def witness_commitment_bytes(plan: Plan) -> int:
-    """Bytes of the witness commitments (``plan.committed()``, FORMAT.md 3.3 item 1)."""
-    return sum(_commitment_bytes(sum(log2ceil(d) for d in shape)) for _, _, shape in plan.committed())
+def witness_commitment_bytes(circuit, T: int | None = None) -> int:
+    """Bytes of the witness commitments (FORMAT.md 3.3 item 1). With ``T``: of the same
+    circuit built for T steps, from ``circuit`` built for one (every step has the same
+    stacks, so a step stack of k instances per step has k T), in O(layers): a bound the
+    verifier checks before it builds the T-step circuit."""
+    total = 0
+    for t in witness_tensors(circuit):
+        n = t.num_vars
+        if T is not None and t.scope == "step":
+            n += log2ceil(len(t.instances) * T) - log2ceil(t.stack)
+        total += _commitment_bytes(n)
+    return total
 
 
-def committed_values(plan: Plan) -> int:
-    """Number of committed witness values (header ``sizes.committed_values``)."""
-    return sum(math.prod(shape) for _, _, shape in plan.committed())
+def committed_values(circuit) -> int:
+    """Number of committed witness values, padding included (header ``sizes.committed_values``)."""
+    return sum(t.padded_size for t in witness_tensors(circuit))
 
 
-def expected_sizes(plan: Plan, body_len: int) -> dict:
-    """The header's ``sizes`` object of a proof with this plan and body length (checked exactly)."""
-    return {"body_bytes": body_len, "committed_values": committed_values(plan)}
+def expected_sizes(circuit, body_len: int) -> dict:
+    """The header's ``sizes`` object of a proof of this circuit and body length (checked exactly)."""
+    return {"body_bytes": body_len, "committed_values": committed_values(circuit)}
 
 
-def parse_header(header: dict, body_len: int | None = None) -> tuple[TrainConfig, Plan, dict]:
-    """Check the header; return (config, plan, statement). ``body_len``: the length of the
+def parse_header(header: dict, body_len: int | None = None):
+    """Check the header; return (config, circuit, statement). ``body_len``: the length of the
     proof body; when given (``verify`` always gives it), every size the header states is
     bounded by it *before* any work proportional to that size (the body must hold at least
     the statement and witness commitments the config implies), and ``sizes`` must be
     exactly the proof's."""
     if header.get("kind") != PROOF_KIND:
-        raise StatementError(f"not an SGD-MLP proof (kind {header.get('kind')!r}, expected {PROOF_KIND!r})")
+        raise StatementError(f"not a zkdl training proof of this version (kind {header.get('kind')!r}, "
+                             f"expected {PROOF_KIND!r})")
+    if header.get("method") != METHOD:
+        raise StatementError(f"header.method must be {METHOD!r} (got {str(header.get('method'))[:40]!r})")
     if type(header.get("zk")) is not bool:
         raise StatementError("header.zk must be true or false")
     st = header.get("statement")
@@ -263,6 +301,7 @@ def parse_header(header: dict, body_len: int | None = None) -> tuple[TrainConfig
         if not (0 <= steps[0] < steps[1] <= MAX_STEP and steps[1] - steps[0] <= MAX_STEPS_PER_PROOF):
             raise StatementError(f"statement.steps must be [t0, t0 + T] with t0 >= 0, 1 <= T <= "
                                  f"{MAX_STEPS_PER_PROOF} and t0 + T <= 2^63")
+        t0, T = steps[0], steps[1] - steps[0]
         n_samples = st.get("n_samples")
         if type(n_samples) is not int or not 1 <= n_samples <= MAX_SAMPLES:
             raise StatementError(f"statement.n_samples must be an int in [1, {MAX_SAMPLES}]")
@@ -280,25 +319,23 @@ def parse_header(header: dict, body_len: int | None = None) -> tuple[TrainConfig
             if need > body_len:
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement commitments "
                                      f"its config and n_samples imply ({need} bytes)")
-        plan = make_plan(config, steps[0], steps[1] - steps[0], n_samples, check, check_data,
-                         prove_loss=losses is not None)  # O(layers)
-        if body_len is not None:
-            need += witness_commitment_bytes(plan)
+        check_window(config, t0, T, n_samples)  # O(1): bounds the circuit's size
+        if losses is not None and len(losses) != T:
+            raise StatementError(f"statement.losses has {len(losses)} values for {T} steps")
+        if body_len is not None:  # the one-step circuit, O(layers), bounds the T-step witness
+            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None)
+            need += witness_commitment_bytes(one, T)
             if need > body_len:
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement and witness "
-                                     f"commitments its plan implies ({need} bytes)")
-        if losses is not None and len(losses) != plan.T:
-            raise StatementError(f"statement.losses has {len(losses)} values for {plan.T} steps")
-        if header.get("plan") != plan.to_dict():
-            raise StatementError("the header's plan does not match the one derived from its config")
+                                     f"commitments its circuit implies ({need} bytes)")
+        circuit = circuit_for(config, T, n_samples, check, check_data, losses is not None)  # O(L T^2), bounded
         if body_len is not None:
             sizes = header.get("sizes")
-            want = expected_sizes(plan, body_len)
+            want = expected_sizes(circuit, body_len)
             if not (isinstance(sizes, dict) and sizes.keys() == want.keys()
                     and all(type(sizes[k]) is int and sizes[k] == v for k, v in want.items())):
                 raise StatementError(f"header.sizes must be exactly {canonical_json(want).decode()} "
                                      f"(body length and committed values of this proof)")
-        circuit = circuit_for(plan, config)  # O(layers * T): after every bound above
         digest = circuit.digest()
         if losses is not None:
             top = loss_bound(circuit)
@@ -312,17 +349,17 @@ def parse_header(header: dict, body_len: int | None = None) -> tuple[TrainConfig
         v = st.get(key)
         if not (isinstance(v, str) and len(v) == 64):
             raise StatementError(f"statement.{key} must be a SHA-256 hex digest")
-    return config, plan, st
+    return config, circuit, st
 
 
-def read_statement_commitments(reader: ProofReader, plan: Plan):
-    xv, yv = dataset_vars(plan)
+def read_statement_commitments(reader: ProofReader, dims, n_samples: int):
+    xv, yv = dataset_vars(dims, n_samples)
     X = Commitment.read(reader, xv, default_col_bits(xv))
     Y = Commitment.read(reader, yv, default_col_bits(yv))
     W0, Wf = [], []
     for coms in (W0, Wf):
-        for layer in range(1, plan.L + 1):
-            n = weight_vars(plan, layer)
+        for layer in range(1, len(dims)):
+            n = weight_vars(dims, layer)
             coms.append(Commitment.read(reader, n, default_col_bits(n)))
     return X, Y, W0, Wf
 
@@ -351,9 +388,11 @@ def verify(proof, expect_initial: str | None = None) -> Statement:
 
 def _verify_bytes(data, expect_initial) -> Statement:
     header, body = unpack(data)
-    config, plan, st = parse_header(header, len(body))  # every stated size bounded by the body first
+    config, circuit, st = parse_header(header, len(body))  # every stated size bounded by the body first
+    t0, T, n_samples = st["steps"][0], st["steps"][1] - st["steps"][0], st["n_samples"]
     reader = ProofReader(body, "proof body")
-    X, Y, W0, Wf = read_statement_commitments(reader, plan)
+    dims = config.dims()
+    X, Y, W0, Wf = read_statement_commitments(reader, dims, n_samples)
     if commitments_digest([X, Y]) != st["dataset_digest"]:
         raise StatementError("dataset commitment does not match statement.dataset_digest")
     if commitments_digest(W0) != st["initial_weights_digest"]:
@@ -366,21 +405,14 @@ def _verify_bytes(data, expect_initial) -> Statement:
     transcript.absorb_bytes(b"header", absorbed_header(header))
     for c in [X, Y, *W0, *Wf]:
         transcript.absorb_bytes(b"statement/commitment", c.to_bytes())
-    coms = {"X": X, "Y": Y}
-    for fam in plan.families:
-        coms[f"W0/{fam.index}"] = _stack_family(coms, fam, W0)
-        coms[f"Wf/{fam.index}"] = _stack_family(coms, fam, Wf)
-    ctx = VerifierContext(plan, transcript, reader, coms, header["zk"])
-
-    def schedule(step):
-        return batch_indices(config.batch_seed, plan.n_samples, config.batch_size, step)
-
-    run_protocol(ctx, plan, schedule, st.get("losses"))
+    coms = stack_statement(circuit, statement_parts(len(dims) - 1, X, Y, W0, Wf))
+    ctx = VerifierContext(circuit, transcript, reader, coms, header["zk"])
+    run_circuit(ctx, circuit, public_inputs(config, t0, T, n_samples, st.get("losses")))
     reader.finish()
     # batch verification of every queued Sigma-proof equation (ZK mode), with weights
     # from the transcript after the whole proof was absorbed
     ctx.deferred.verify(transcript.challenge_scalar(b"batch-verify").to_bytes(32, "little"))
-    return Statement(config, plan.t0, plan.T, plan.n_samples, header["zk"], st["dataset_digest"],
-                     st["initial_weights_digest"], st["final_weights_digest"], plan.check_initial_weights,
-                     plan.check_dataset, header["circuit_digest"], st["dataset_public"],
+    return Statement(config, t0, T, n_samples, header["zk"], st["dataset_digest"],
+                     st["initial_weights_digest"], st["final_weights_digest"], st["initial_weights_range_checked"],
+                     st["dataset_range_checked"], header["circuit_digest"], st["dataset_public"],
                      st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]))

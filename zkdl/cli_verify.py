@@ -145,7 +145,7 @@ def circuit_of_proof(path: str):
     """(circuit, digest) rebuilt from a proof file's header; exit 2 when the file is not a
     proof, 1 when its header does not define the circuit its digest names."""
     from zkdl.prooffile import unpack
-    from zkdl.verifier.verify import PROOF_KIND, circuit_for, parse_header
+    from zkdl.verifier.verify import PROOF_KIND, parse_header
     try:
         header, body = unpack(read_proof_file(path))
     except VerificationError as exc:
@@ -156,12 +156,7 @@ def circuit_of_proof(path: str):
         kind = header.get("kind") if isinstance(header, dict) else None
         raise Fail(f"{path}: not a zkdl training proof (kind {kind!r}, expected {PROOF_KIND!r})", EXIT_USAGE)
     try:
-        config, plan, _st = parse_header(header, len(body))   # sizes bounded by the file
+        _config, c, _st = parse_header(header, len(body))   # sizes bounded by the file; digest checked
     except VerificationError as exc:
         raise Fail(f"{path}: {first_line(exc)}", EXIT_REJECTED) from None
-    c = circuit_for(plan, config)
-    digest = c.digest()
-    if digest != header.get("circuit_digest"):
-        raise Fail(f"{path}: circuit digest mismatch: the header says {header.get('circuit_digest')}, its config "
-                   f"and statement define {digest}", EXIT_REJECTED)
-    return c, digest
+    return c, c.digest()

@@ -82,9 +82,9 @@ def checkout(ref: str) -> str:
 
 
 def compare(ref: str, widths, Ts, repeats: int):
-    """This tree against git revision ``ref``, alternating runs, medians side by side."""
-    tree = checkout(ref)
-    print(f"\nThis tree vs {ref} (ZK, batch 32, chained; median of {repeats} alternating runs)")
+    """HEAD against git revision ``ref``, alternating runs, medians side by side."""
+    tree, here = checkout(ref), checkout("HEAD")   # snapshots: editing meanwhile changes nothing
+    print(f"\nHEAD vs {ref} (ZK, batch 32, chained; median of {repeats} alternating runs)")
     print("| width | T | prove s {0} | prove s new | ratio | verify s {0} | verify s new | ratio | "
           "proof KiB {0} | proof KiB new | ratio |".format(ref))
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -94,13 +94,14 @@ def compare(ref: str, widths, Ts, repeats: int):
             old, new = [], []
             for _ in range(repeats):
                 old.append(measure(w, 32, T, tree=tree))
-                new.append(measure(w, 32, T))
+                new.append(measure(w, 32, T, tree=here))
             po, pn = med([r["prove"] for r in old]), med([r["prove"] for r in new])
             vo, vn = med([r["verify"] for r in old]), med([r["verify"] for r in new])
             bo, bn = old[0]["bytes"], new[0]["bytes"]
             print(f"| {w} | {T} | {po:.2f} | {pn:.2f} | {pn / po:.3f} | {vo:.2f} | {vn:.2f} | {vn / vo:.3f} | "
                   f"{bo / 1024:.0f} | {bn / 1024:.0f} | {bn / bo:.4f} |", flush=True)
     shutil.rmtree(tree, ignore_errors=True)
+    shutil.rmtree(here, ignore_errors=True)
 
 
 def breakdown(r):
@@ -131,7 +132,7 @@ def main():
     ap.add_argument("--batches", default="32,64")
     ap.add_argument("--aggregate", default="1,2,4,8", help="T values at width 64, batch 32 ('' to skip)")
     ap.add_argument("--compare", default="64,128", help="widths for the ZK vs plain table ('' to skip)")
-    ap.add_argument("--against", metavar="GITREF", help="only compare this tree with revision GITREF "
+    ap.add_argument("--against", metavar="GITREF", help="only compare HEAD with revision GITREF "
                     "(prover, verifier, proof size at --compare widths, T = 1 and 4)")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()

@@ -74,7 +74,7 @@ def main() -> None:
         st = verify(proof)
         from zkdl.api import atomic_write
         path = os.path.join(tmp, "model.npz")
-        atomic_write(path, anchors.model_bytes(run.config, run.weights(1), sec["Wf"], 1, st.final_weights_digest,
+        atomic_write(path, anchors.model_bytes(run.config, run.weights(1), sec["final"], 1, st.final_weights_digest,
                                                "bench"))
         problems, t = best(lambda: anchors.check_model(path, run.config, st.final_weights_digest, 1), args.repeat)
         assert problems == [], problems

@@ -352,6 +352,14 @@ class Method:
 
     name = "abstract"
 
+    #: The statement: base names of the committed statement tensors, by role. ``dataset``:
+    #: the committed data (the same commitments in every proof of a claim); ``initial`` /
+    #: ``final``: the state before / after the window, ``final[i]`` chaining to the next
+    #: proof's ``initial[i]`` (initial tensors beyond ``final`` are the same in every proof); ``outputs``: public output base -> statement field. Per-instance
+    #: commitments are in this order in the proof body (dataset, initial, final; within a
+    #: base, its stacks in IR order, then instance order).
+    statement = {"dataset": [], "initial": [], "final": [], "outputs": {}}
+
     def validate(self, config: TrainConfig, steps: int) -> None:
         pass
 
@@ -367,6 +375,8 @@ class SGDMLPMethod(Method):
     the learning-rate rescale, the W chain, and data selection by the public schedule."""
 
     name = "sgd_mlp"
+    statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0"], "final": ["W_final"],
+                 "outputs": {"loss": "losses"}}
 
     def validate(self, config: TrainConfig, steps: int) -> None:
         if config.loss != "mse":
@@ -503,7 +513,39 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     options = {"range_strategy": range_strategy, "check_initial_weights": bool(check_initial_weights),
                "check_dataset": bool(check_dataset), "prove_loss": bool(prove_loss), "n_samples": n_samples, "dims": list(dims),
                "batch_size": config.batch_size, "layers": config.layers,
-               "schedule": {"version": 1, "batch_seed": config.batch_seed}}
+               "schedule": {"version": 1, "batch_seed": config.batch_seed},
+               "statement": _statement_spec(m)}
     b = CircuitBuilder(config, steps, options)
     m.build(b)
-    return b.circuit(m.name)
+    c = b.circuit(m.name)
+    _check_statement(c)
+    return c
+
+
+def _statement_spec(m: Method) -> dict:
+    spec = getattr(m, "statement", None)
+    roles = ("dataset", "initial", "final")
+    if not (isinstance(spec, dict) and set(spec) == set(roles) | {"outputs"}
+            and all(isinstance(spec[r], (list, tuple)) and all(isinstance(x, str) for x in spec[r]) for r in roles)
+            and isinstance(spec["outputs"], dict)):
+        raise CircuitError(f"method {m.name!r}: statement must be a dict of lists 'dataset', 'initial', "
+                           f"'final' and a dict 'outputs'")
+    if len(spec["final"]) > len(spec["initial"]):
+        raise CircuitError(f"method {m.name!r}: every final state tensor chains to one initial tensor "
+                           f"(final[i] -> initial[i])")
+    return {"dataset": list(spec["dataset"]), "initial": list(spec["initial"]), "final": list(spec["final"]),
+            "outputs": dict(spec["outputs"])}
+
+
+def _check_statement(c: Circuit) -> None:
+    """Every committed statement tensor has exactly one role, and every role names one."""
+    spec = c.options["statement"]
+    named = spec["dataset"] + spec["initial"] + spec["final"]
+    stmt = {t.base for t in c.tensors if t.kind == "committed" and t.scope == "statement" and t.bit_of is None}
+    if sorted(named) != sorted(stmt):
+        raise CircuitError(f"method {c.method!r}: the statement names {sorted(named)}, the circuit commits "
+                           f"statement tensors {sorted(stmt)}")
+    public = {t.base for t in c.tensors if t.kind == "public" and str(t.source).startswith("output.")}
+    if not set(public) <= set(spec["outputs"]):
+        raise CircuitError(f"method {c.method!r}: public outputs {sorted(public - set(spec['outputs']))} "
+                           f"have no statement field")

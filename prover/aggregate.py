@@ -180,27 +180,31 @@ class WitnessError(ValueError):
         super().__init__(f"the trace violates {len(failures)} circuit relation entries:\n  {shown}{more}")
 
 
-def _statement_openings(circuit, tables, secrets, rng, threads, msm, public_data: bool, public_init: bool):
-    """Per-instance openings of the statement tensors, keyed (base, layer), committed from
-    the witness tables (so the statement commits exactly what the proof reads). Given blinds
-    (``secrets``: "X", "Y", "W0", "Wf" as a chain passes them on) are reused; public data
-    or a public initialization gets all-zero blinds (a deterministic commitment)."""
+def _statement_openings(circuit, tables, secrets, rng, threads, msm, public: dict) -> dict:
+    """Per-instance openings of the statement tensors by role (``dataset``, ``initial``,
+    ``final``: lists of ((base, layer), opening) in body order), committed from the
+    witness tables, so the statement commits exactly what the proof reads. Given blinds
+    (``secrets[role]``: one list per commitment, as a chain passes them on) are reused; a
+    role with ``public[role]`` and no blinds gets all-zero blinds (a deterministic
+    commitment: public data, a public initialization)."""
     from zkdl.verifier.compile import statement_tensors
-    blinds = {"Xdata": secrets.get("X"), "Ydata": secrets.get("Y"), "W0": secrets.get("W0"),
-              "W_final": secrets.get("Wf")}
-    public = {"Xdata": public_data, "Ydata": public_data, "W0": public_init, "W_final": False}
-    parts = {}
-    for t in statement_tensors(circuit):
-        tab = tables[t.name]
-        for i, (_, layer) in enumerate(t.instances):
-            given = blinds.get(t.base)
-            if given is not None and t.base in ("W0", "W_final"):   # per-layer blinds
-                given = given[layer - 1]
-            n = t.num_vars - (t.stack.bit_length() - 1)
-            b = given if given is not None else ([0] * (1 << (n - default_col_bits(n))) if public[t.base] else None)
-            parts[(t.base, layer)] = hyrax.commit(tab[i].reshape(-1), default_col_bits(n), blinds=b, rng=rng,
-                                                  threads=threads, backend=msm)[1]
-    return parts
+    from zkdl.verifier.verify import statement_layout
+    index = {(t.base, layer): (t, i) for t in statement_tensors(circuit) for i, (_, layer) in enumerate(t.instances)}
+    out = {}
+    for role, entries in statement_layout(circuit).items():
+        given = secrets.get(role)
+        if given is not None and len(given) != len(entries):
+            raise ValueError(f"secrets[{role!r}] has {len(given)} blinds lists, the statement {len(entries)} commitments")
+        ops = []
+        for k, (base, layer, n) in enumerate(entries):
+            t, i = index[(base, layer)]
+            blinds = given[k] if given is not None else (
+                [0] * (1 << (n - default_col_bits(n))) if public.get(role) else None)
+            _, op = hyrax.commit(tables[t.name][i].reshape(-1), default_col_bits(n), blinds=blinds, rng=rng,
+                                 threads=threads, backend=msm)
+            ops.append(((base, layer), op))
+        out[role] = ops
+    return out
 
 
 def _stacked_openings(circuit, parts) -> dict:
@@ -221,9 +225,10 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                  backend: str = "cpu", zk: bool = True, public_data: bool = False,
                  public_init: bool = False, prove_loss: bool = False) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
-    where ``secrets`` holds the blinds of the dataset and weight commitments that a
-    chained next proof must reuse ({"X", "Y", "W0", "Wf"}); pass the previous proof's
-    secrets with "W0" set to its "Wf" to chain.
+    where ``secrets`` holds the blinds of the statement commitments that a chained next
+    proof must reuse ({"dataset", "initial", "final"}: per role, one list of row blinds
+    per commitment, in the statement's order); pass the previous proof's secrets with
+    "initial" set to its "final" to chain.
 
     ``timings``: a dict that receives seconds spent per protocol message kind.
     ``backend``: "cpu" (numba vectors) or "reference" (Python ints; tiny sizes only).
@@ -248,14 +253,14 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     from zkdl.transcript import Transcript
     from zkdl.verifier.compile import run_circuit
     from zkdl.verifier.limits import check_window
-    from zkdl.verifier.verify import (METHOD, PROOF_KIND, absorbed_header, circuit_for, commitments_digest,
+    from zkdl.verifier.verify import (PROOF_KIND, absorbed_header, circuit_for, commitments_digest,
                                       expected_sizes, public_inputs)
 
     be = get_backend(backend, threads)
     config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:
         raise ValueError(f"window {t0}..{t0 + T - 1} is outside the run's {run.n_steps} steps")
-    if public_init and (t0 != 0 or (secrets and secrets.get("W0") is not None)):
+    if public_init and (t0 != 0 or (secrets and secrets.get("initial") is not None)):
         raise ValueError("a public initialization is W[0]: only a window starting at step 0 of a new chain "
                          "can commit it deterministically")
     n_samples = int(run.data.n_samples)
@@ -282,18 +287,19 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
 
     report("commit", "statement")
     msm = getattr(be, "msm_backend", None)  # the GPU's MSM for row commitments (cuda backend)
-    parts = _statement_openings(circuit, tables, secrets, rng, threads, msm, public_data, public_init)
-    L = config.layers
-    xop, yop = parts[("Xdata", 0)], parts[("Ydata", L)]
-    w0_ops = [parts[("W0", layer)] for layer in range(1, L + 1)]
-    wf_ops = [parts[("W_final", layer)] for layer in range(1, L + 1)]
+    stmt = _statement_openings(circuit, tables, secrets, rng, threads, msm,
+                               {"dataset": public_data, "initial": public_init})
+    ops = {role: [op for _, op in entries] for role, entries in stmt.items()}
     outputs = _public_outputs(circuit, tables)
     if tamper:
         tamper("outputs", outputs)
-    losses = outputs.get("loss")
+    fields = circuit.options["statement"]["outputs"]
+
+    def public_blinds(role):
+        return not any(b for op in ops[role] for b in op.blinds)
     header = {
         "kind": PROOF_KIND,
-        "method": METHOD,
+        "method": circuit.method,
         "zkdl_version": __version__,
         "zk": bool(zk),
         "config": config.to_dict(),
@@ -303,29 +309,29 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
             "n_samples": n_samples,
             "initial_weights_range_checked": bool(check_initial_weights),
             "dataset_range_checked": bool(check_dataset),
-            "dataset_public": not any(xop.blinds) and not any(yop.blinds),
-            "initial_weights_public": not any(b for o in w0_ops for b in o.blinds),
-            "dataset_digest": commitments_digest([xop.commitment, yop.commitment]),
-            "initial_weights_digest": commitments_digest([o.commitment for o in w0_ops]),
-            "final_weights_digest": commitments_digest([o.commitment for o in wf_ops]),
+            "dataset_public": public_blinds("dataset"),
+            "initial_weights_public": public_blinds("initial"),
+            "dataset_digest": commitments_digest([op.commitment for op in ops["dataset"]]),
+            "initial_weights_digest": commitments_digest([op.commitment for op in ops["initial"]]),
+            "final_weights_digest": commitments_digest([op.commitment for op in ops["final"]]),
         },
     }
-    if losses is not None:
-        header["statement"]["losses"] = losses
+    for base, values in outputs.items():
+        header["statement"][fields[base]] = values
     transcript = Transcript(PROOF_KIND.encode())
     transcript.absorb_bytes(b"header", absorbed_header(header))
     writer = Writer()
-    for op in [xop, yop, *w0_ops, *wf_ops]:
-        raw = op.commitment.to_bytes()
-        writer.raw(raw)
-        transcript.absorb_bytes(b"statement/commitment", raw)
-    openings = _stacked_openings(circuit, parts)
+    for role in ("dataset", "initial", "final"):
+        for op in ops[role]:
+            raw = op.commitment.to_bytes()
+            writer.raw(raw)
+            transcript.absorb_bytes(b"statement/commitment", raw)
+    openings = _stacked_openings(circuit, {key: op for entries in stmt.values() for key, op in entries})
     ctx = ProverContext(circuit, transcript, writer, tables, openings, threads, rng, report, be, zk)
-    run_circuit(ctx, circuit, public_inputs(config, t0, T, n_samples, losses))
+    run_circuit(ctx, circuit, public_inputs(circuit, t0, T, n_samples, header["statement"]))
     if timings is not None:
         timings.update(ctx.timings)
     body = writer.getvalue()
     header["sizes"] = expected_sizes(circuit, len(body))  # checked exactly by the verifier (one encoding)
-    out_secrets = {"X": xop.blinds, "Y": yop.blinds, "W0": [o.blinds for o in w0_ops],
-                   "Wf": [o.blinds for o in wf_ops]}
+    out_secrets = {role: [op.blinds for op in ops[role]] for role in ("dataset", "initial", "final")}
     return pack(header, body), out_secrets

@@ -122,7 +122,7 @@ def test_public_data_and_init_are_recomputable(run):
     assert st.dataset_digest == anchors.dataset_digest(run.config, run.data)
     assert st.initial_weights_digest == anchors.initial_weights_digest(run.config)
     # a chained proof keeps the deterministic dataset commitment (and says so)
-    nxt, _ = prove_window(run, 2, 2, secrets=dict(sec, W0=sec["Wf"]), rng=random.Random(SEED + 1),
+    nxt, _ = prove_window(run, 2, 2, secrets=dict(sec, initial=sec["final"]), rng=random.Random(SEED + 1),
                           check_initial_weights=False)
     st2 = verify(nxt)
     assert st2.dataset_public and not st2.initial_weights_public

@@ -263,7 +263,7 @@ def test_golden_digest():
     assert c.digest() == GOLDEN
 
 
-GOLDEN = "7a72a011bb74abc863bbc5fe24b741e6fccf30884bc6700e30fcc32d09c9166c"  # zkdl-circuit/v2 (issue 14: compiled schedule, offset-bit padding)
+GOLDEN = "3d2b0bba3c07136deed6768e586b6f745512596dae6e78ea7cc4da67af3c4e03"  # zkdl-circuit/v2 (issue 14: compiled schedule, offset-bit padding)
 
 
 @pytest.mark.parametrize("change", [
@@ -368,6 +368,7 @@ def test_method_registry():
     class Frozen(Method):
         """Toy plugin: only the forward pass of the built-in method's gadgets."""
         name = "test_forward_only"
+        statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0"], "final": [], "outputs": {}}
 
         def build(self, b):
             from zkdl.circuits import gadgets as g
@@ -389,6 +390,10 @@ def test_method_registry():
         c = build_circuit(_cfg(), steps=1, method="test_forward_only")
         assert c.method == "test_forward_only"
         assert not any(r.name.startswith("update") for r in c.relations)
+        assert c.options["statement"]["initial"] == ["W0"]
+        Frozen.statement = {"dataset": ["Xdata"], "initial": ["W0"], "final": [], "outputs": {}}
+        with pytest.raises(CircuitError, match="statement names"):   # Ydata has no role
+            build_circuit(_cfg(), steps=1, method="test_forward_only")
     finally:
         METHODS.pop("test_forward_only", None)
 

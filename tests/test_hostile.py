@@ -213,8 +213,20 @@ def test_huge_integers(proof, claim, monkeypatch):
 
 
 # ----------------------------------------------------------------- 4. denial of service
-def test_many_layers_rejected_before_the_plan(proof, monkeypatch, tmp_path):
-    forbid(monkeypatch, (V, "check_window"), (V, "circuit_for"), (V, "build_circuit"))
+def only_one_step_circuits(monkeypatch):
+    """The verifier may build the O(layers) one-step circuit (it bounds the body), never
+    the T-step one, before a hostile size is rejected."""
+    real = V.circuit_for
+
+    def one_step_only(config, T, *a, **k):
+        if T != 1:
+            raise AssertionError(f"circuit of {T} steps built for a hostile header")
+        return real(config, T, *a, **k)
+    monkeypatch.setattr(V, "circuit_for", one_step_only)
+
+
+def test_many_layers_rejected_before_the_circuit(proof, monkeypatch, tmp_path):
+    only_one_step_circuits(monkeypatch)
 
     def layers(n):
         def edit(h):
@@ -234,13 +246,7 @@ def test_many_layers_rejected_before_the_plan(proof, monkeypatch, tmp_path):
 
 
 def test_many_steps_rejected_before_the_circuit(proof, monkeypatch):
-    real = V.circuit_for
-
-    def one_step_only(config, T, *a, **k):  # the O(layers) one-step circuit bounds the witness
-        if T != 1:
-            raise AssertionError(f"circuit of {T} steps built for a hostile window")
-        return real(config, T, *a, **k)
-    monkeypatch.setattr(V, "circuit_for", one_step_only)
+    only_one_step_circuits(monkeypatch)
 
     def steps(h):  # T = 1000 is allowed, but its witness commitments do not fit this body
         h["statement"]["steps"] = [1, 1001]

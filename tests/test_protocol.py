@@ -72,7 +72,7 @@ def test_without_initial_weight_range_check(run):
 
 def test_chained_windows(run):
     first, sec = prove(run, 0, 2)
-    nxt = dict(sec, W0=sec["Wf"])
+    nxt = dict(sec, initial=sec["final"])
     second, _ = prove_window(run, 2, 2, secrets=nxt, rng=random.Random(SEED + 1), check_initial_weights=False)
     s1, s2 = verify(first), verify(second, expect_initial=verify(first).final_weights_digest)
     assert s2.initial_weights_digest == s1.final_weights_digest

@@ -15,11 +15,11 @@ Schedule (docs/PROTOCOL.md describes each rule):
    ``chain`` whose output is committed (e.g. W_final = W[t0] - sum dW), ``sum_squares``
    (a public output such as the proven loss), ``padding`` and ``row_sum``;
 3. **derived tensors**, each after every tensor whose definition reads it (reverse
-   topological order of the definition graph): its claims batched to one point and
-   reduced through the one relation that defines it (``linear``/``chain`` by linearity or
-   an instance map built from the operands' ``src`` tables, ``hadamard`` by an
-   eq-product sumcheck, ``data`` by the selection sumcheck, ``range`` by recomposition
-   from the bits);
+   topological order of the definition graph): its claims reduced through the one
+   relation that defines it -- each claim on its own for ``linear``/``chain`` (by
+   linearity, or an instance map built from the operands' ``src`` tables: a few values,
+   cheaper than batching), batched to one point first for ``hadamard`` (eq-product
+   sumcheck), ``data`` (selection sumcheck) and ``range`` (recomposition from the bits);
 4. **range checks of committed values** (e.g. W[t0], the dataset features): claims
    batched, then recomposed from the bits; **booleanity** of every bit and sign stack,
    merged with its claims;
@@ -109,9 +109,12 @@ def committed_tensors(c: Circuit) -> list[Tensor]:
     return witness_tensors(c) + statement_tensors(c)
 
 
-def _is_identity(r: Relation, op, t: Tensor) -> bool:
+def _is_identity(r: Relation, op, t: Tensor, like: Tensor | None = None) -> bool:
+    """Operand ``op`` (tensor t) maps relation instance i to instance i of t (and, with
+    ``like``, t has like's stacked padded shape, so element-wise reads are the same point)."""
     return (len(op.src) == len(t.instances) == len(r.instances)
-            and all(s == (i,) for i, s in enumerate(op.src)))
+            and all(s == (i,) for i, s in enumerate(op.src))
+            and (like is None or stack_shape(t) == stack_shape(like)))
 
 
 def _identity(c: Circuit, r: Relation, role: str):
@@ -195,15 +198,16 @@ def _matmul(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
     claims.add(right.tensor, r2 + rc + k2 if right.transpose else r2 + k2 + rc, rv)
 
 
-def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims) -> None:
+def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims, label: str | None = None) -> None:
     """out = sum_i c_i term_i. Terms read instance by instance: one value each at the
     claim's point. Otherwise (gathers, the weight chain) an instance map: out[i] =
     sum_terms c sum_{j in src[i]} term[j], one value per source instance."""
+    label = label or r.name
     out = _identity(c, r, "out")[0]
     terms = r.operands_with("term")
     ot = c.tensor(out.tensor)
-    if all(_is_identity(r, o, c.tensor(o.tensor)) for o in terms):
-        res = ctx.linear(r.name, point, value, 0, [("tensor", o.coef % P, o.tensor) for o in terms])
+    if all(_is_identity(r, o, c.tensor(o.tensor), ot) for o in terms):
+        res = ctx.linear(label, point, value, 0, [("tensor", o.coef % P, o.tensor) for o in terms])
         for o, (pt, v) in zip(terms, res):
             claims.add(o.tensor, pt, v)
         return
@@ -215,7 +219,7 @@ def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims) -
             for j in src:
                 weights[(i, j)] = (weights.get((i, j), 0) + o.coef) % P
         sources.append((_inst_bits(c.tensor(o.tensor)), weights, o.tensor))
-    res = ctx.instance_map(r.name, list(point[:ib]), list(point[ib:]), value, {}, sources)
+    res = ctx.instance_map(label, list(point[:ib]), list(point[ib:]), value, {}, sources)
     for (pt, v), (_, _, name) in zip(res, sources):
         claims.add(name, pt, v)
 
@@ -287,10 +291,6 @@ def _row_sum(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
     total = sum(w[i] for i in range(len(t.instances))) % P * prefix_mle(rows, tau[ib:]) % P
     value = r.params["value"] % P * total % P * pow(HALF, cbits, P) % P
     claims.add(t.name, tau + [HALF] * cbits, ctx.const(value))
-
-
-def _define_linear(ctx, c, r, name, point, value, claims, public) -> None:
-    _reduce_linear(ctx, c, r, point, value, claims)
 
 
 def _define_hadamard(ctx, c, r, name, point, value, claims, public) -> None:
@@ -369,8 +369,7 @@ def _booleanity(ctx, c: Circuit, r: Relation, claims: Claims) -> None:
 
 ROOT_RULES = {"matmul": _matmul, "linear": _committed_linear, "chain": _committed_linear,
               "sum_squares": _sum_squares, "padding": _padding, "row_sum": _row_sum}
-DEFINING_RULES = {"linear": _define_linear, "chain": _define_linear, "hadamard": _define_hadamard,
-                  "data": _define_data, "range": _define_range}
+DEFINING_RULES = {"hadamard": _define_hadamard, "data": _define_data, "range": _define_range}
 
 
 def run_circuit(ctx, c: Circuit, public: Public) -> None:
@@ -388,6 +387,12 @@ def run_circuit(ctx, c: Circuit, public: Public) -> None:
         if not pending:
             continue
         r = _defining(c, c.tensor(name))
+        if r.kind in ("linear", "chain"):
+            # a linear definition moves each claim to the terms for a few values, cheaper
+            # than a batching sumcheck over the stack (the terms batch them later)
+            for k, (point, value) in enumerate(pending):
+                _reduce_linear(ctx, c, r, list(point), value, claims, r.name if k == 0 else f"{r.name}#{k}")
+            continue
         point, value = ctx.batch(name, pending)
         DEFINING_RULES[r.kind](ctx, c, r, name, list(point), value, claims, public)
     for r in c.relations_of("range"):                                 # 4

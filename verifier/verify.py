@@ -28,7 +28,7 @@ from zkdl.verifier.compile import Public, run_circuit, statement_tensors, witnes
 from zkdl.verifier.limits import MAX_SAMPLES, MAX_STEPS, check_window, log2ceil
 
 PROOF_KIND = "zkdl/training-proof/v2"
-METHOD = "sgd_mlp"  # the training method whose statement this verifier reads (header.method)
+METHOD = "sgd_mlp"  # the built-in training method (header.method names the proof's)
 
 
 class StatementError(VerificationError):
@@ -60,11 +60,13 @@ class Statement:
     dataset_public: bool = False
     initial_weights_public: bool = False
     losses: tuple[int, ...] | None = None
+    method: str = METHOD
 
     def to_dict(self) -> dict:
         """JSON form (``zkdl verify --json``, audit reports)."""
         return {
-            "steps": [self.t0, self.t0 + self.T], "zk": self.zk, "config": self.config.to_dict(),
+            "steps": [self.t0, self.t0 + self.T], "zk": self.zk, "method": self.method,
+            "config": self.config.to_dict(),
             "config_digest": self.config.digest(), "n_samples": self.n_samples,
             "dataset_digest": self.dataset_digest, "initial_weights_digest": self.initial_weights_digest,
             "final_weights_digest": self.final_weights_digest,
@@ -90,13 +92,13 @@ class Statement:
         if self.dataset_public:
             pre += "; dataset commitment deterministic (public data: recompute it from the data file)"
         if self.initial_weights_public:
-            pre += f"; W[{self.t0}] commitment deterministic (public initialization from init_seed)"
+            pre += f"; the step-{self.t0} state commitment is deterministic (public initialization from init_seed)"
         if self.losses is not None:
             pre += "; proven loss per step: " + ", ".join(f"{v:.6g}" for v in self.loss_values())
-        return (f"steps {self.t0}..{self.t0 + self.T - 1} of SGD on a {len(self.config.dims()) - 1}-layer MLP "
-                f"{list(self.config.dims())}, batch {self.config.batch_size}, lr {self.config.lr_num}/2^"
+        return (f"steps {self.t0}..{self.t0 + self.T - 1} of training method {self.method} on a "
+                f"{len(self.config.dims()) - 1}-layer network {list(self.config.dims())}, batch {self.config.batch_size}, lr {self.config.lr_num}/2^"
                 f"{self.config.lr_shift}, R={self.config.R}, Q={self.config.Q}; dataset {self.dataset_digest[:16]}…, "
-                f"W[{self.t0}] {self.initial_weights_digest[:16]}… -> W[{self.t0 + self.T}] "
+                f"state at step {self.t0} {self.initial_weights_digest[:16]}… -> at step {self.t0 + self.T} "
                 f"{self.final_weights_digest[:16]}…; {pre}; mode: {mode}")
 
 
@@ -116,28 +118,23 @@ def circuit_for(config: TrainConfig, T: int, n_samples: int, check_initial_weigh
                          check_dataset=check_dataset, n_samples=n_samples, prove_loss=prove_loss, method=method)
 
 
-def loss_bound(circuit) -> int:
-    """The largest loss sum the circuit admits (bound of its public ``loss`` output)."""
-    return max(t.hi for t in circuit.tensors if t.base == "loss")
+def output_bound(circuit, field: str) -> int:
+    """The largest value the circuit admits for the public output stated as ``field``."""
+    bases = [b for b, f in circuit.options["statement"]["outputs"].items() if f == field]
+    return max(t.hi for t in circuit.tensors if t.base in bases)
 
 
-def weight_vars(dims, layer: int) -> int:
-    return log2ceil(dims[layer - 1]) + log2ceil(dims[layer])
-
-
-def dataset_vars(dims, n_samples: int) -> tuple[int, int]:
-    nb = log2ceil(n_samples)
-    return nb + log2ceil(dims[0]), nb + log2ceil(dims[-1])
-
-
-def statement_parts(L: int, X, Y, W0: list, Wf: list) -> dict:
-    """The statement's per-instance commitments (or openings) keyed by the circuit's
-    (base tensor, layer): the dataset X, one-hot targets Y, W[t0] and W[t0+T] per layer."""
-    parts = {("Xdata", 0): X, ("Ydata", L): Y}
-    for layer in range(1, L + 1):
-        parts[("W0", layer)] = W0[layer - 1]
-        parts[("W_final", layer)] = Wf[layer - 1]
-    return parts
+def statement_layout(circuit) -> dict:
+    """The statement's per-instance commitments by role (``dataset``, ``initial``,
+    ``final``, as the method declares them in ``circuit.options["statement"]``): lists of
+    (base, layer, num_vars) in body order."""
+    spec = circuit.options["statement"]
+    stmt = statement_tensors(circuit)
+    out = {}
+    for role in ("dataset", "initial", "final"):
+        out[role] = [(t.base, layer, t.num_vars - log2ceil(t.stack))
+                     for base in spec[role] for t in stmt if t.base == base for _, layer in t.instances]
+    return out
 
 
 def stack_statement(circuit, parts: dict) -> dict:
@@ -154,11 +151,14 @@ def stack_statement(circuit, parts: dict) -> dict:
     return out
 
 
-def public_inputs(config: TrainConfig, t0: int, T: int, n_samples: int, losses=None) -> Public:
+def public_inputs(circuit, t0: int, T: int, n_samples: int, statement: dict) -> Public:
     """The verifier's public data of a window: batch rows per step (the public schedule)
-    and the stated loss sums."""
-    rows = [batch_indices(config.batch_seed, n_samples, config.batch_size, t0 + t) for t in range(T)]
-    return Public(rows=rows, outputs={} if losses is None else {"loss": list(losses)})
+    and the public outputs the statement states (fields named by the method)."""
+    cfg = circuit.config
+    rows = [batch_indices(cfg.batch_seed, n_samples, cfg.batch_size, t0 + t) for t in range(T)]
+    outputs = {base: list(statement[field]) for base, field in circuit.options["statement"]["outputs"].items()
+               if statement.get(field) is not None}
+    return Public(rows=rows, outputs=outputs)
 
 
 def absorbed_header(header: dict) -> bytes:
@@ -240,17 +240,9 @@ def _commitment_bytes(n_vars: int) -> int:
     return Commitment.size(n_vars, default_col_bits(n_vars))
 
 
-def weight_commitment_bytes(dims) -> int:
-    """Bytes of the W[t0] and W[t0+T] commitments (one per layer, FORMAT.md 3.2) of a model
-    with ``dims``: O(layers)."""
-    return 2 * sum(_commitment_bytes(weight_vars(dims, layer)) for layer in range(1, len(dims)))
-
-
-def statement_commitment_bytes(dims, n_samples: int) -> int:
-    """Bytes of the statement commitments (X, Y, W[t0] and W[t0+T] per layer, FORMAT.md 3.2)
-    of a proof of a model with ``dims`` on ``n_samples`` rows: O(layers), no circuit needed."""
-    xv, yv = dataset_vars(dims, n_samples)
-    return _commitment_bytes(xv) + _commitment_bytes(yv) + weight_commitment_bytes(dims)
+def statement_commitment_bytes(circuit) -> int:
+    """Bytes of the statement commitments (FORMAT.md 3.2): O(instances of the statement)."""
+    return sum(_commitment_bytes(n) for role in statement_layout(circuit).values() for _, _, n in role)
 
 
 def witness_commitment_bytes(circuit, T: int | None = None) -> int:
@@ -286,8 +278,9 @@ def parse_header(header: dict, body_len: int | None = None):
     if header.get("kind") != PROOF_KIND:
         raise StatementError(f"not a zkdl training proof of this version (kind {header.get('kind')!r}, "
                              f"expected {PROOF_KIND!r})")
-    if header.get("method") != METHOD:
-        raise StatementError(f"header.method must be {METHOD!r} (got {str(header.get('method'))[:40]!r})")
+    method = header.get("method")
+    if not (isinstance(method, str) and 0 < len(method) <= 64 and method.isascii() and method.isprintable()):
+        raise StatementError("header.method must name a training method (a short ASCII string)")
     if type(header.get("zk")) is not bool:
         raise StatementError("header.zk must be true or false")
     st = header.get("statement")
@@ -314,21 +307,20 @@ def parse_header(header: dict, body_len: int | None = None):
         losses = st.get("losses")
         if losses is not None and not (isinstance(losses, list) and all(type(v) is int for v in losses)):
             raise StatementError("statement.losses must be a list of integers")
-        if body_len is not None:
-            need = statement_commitment_bytes(config.dims(), n_samples)
-            if need > body_len:
-                raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement commitments "
-                                     f"its config and n_samples imply ({need} bytes)")
         check_window(config, t0, T, n_samples)  # O(1): bounds the circuit's size
         if losses is not None and len(losses) != T:
             raise StatementError(f"statement.losses has {len(losses)} values for {T} steps")
-        if body_len is not None:  # the one-step circuit, O(layers), bounds the T-step witness
-            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None)
+        if body_len is not None:  # the one-step circuit, O(layers), bounds the body first
+            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None, method)
+            need = statement_commitment_bytes(one)
+            if need > body_len:
+                raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement commitments "
+                                     f"its config and n_samples imply ({need} bytes)")
             need += witness_commitment_bytes(one, T)
             if need > body_len:
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement and witness "
                                      f"commitments its circuit implies ({need} bytes)")
-        circuit = circuit_for(config, T, n_samples, check, check_data, losses is not None)  # O(L T^2), bounded
+        circuit = circuit_for(config, T, n_samples, check, check_data, losses is not None, method)  # O(L T^2)
         if body_len is not None:
             sizes = header.get("sizes")
             want = expected_sizes(circuit, body_len)
@@ -338,7 +330,7 @@ def parse_header(header: dict, body_len: int | None = None):
                                      f"(body length and committed values of this proof)")
         digest = circuit.digest()
         if losses is not None:
-            top = loss_bound(circuit)
+            top = output_bound(circuit, "losses")
             if any(v < 0 or v > top for v in losses):
                 raise StatementError(f"statement.losses: a value outside [0, {top}]")
     except (ConfigError, CircuitError, TypeError, ValueError, AttributeError) as exc:
@@ -352,16 +344,10 @@ def parse_header(header: dict, body_len: int | None = None):
     return config, circuit, st
 
 
-def read_statement_commitments(reader: ProofReader, dims, n_samples: int):
-    xv, yv = dataset_vars(dims, n_samples)
-    X = Commitment.read(reader, xv, default_col_bits(xv))
-    Y = Commitment.read(reader, yv, default_col_bits(yv))
-    W0, Wf = [], []
-    for coms in (W0, Wf):
-        for layer in range(1, len(dims)):
-            n = weight_vars(dims, layer)
-            coms.append(Commitment.read(reader, n, default_col_bits(n)))
-    return X, Y, W0, Wf
+def read_statement_commitments(reader: ProofReader, circuit) -> dict:
+    """The statement's commitments by role, read from the start of the body."""
+    return {role: [(base, layer, Commitment.read(reader, n, default_col_bits(n))) for base, layer, n in entries]
+            for role, entries in statement_layout(circuit).items()}
 
 
 def verify(proof, expect_initial: str | None = None) -> Statement:
@@ -391,23 +377,23 @@ def _verify_bytes(data, expect_initial) -> Statement:
     config, circuit, st = parse_header(header, len(body))  # every stated size bounded by the body first
     t0, T, n_samples = st["steps"][0], st["steps"][1] - st["steps"][0], st["n_samples"]
     reader = ProofReader(body, "proof body")
-    dims = config.dims()
-    X, Y, W0, Wf = read_statement_commitments(reader, dims, n_samples)
-    if commitments_digest([X, Y]) != st["dataset_digest"]:
-        raise StatementError("dataset commitment does not match statement.dataset_digest")
-    if commitments_digest(W0) != st["initial_weights_digest"]:
-        raise StatementError("initial weight commitments do not match statement.initial_weights_digest")
-    if commitments_digest(Wf) != st["final_weights_digest"]:
-        raise StatementError("final weight commitments do not match statement.final_weights_digest")
+    stmt = read_statement_commitments(reader, circuit)
+    coms_of = {role: [c for _, _, c in entries] for role, entries in stmt.items()}
+    for role, key, what in (("dataset", "dataset_digest", "dataset"),
+                            ("initial", "initial_weights_digest", "initial state (weight)"),
+                            ("final", "final_weights_digest", "final state (weight)")):
+        if commitments_digest(coms_of[role]) != st[key]:
+            raise StatementError(f"{what} commitments do not match statement.{key}")
     if expect_initial is not None and expect_initial != st["initial_weights_digest"]:
         raise ChainError("the proof does not start from the expected initial weights")
     transcript = Transcript(PROOF_KIND.encode())
     transcript.absorb_bytes(b"header", absorbed_header(header))
-    for c in [X, Y, *W0, *Wf]:
-        transcript.absorb_bytes(b"statement/commitment", c.to_bytes())
-    coms = stack_statement(circuit, statement_parts(len(dims) - 1, X, Y, W0, Wf))
+    for role in ("dataset", "initial", "final"):
+        for c in coms_of[role]:
+            transcript.absorb_bytes(b"statement/commitment", c.to_bytes())
+    coms = stack_statement(circuit, {(b, l): c for entries in stmt.values() for b, l, c in entries})
     ctx = VerifierContext(circuit, transcript, reader, coms, header["zk"])
-    run_circuit(ctx, circuit, public_inputs(config, t0, T, n_samples, st.get("losses")))
+    run_circuit(ctx, circuit, public_inputs(circuit, t0, T, n_samples, st))
     reader.finish()
     # batch verification of every queued Sigma-proof equation (ZK mode), with weights
     # from the transcript after the whole proof was absorbed
@@ -415,4 +401,5 @@ def _verify_bytes(data, expect_initial) -> Statement:
     return Statement(config, t0, T, n_samples, header["zk"], st["dataset_digest"],
                      st["initial_weights_digest"], st["final_weights_digest"], st["initial_weights_range_checked"],
                      st["dataset_range_checked"], header["circuit_digest"], st["dataset_public"],
-                     st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]))
+                     st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]),
+                     circuit.method)

@@ -143,7 +143,7 @@ def export_model(run_out: str, path: str) -> dict:
     if step > run.n_steps:
         raise AnchorError(f"the last proof ends at step {step}, the run records {run.n_steps} steps")
     weights = [np.asarray(w, dtype=np.int64) for w in run.weights(step)]
-    blinds = proof.secrets.get("Wf") if isinstance(proof.secrets, dict) else None
+    blinds = proof.secrets.get("final") if isinstance(proof.secrets, dict) else None
     config = TrainConfig.from_dict(proof.header["config"])
     if not isinstance(blinds, list) or len(blinds) != len(weights):
         raise AnchorError(f"{secpath}: no final-weight blinds for {len(weights)} layers")

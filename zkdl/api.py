@@ -142,7 +142,7 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
         prev_t0, prev_T = chain.steps
         if prev_t0 + prev_T != t0:
             raise ZkdlError(f"the previous proof ends at step {prev_t0 + prev_T}, this window starts at {t0}")
-        secrets = dict(chain.secrets, W0=chain.secrets["Wf"])
+        secrets = dict(chain.secrets, initial=chain.secrets["final"])
     if check_initial_weights is None:
         check_initial_weights = chain is None
     if check_dataset is None:

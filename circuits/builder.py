@@ -30,7 +30,7 @@ from zkdl.field import P
 from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, _tupled, fmt_layers,
                               log2, next_pow2)
 
-__all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method",
+__all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method", "method_class",
            "build_circuit", "RANGE_STRATEGIES", "mlp_layer_runs", "discover_methods", "ENTRY_POINT_GROUP"]
 
 RANGE_STRATEGIES = ("bits", "logup")
@@ -346,9 +346,12 @@ def mlp_layer_runs(dims) -> list[list[int]]:
 class Method:
     """A training method: adds its tensors and relations to a builder.
 
-    Subclasses set ``name`` and implement :meth:`build`; :meth:`validate` may reject a
-    config. Register with :func:`register_method`, or from an installed distribution through
-    the entry-point group ``zkdl.methods`` (:func:`discover_methods`)."""
+    Subclasses set ``name`` and :attr:`statement`, implement :meth:`build`, and name their
+    exact-integer tracer step in ``tracer_step`` (``"module:function"``, imported only by
+    the tracer, so this module stays verifier-safe; :func:`zkdl.tracer.step_function`);
+    :meth:`validate` may reject a config. Register with :func:`register_method`, or from
+    an installed distribution through the entry-point group ``zkdl.methods``
+    (:func:`discover_methods`). docs/METHODS.md has a worked example."""
 
     name = "abstract"
 
@@ -465,6 +468,16 @@ def discover_methods() -> list[str]:
     return added
 
 
+def method_class(name: str) -> type:
+    """The registered :class:`Method` subclass called ``name`` (installed plugins found
+    through the entry-point group on first use)."""
+    if name not in METHODS:
+        discover_methods()
+    if name not in METHODS:
+        raise CircuitError(f"unknown training method {name!r} (known: {', '.join(sorted(METHODS))})")
+    return METHODS[name]
+
+
 def register_method(cls: type) -> type:
     """Register a :class:`Method` subclass under ``cls.name`` (usable as a decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Method)):
@@ -497,14 +510,7 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
         raise CircuitError(f"unknown range strategy {range_strategy!r} (known: {', '.join(RANGE_STRATEGIES)})")
     if n_samples is not None and (not isinstance(n_samples, int) or n_samples < config.batch_size):
         raise CircuitError(f"n_samples must be an int >= batch_size, got {n_samples!r}")
-    if isinstance(method, str):
-        if method not in METHODS:
-            discover_methods()
-        if method not in METHODS:
-            raise CircuitError(f"unknown training method {method!r} (known: {', '.join(sorted(METHODS))})")
-        m = METHODS[method]()
-    else:
-        m = method
+    m = method_class(method)() if isinstance(method, str) else method
     try:
         dims = config.dims()
     except ConfigError as e:

@@ -265,7 +265,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                          "can commit it deterministically")
     n_samples = int(run.data.n_samples)
     check_window(config, t0, T, n_samples)
-    circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss)
+    circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss,
+                          getattr(run, "method", "sgd_mlp"))
     report = progress or (lambda *_: None)
     if check_witness:
         from zkdl.circuits.check import check_witness as check

@@ -170,6 +170,30 @@ def _mm(t, l, tensor, a, af, b, bf, bound):
             f"{_REMEDY_VALUE}") from None
 
 
+def step_function(method: str) -> Callable:
+    """The exact-integer tracer step of training ``method``: ``fn(config, data, state, t)
+    -> (tensors, next state, loss, accuracy)``, the tensors named as the method circuit's
+    sources. The built-in ``sgd_mlp`` is :func:`_step`; a plugin method names its step in
+    ``tracer_step`` (a callable, or ``"module:function"`` imported here, so that the
+    method's circuit module stays importable by the verifier)."""
+    if method == "sgd_mlp":
+        return _step
+    import importlib
+
+    from zkdl.circuits.builder import method_class
+    from zkdl.circuits.ir import CircuitError
+    try:
+        fn = getattr(method_class(method), "tracer_step", None)
+    except CircuitError as e:
+        raise ConfigError(str(e)) from None
+    if isinstance(fn, str):
+        mod, _, name = fn.partition(":")
+        fn = getattr(importlib.import_module(mod), name, None)
+    if not callable(fn):
+        raise ConfigError(f"training method {method!r} has no tracer step (tracer_step)")
+    return fn
+
+
 def _step(cfg: TrainConfig, data: Dataset, st: _State, t: int):
     """One exact SGD step. Returns (tensors, next state, loss, accuracy)."""
     L, R, Q = cfg.layers, cfg.R, cfg.Q
@@ -339,7 +363,10 @@ def _load_weights(path: str, L: int) -> Weights:
 
 
 def _save_step(path: str, st: StepTrace) -> None:
-    arrays = {k: v for k, v in st.tensors.items() if not k.startswith("W_next_")}
+    # W_next_l = W_l - dW_l is rebuilt on load where the step has dW_l (a method whose
+    # layer has no update, e.g. a frozen one, keeps its W_next_l)
+    arrays = {k: v for k, v in st.tensors.items()
+              if not (k.startswith("W_next_") and "dW_" + k[len("W_next_"):] in st.tensors)}
     arrays["t"] = np.int64(st.t)
     arrays["loss"] = np.float64(st.loss)
     arrays["accuracy"] = np.float64(st.accuracy)
@@ -350,9 +377,9 @@ def _load_step(path: str) -> StepTrace:
     with np.load(path, allow_pickle=False) as z:
         T = {k: z[k] for k in z.files if k not in ("t", "loss", "accuracy")}
         t, loss, acc = int(z["t"]), float(z["loss"]), float(z["accuracy"])
-    L = sum(1 for k in T if k.startswith("dW_"))
-    for l in range(1, L + 1):
-        T[f"W_next_{l}"] = T[f"W_{l}"] - T[f"dW_{l}"]
+    for k in [k for k in T if k.startswith("dW_")]:
+        l = k[len("dW_"):]
+        T.setdefault(f"W_next_{l}", T[f"W_{l}"] - T[k])
     return StepTrace(t, T, loss, acc)
 
 
@@ -368,8 +395,10 @@ class Run:
     ``losses``, ``accuracies`` (per step), ``out_dir`` (spill directory or None)."""
 
     def __init__(self, config: TrainConfig, data: Dataset, initial_weights: Weights, *,
-                 out_dir: str | None = None, keep_in_memory: bool = False):
+                 out_dir: str | None = None, keep_in_memory: bool = False, method: str = "sgd_mlp"):
         self.config = config
+        self.method = method
+        self._step_fn = step_function(method)
         self.data = data
         self.initial_weights = initial_weights
         self.final_weights = initial_weights
@@ -419,7 +448,7 @@ class Run:
         committed = (t0, st)
         try:
             for t in range(t0, t0 + steps):
-                T, st, loss, acc = _step(self.config, self.data, st, t)
+                T, st, loss, acc = self._step_fn(self.config, self.data, st, t)
                 trace = StepTrace(t, T, loss, acc)
                 if self.out_dir is not None:
                     _save_step(os.path.join(self.out_dir, _step_file(t)), trace)
@@ -495,6 +524,7 @@ class Run:
     def _manifest(self) -> dict:
         return {
             "format": TRACE_FORMAT,
+            "method": self.method,
             "config": self.config.to_dict(),
             "config_digest": self.config.digest(),
             "data": {"name": self.data.name, "digest": self.data.digest(), "file": "data.npz"},
@@ -572,7 +602,13 @@ class Run:
         if weights_digest(W0) != man["weights_initial"]["digest"] or \
                 weights_digest(Wn) != man["weights_final"]["digest"]:
             raise DataError(f"{d}: weight files do not match the manifest digests")
-        run = cls(config, data, W0, out_dir=d, keep_in_memory=keep_in_memory)
+        method = man.get("method", "sgd_mlp")   # runs recorded before methods were plugins: SGD
+        if not isinstance(method, str):
+            raise DataError(f"{mpath}: method must be a string")
+        try:
+            run = cls(config, data, W0, out_dir=d, keep_in_memory=keep_in_memory, method=method)
+        except ConfigError as e:
+            raise DataError(f"{mpath}: {e}") from None
         run.losses = [float(s["loss"]) for s in man["steps"]]
         run.accuracies = [float(s["accuracy"]) for s in man["steps"]]
         if len(run.losses) != man["n_steps"]:
@@ -588,8 +624,8 @@ class Run:
 
 def train(config: TrainConfig | None = None, data: Dataset | None = None, steps: int | None = None,
           out_dir=None, keep_in_memory: bool = False, progress: Callable | None = None,
-          resume: Run | None = None) -> Run:
-    """Run quantized SGD and record the trace.
+          resume: Run | None = None, method: str = "sgd_mlp") -> Run:
+    """Run quantized SGD (or the registered training ``method``) and record the trace.
 
     ``config`` defaults to ``TrainConfig()``, ``data`` to :func:`zkdl.data.synthetic`
     (with the config's R), ``steps`` to ``config.steps``. ``out_dir``: spill each step
@@ -612,5 +648,5 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, steps:
         if os.path.exists(os.path.join(out_dir, "manifest.json")):
             raise ConfigError(f"{out_dir} already holds a run; use Run.load({out_dir!r}).resume(steps)")
         os.makedirs(out_dir, exist_ok=True)
-    run = Run(cfg, data, init_weights(cfg), out_dir=out_dir, keep_in_memory=keep_in_memory)
+    run = Run(cfg, data, init_weights(cfg), out_dir=out_dir, keep_in_memory=keep_in_memory, method=method)
     return run.resume(n, progress=progress)

@@ -8,11 +8,12 @@ the config): :mod:`~zkdl.circuits.ir` (IR, canonical bytes, digest),
 :mod:`~zkdl.circuits.check` (witness checker; numpy and the tracer) is imported lazily.
 """
 
-from zkdl.circuits.builder import (METHODS, CircuitBuilder, Method, SGDMLPMethod, build_circuit,
+from zkdl.circuits.builder import (METHODS, CircuitBuilder, Method, build_circuit,
                                    register_method)
 from zkdl.circuits.emit import emit, summary
 from zkdl.circuits.gadgets import selection_indices
 from zkdl.circuits.ir import Circuit, CircuitError, Operand, Relation, Tensor
+from zkdl.circuits.sgd_mlp import SGDMLPMethod, mlp_layer_runs  # registers the built-in method
 
 __all__ = ["Circuit", "CircuitError", "Tensor", "Operand", "Relation", "CircuitBuilder", "Method",
            "SGDMLPMethod", "METHODS", "register_method", "build_circuit", "emit", "summary",

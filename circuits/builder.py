@@ -1,12 +1,12 @@
 """Circuit builder: stacks tensors and groups relation instances into families (pure Python).
 
-A training method (:class:`Method`; built-in :class:`SGDMLPMethod`) describes its
+A training method (:class:`Method`; built-in: :mod:`zkdl.circuits.sgd_mlp`) describes its
 per-(step, layer) tensors and relations through a :class:`CircuitBuilder`, mostly via the
 gadgets of :mod:`zkdl.circuits.gadgets`. The builder
 
 * groups the instances of each base tensor into stacks by (layer run, role, padded shape),
   named ``base[layers]`` (e.g. ``Zp[1-4]``, ``Zp[5-6]``, ``Zp[7]`` and ``Zp[8]`` for the
-  default MLP; runs from :func:`mlp_layer_runs`, shared with the proof's plan);
+  default MLP; the method sets the runs, :meth:`CircuitBuilder.set_layer_runs`);
 * turns a relation over a list of (t, l) instances into families, one per distinct tuple
   of operand stacks (e.g. ``forward[1-4]``), with explicit source tables for the index
   maps; a gathering relation (``gather=True``) reads several stacks into one;
@@ -30,8 +30,8 @@ from zkdl.field import P
 from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, _tupled, fmt_layers,
                               log2, next_pow2)
 
-__all__ = ["CircuitBuilder", "Op", "Method", "SGDMLPMethod", "METHODS", "register_method", "method_class",
-           "build_circuit", "RANGE_STRATEGIES", "mlp_layer_runs", "discover_methods", "ENTRY_POINT_GROUP"]
+__all__ = ["CircuitBuilder", "Op", "Method", "METHODS", "register_method", "method_class",
+           "build_circuit", "RANGE_STRATEGIES", "discover_methods", "ENTRY_POINT_GROUP"]
 
 RANGE_STRATEGIES = ("bits", "logup")
 _DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value"}
@@ -321,28 +321,6 @@ def _absmax(b) -> int:
 
 
 # ----------------------------------------------------------------------------- methods
-def mlp_layer_runs(dims) -> list[list[int]]:
-    """FAC4DNN stacking of an MLP with layer widths ``dims`` = (d_0, ..., d_L): layers with
-    the same padded shapes (D_{l-1}, D_l, D_{l+1}) and ReLU-ness (l < L) are stacked,
-    split into runs of power-of-two length (5 -> 4 + 1), so that with T a power of two
-    the instance axis needs no padded (all-zero) layer slots; instance (t, lf) of a run of
-    2^k layers sits at index t 2^k + lf. Ordered by first layer. The verifier's plan and
-    the circuit builder both use this, so that their stacks are the same."""
-    pd = [next_pow2(int(d)) for d in dims]
-    L = len(dims) - 1
-    groups: dict[tuple, list[int]] = {}
-    for layer in range(1, L + 1):
-        key = (pd[layer - 1], pd[layer], pd[layer + 1] if layer < L else 0, layer < L)
-        groups.setdefault(key, []).append(layer)
-    runs = []
-    for ls in groups.values():
-        while ls:
-            size = 1 << (len(ls).bit_length() - 1)
-            runs.append(ls[:size])
-            ls = ls[size:]
-    return sorted(runs, key=lambda r: r[0])
-
-
 class Method:
     """A training method: adds its tensors and relations to a builder.
 
@@ -368,72 +346,6 @@ class Method:
 
     def build(self, b: CircuitBuilder) -> None:
         raise NotImplementedError
-
-
-class SGDMLPMethod(Method):
-    """Built-in: quantized SGD of the bias-free ReLU MLP of :mod:`zkdl.tracer` (MSE loss).
-
-    Per step t and layer l (DESIGN.md section 4): zkReLU forward with rescale, MSE output
-    gradient, backward matmul with rescale and the same sign bits, weight gradient with
-    the learning-rate rescale, the W chain, and data selection by the public schedule."""
-
-    name = "sgd_mlp"
-    statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0"], "final": ["W_final"],
-                 "outputs": {"loss": "losses"}}
-
-    def validate(self, config: TrainConfig, steps: int) -> None:
-        if config.loss != "mse":
-            raise CircuitError(f"sgd_mlp supports loss 'mse' only, got {config.loss!r}")
-
-    def build(self, b: CircuitBuilder) -> None:
-        from zkdl.circuits import gadgets as g
-
-        cfg, T = b.config, b.T
-        L, R, Q, k, a, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.lr_num, cfg.update_bits
-        d, B = b.dims, cfg.batch_size
-        H = list(range(1, L))
-        ALL = list(range(1, L + 1))
-        b.set_layer_runs(mlp_layer_runs(d))
-
-        # statement: initial weights (range-checked once unless inherited) and the dataset
-        g.initial_weights(b, "W0", ALL, lambda l: (d[l - 1], d[l]), Q,
-                          check=b.options["check_initial_weights"])
-        g.data_selection(b, check=b.options["check_dataset"])
-
-        # committed witnesses (as range-checked values) per step
-        g.range_value(b, "dW", ALL, lambda l: (d[l - 1], d[l]), ub, 1 << (ub - 1), source=[[1, "dW_{l}"]])
-        g.range_value(b, "remW", ALL, lambda l: (d[l - 1], d[l]), R + k, 1 << (R + k - 1),
-                      source=[[1, "remW_{l}"]])
-        g.weight_chain(b, "W", "W0", "dW", ALL, lambda l: (d[l - 1], d[l]))
-        # forward: zkReLU on hidden layers, plain rescale on the output layer
-        g.zkrelu_forward(b, H, lambda l: (B, d[l]), Q)
-        g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
-                      source=[[1, "Zp_{l}"]])
-        g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
-        # each run's inputs A[l-1] (the data for l = 1), gathered as the proof stacks them
-        g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
-        g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL],
-                          left=Op("left", "Ain"),
-                          right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
-        # output gradient (MSE): G_Z_L = Z'_L - Y
-        g.mse_gradient(b, L, lambda l: (B, d[l]))
-        if b.options.get("prove_loss"):
-            g.mse_loss_output(b, L)
-        # backward
-        if H:
-            g.range_value(b, "G_Ap", H, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
-            g.range_value(b, "remGA", H, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
-            g.zkrelu_backward(b, H, lambda l: (B, d[l]))
-            g.gather(b, "GZn", "G_Z", H, lambda l: (B, d[l + 1]), lambda l: l + 1, [[1, "G_Z_{next}"]])
-            g.gather(b, "Wn", "W", H, lambda l: (d[l], d[l + 1]), lambda l: l + 1, [[1, "W_{next}"]])
-            g.rescaled_matmul(b, "backward", [(t, l) for t in range(T) for l in H],
-                              left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
-                              quotient="G_Ap", remainder="remGA", shift=R)
-        # weight gradient + update: a A^T G_Z = 2^(R+k) dW + remW
-        g.rescaled_matmul(b, "update", [(t, l) for t in range(T) for l in ALL],
-                          left=Op("left", "Ain", transpose=True),
-                          right=Op("right", "G_Z"), quotient="dW", remainder="remW", shift=R + k,
-                          coef=a)
 
 
 METHODS: dict[str, type] = {}
@@ -484,9 +396,6 @@ def register_method(cls: type) -> type:
         raise CircuitError(f"{cls!r} is not a Method subclass")
     METHODS[cls.name] = cls
     return cls
-
-
-register_method(SGDMLPMethod)
 
 
 def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bits",

@@ -9,7 +9,8 @@ every step) and ``frozen_final`` (W_final[1] = W0[1], the statement's output).""
 from __future__ import annotations
 
 from zkdl.circuits import gadgets as g
-from zkdl.circuits.builder import Method, Op, mlp_layer_runs
+from zkdl.circuits.builder import Method, Op
+from zkdl.circuits.sgd_mlp import mlp_layer_runs
 
 
 class FrozenFirstLayer(Method):

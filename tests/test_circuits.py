@@ -11,7 +11,7 @@ import pytest
 
 import zkdl
 from zkdl.circuits import (METHODS, Circuit, CircuitError, Method, build_circuit, check_witness, emit,
-                           register_method, summary, witness)
+                           SGDMLPMethod, register_method, summary, witness)
 from zkdl.circuits.builder import Op
 from zkdl.config import TrainConfig
 from zkdl.data import synthetic
@@ -441,7 +441,7 @@ def test_methods_from_entry_points(monkeypatch):
 
     mod = types.ModuleType("zkdl_test_plugin")
 
-    class Plugged(builder.SGDMLPMethod):
+    class Plugged(SGDMLPMethod):
         name = "test_plugged"
     mod.Plugged = Plugged
     mod.NotAMethod = object

@@ -173,9 +173,8 @@ def _matmul(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
     """coef op(left) @ op(right) = sum_i c_i out_i, batched over the instances: a random
     point (rho, rows, cols) on the outputs, their values, then one sumcheck over
     (instance, contraction) of eq(rho, i) Left'(i, k) Right'(i, k)."""
-    left, right = r.operand("left"), r.operand("right")
+    (left,), (right,) = _identity(c, r, "left"), _identity(c, r, "right")
     outs = _identity(c, r, "out")
-    _identity(c, r, "left"), _identity(c, r, "right")
     ot = c.tensor(outs[0].tensor)
     ib = _inst_bits(ot)
     rows, cols = (log2(p) for p in ot.padded)

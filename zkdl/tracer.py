@@ -173,11 +173,9 @@ def _mm(t, l, tensor, a, af, b, bf, bound):
 def step_function(method: str) -> Callable:
     """The exact-integer tracer step of training ``method``: ``fn(config, data, state, t)
     -> (tensors, next state, loss, accuracy)``, the tensors named as the method circuit's
-    sources. The built-in ``sgd_mlp`` is :func:`_step`; a plugin method names its step in
-    ``tracer_step`` (a callable, or ``"module:function"`` imported here, so that the
-    method's circuit module stays importable by the verifier)."""
-    if method == "sgd_mlp":
-        return _step
+    sources. A method names its step in ``tracer_step`` (a callable, or
+    ``"module:function"`` imported here, so that the method's circuit module stays
+    importable by the verifier); the built-in ``sgd_mlp``'s is :func:`_step`."""
     import importlib
 
     from zkdl.circuits.builder import method_class

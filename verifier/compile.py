@@ -199,13 +199,17 @@ def _matmul(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
 
 def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims, label: str | None = None) -> None:
     """out = sum_i c_i term_i. Terms read instance by instance: one value each at the
-    claim's point. Otherwise (gathers, the weight chain) an instance map: out[i] =
+    claim's point (a single term c term: the claim itself, divided by c, no message). Otherwise (gathers, the weight chain) an instance map: out[i] =
     sum_terms c sum_{j in src[i]} term[j], one value per source instance."""
     label = label or r.name
     out = _identity(c, r, "out")[0]
     terms = r.operands_with("term")
     ot = c.tensor(out.tensor)
     if all(_is_identity(r, o, c.tensor(o.tensor), ot) for o in terms):
+        if len(terms) == 1:     # out = c term, same layout: the claim moves over, no message
+            o = terms[0]
+            claims.add(o.tensor, point, value if o.coef == 1 else ctx.lin([(inv(o.coef % P), value)]))
+            return
         res = ctx.linear(label, point, value, 0, [("tensor", o.coef % P, o.tensor) for o in terms])
         for o, (pt, v) in zip(terms, res):
             claims.add(o.tensor, pt, v)

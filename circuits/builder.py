@@ -341,6 +341,13 @@ class Method:
     #: base, its stacks in IR order, then instance order).
     statement = {"dataset": [], "initial": [], "final": [], "outputs": {}}
 
+    #: The method's own parameters and their defaults (ints, e.g. ``{"frozen_layers": 1}``);
+    #: the values a run uses are in ``self.params``, the circuit's options and the header.
+    params: dict = {}
+
+    def __init__(self, params: dict | None = None):
+        self.params = method_params(self, params)
+
     def validate(self, config: TrainConfig, steps: int) -> None:
         pass
 
@@ -380,6 +387,25 @@ def discover_methods() -> list[str]:
     return added
 
 
+MAX_PARAM = 1 << 62
+
+
+def method_params(m, given: dict | None) -> dict:
+    """The defaults of method ``m`` overridden by ``given``: every key declared, every
+    value an int in [-2^62, 2^62] (a clear error otherwise); sorted by name."""
+    declared = dict(getattr(m, "params", {}) or {})
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise CircuitError(f"training method {m.name!r} has no parameter {', '.join(map(repr, unknown))} "
+                           f"(known: {', '.join(sorted(declared)) or 'none'})")
+    out = {**declared, **given}
+    for k, v in out.items():
+        if type(v) is not int or abs(v) > MAX_PARAM:
+            raise CircuitError(f"training method {m.name!r}: parameter {k!r} must be an int, got {str(v)[:40]!r}")
+    return dict(sorted(out.items()))
+
+
 def method_class(name: str) -> type:
     """The registered :class:`Method` subclass called ``name`` (installed plugins found
     through the entry-point group on first use)."""
@@ -401,7 +427,7 @@ def register_method(cls: type) -> type:
 def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bits",
                   check_initial_weights: bool = True, *, check_dataset: bool = True,
                   n_samples: int | None = None, method: str | Method = "sgd_mlp",
-                  prove_loss: bool = False) -> Circuit:
+                  prove_loss: bool = False, method_params: dict | None = None) -> Circuit:
     """The FAC4DNN circuit for ``steps`` consecutive training steps under ``config``.
 
     ``config`` must have ``n_features``/``n_classes`` (a run's config does).
@@ -411,7 +437,9 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     and the statement must say so). ``check_dataset``: range-check the committed dataset
     features once per proof. ``n_samples``: dataset rows (fixes the shape of the data
     relation; None leaves it to the statement). ``prove_loss``: the per-step sum of squared
-    output errors is a public output (relation ``loss``). The circuit does not depend on t0.
+    output errors is a public output (relation ``loss``). ``method_params``: the method's
+    parameters (default: its declared defaults; recorded in the options, so the digest
+    covers them). The circuit does not depend on t0.
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise CircuitError(f"steps must be a positive int, got {steps!r}")
@@ -419,7 +447,7 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
         raise CircuitError(f"unknown range strategy {range_strategy!r} (known: {', '.join(RANGE_STRATEGIES)})")
     if n_samples is not None and (not isinstance(n_samples, int) or n_samples < config.batch_size):
         raise CircuitError(f"n_samples must be an int >= batch_size, got {n_samples!r}")
-    m = method_class(method)() if isinstance(method, str) else method
+    m = method_class(method)(method_params) if isinstance(method, str) else method
     try:
         dims = config.dims()
     except ConfigError as e:
@@ -429,7 +457,7 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
                "check_dataset": bool(check_dataset), "prove_loss": bool(prove_loss), "n_samples": n_samples, "dims": list(dims),
                "batch_size": config.batch_size, "layers": config.layers,
                "schedule": {"version": 1, "batch_seed": config.batch_seed},
-               "statement": _statement_spec(m)}
+               "statement": _statement_spec(m), "method_params": dict(m.params)}
     b = CircuitBuilder(config, steps, options)
     m.build(b)
     c = b.circuit(m.name)

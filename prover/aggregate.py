@@ -266,7 +266,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     n_samples = int(run.data.n_samples)
     check_window(config, t0, T, n_samples)
     circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss,
-                          getattr(run, "method", "sgd_mlp"))
+                          getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None))
     report = progress or (lambda *_: None)
     if check_witness:
         from zkdl.circuits.check import check_witness as check
@@ -301,6 +301,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     header = {
         "kind": PROOF_KIND,
         "method": circuit.method,
+        "method_params": circuit.options["method_params"],
         "zkdl_version": __version__,
         "zk": bool(zk),
         "config": config.to_dict(),

@@ -1,15 +1,17 @@
-"""A second training method, defined outside zkdl (issue 14): SGD with the first layer
+"""A second training method, defined outside zkdl (issue 14): SGD with the first layers
 frozen. Its circuit is built from the shared gadgets; nothing in prover/ or verifier/
 knows it. Used by tests/test_method_plugin.py (and docs/METHODS.md walks through it).
 
-Update rule: W_1 stays W_1[t0] (no gradient, no update); layers 2..L train by the
-quantized SGD of the built-in method. New relations: ``frozen`` (W[t, 1] = W0[1] for
-every step) and ``frozen_final`` (W_final[1] = W0[1], the statement's output)."""
+Parameter ``frozen_layers`` = k (default 1, 1 <= k < L). Update rule: W_1..W_k stay as
+they are (no gradient, no update); layers k+1..L train by the quantized SGD of the
+built-in method. New relations: ``frozen`` (W[t, l] = W0[l] for every step, l <= k)
+and ``frozen_final`` (W_final[l] = W0[l], the statement's output)."""
 
 from __future__ import annotations
 
 from zkdl.circuits import gadgets as g
 from zkdl.circuits.builder import Method, Op
+from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_layer_runs
 
 
@@ -17,28 +19,33 @@ class FrozenFirstLayer(Method):
     name = "test_frozen_first_layer"
     statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0"], "final": ["W_final"], "outputs": {}}
     tracer_step = "frozen_method:trace_step"
+    params = {"frozen_layers": 1}
 
     def validate(self, config, steps):
-        if config.layers < 2:
-            raise ValueError("freezing the first layer needs at least 2 layers")
+        k = self.params["frozen_layers"]
+        if not 1 <= k < config.layers:
+            raise CircuitError(f"frozen_layers must be in 1..{config.layers - 1}, got {k}")
 
     def build(self, b):
         cfg, T = b.config, b.T
         L, R, Q, k, a, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.lr_num, cfg.update_bits
         d, B = b.dims, cfg.batch_size
-        H, ALL, TRAINED = list(range(1, L)), list(range(1, L + 1)), list(range(2, L + 1))
+        K = self.params["frozen_layers"]
+        H, ALL = list(range(1, L)), list(range(1, L + 1))
+        FROZEN, TRAINED = ALL[:K], ALL[K:]
         wshape = lambda l: (d[l - 1], d[l])  # noqa: E731
         b.set_layer_runs(mlp_layer_runs(d))
         g.initial_weights(b, "W0", ALL, wshape, Q, check=b.options["check_initial_weights"])
         g.data_selection(b, check=b.options["check_dataset"])
-        # the frozen layer: W[t, 1] = W0[1], W_final[1] = W0[1]
-        b.stacks("W", [1], wshape, kind="derived_linear", source=[[1, "W_{l}"]])
-        b.relation("frozen", "linear", [(t, 1) for t in range(T)],
+        # the frozen layers: W[t, l] = W0[l], W_final[l] = W0[l]
+        b.stacks("W", FROZEN, wshape, kind="derived_linear", source=[[1, "W_{l}"]])
+        b.relation("frozen", "linear", [(t, l) for t in range(T) for l in FROZEN],
                    [Op("out", "W"), Op("term", "W0", steps=lambda t: [0])])
-        lo, hi = b.bound(b.stack_of("W0", 1))
-        b.stacks("W_final", [1], wshape, kind="committed", scope="statement", steps=[T - 1], lo=lo, hi=hi,
+        lo = min(b.bound(b.stack_of("W0", l))[0] for l in FROZEN)
+        hi = max(b.bound(b.stack_of("W0", l))[1] for l in FROZEN)
+        b.stacks("W_final", FROZEN, wshape, kind="committed", scope="statement", steps=[T - 1], lo=lo, hi=hi,
                  source=[[1, "W_next_{l}"]])
-        b.relation("frozen_final", "chain", [(T - 1, 1)],
+        b.relation("frozen_final", "chain", [(T - 1, l) for l in FROZEN],
                    [Op("out", "W_final", steps=lambda t: [t]), Op("term", "W0", steps=lambda t: [0])])
         # the trained layers, as the built-in method
         g.range_value(b, "dW", TRAINED, wshape, ub, 1 << (ub - 1), source=[[1, "dW_{l}"]])
@@ -52,7 +59,7 @@ class FrozenFirstLayer(Method):
         g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL], left=Op("left", "Ain"),
                           right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
         g.mse_gradient(b, L, lambda l: (B, d[l]))
-        BACK = [l for l in H if l >= 2]          # no gradient reaches the frozen layer
+        BACK = [l for l in H if l > K]           # no gradient reaches the frozen layers
         if BACK:
             g.range_value(b, "G_Ap", BACK, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
             g.range_value(b, "remGA", BACK, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
@@ -67,12 +74,13 @@ class FrozenFirstLayer(Method):
                           quotient="dW", remainder="remW", shift=R + k, coef=a)
 
 
-def trace_step(cfg, data, state, t):
-    """The built-in SGD step, then layer 1 put back: W_1 is never updated."""
+def trace_step(cfg, data, state, t, frozen_layers=1):
+    """The built-in SGD step, then the frozen layers put back: never updated."""
     from zkdl import tracer
     tensors, nxt, loss, acc = tracer._step(cfg, data, state, t)
-    nxt.W[0], nxt.Wf[0], nxt.Wmax[0] = state.W[0], state.Wf[0], state.Wmax[0]
-    tensors["W_next_1"] = state.W[0]
-    for name in ("dW_1", "remW_1"):
-        tensors.pop(name, None)
+    for i in range(frozen_layers):
+        nxt.W[i], nxt.Wf[i], nxt.Wmax[i] = state.W[i], state.Wf[i], state.Wmax[i]
+        tensors[f"W_next_{i + 1}"] = state.W[i]
+        for name in (f"dW_{i + 1}", f"remW_{i + 1}"):
+            tensors.pop(name, None)
     return tensors, nxt, loss, acc

@@ -17,7 +17,7 @@ from zkdl import data as D
 from zkdl.circuits.builder import METHODS, register_method
 from zkdl.circuits.check import check_witness
 from zkdl.config import TrainConfig
-from zkdl.errors import VerificationError
+from zkdl.errors import ConfigError, VerificationError
 from zkdl.prover.aggregate import WitnessError, prove_window
 from zkdl.verifier.verify import ChainError, circuit_for, verify
 
@@ -67,6 +67,29 @@ def test_honest_proofs_verify_and_chain(run, zk):
     assert NAME in s1.describe()
     with pytest.raises(ChainError):
         verify(second, expect_initial=s1.initial_weights_digest)
+
+
+def test_method_parameters_are_part_of_the_statement(registered):
+    """frozen_layers = 2 of 3: a different circuit (digest), named in the header; the
+    same proof stated with another parameter value is rejected."""
+    from zkdl.prooffile import pack, unpack
+    cfg = TrainConfig(width=(6, 5), batch_size=3, lr_shift=9)
+    run2 = zkdl.train(cfg, D.synthetic(n_samples=50, n_features=3, n_classes=3), steps=2, keep_in_memory=True,
+                      method=NAME, method_params={"frozen_layers": 2})
+    assert all(np.array_equal(run2.weights(2)[i], run2.weights(0)[i]) for i in (0, 1))
+    assert not np.array_equal(run2.weights(2)[2], run2.weights(0)[2])
+    proof, _ = prove(run2)
+    header, body = unpack(proof)
+    assert header["method_params"] == {"frozen_layers": 2}
+    assert verify(proof).method == NAME
+    c1, c2 = (circuit_for(cfg.for_data(run2.data), 2, 50, method=NAME, method_params={"frozen_layers": k})
+              for k in (1, 2))
+    assert c1.digest() != c2.digest() and header["circuit_digest"] == c2.digest()
+    for bad in ({"frozen_layers": 1}, {}, {"frozen_layers": 3}, {"frozen_layers": 2, "x": 1}):
+        with pytest.raises(VerificationError):
+            verify(pack(dict(header, method_params=bad), body))
+    with pytest.raises(ConfigError, match="no parameter 'depth'"):
+        zkdl.train(cfg, run2.data, steps=1, method=NAME, method_params={"depth": 1})
 
 
 def test_the_sgd_verifier_does_not_accept_it_as_sgd(run):

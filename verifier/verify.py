@@ -110,12 +110,14 @@ def commitments_digest(coms) -> str:
 
 
 def circuit_for(config: TrainConfig, T: int, n_samples: int, check_initial_weights: bool = True,
-                check_dataset: bool = True, prove_loss: bool = False, method: str = METHOD):
+                check_dataset: bool = True, prove_loss: bool = False, method: str = METHOD,
+                method_params: dict | None = None):
     """The circuit (zkdl.circuits IR) a proof of T steps under ``config`` proves; its
     digest is in the header and the transcript, and it alone drives the proof's messages
     (:func:`zkdl.verifier.compile.run_circuit`)."""
     return build_circuit(config, steps=T, check_initial_weights=check_initial_weights,
-                         check_dataset=check_dataset, n_samples=n_samples, prove_loss=prove_loss, method=method)
+                         check_dataset=check_dataset, n_samples=n_samples, prove_loss=prove_loss, method=method,
+                         method_params=method_params)
 
 
 def output_bound(circuit, field: str) -> int:
@@ -281,6 +283,10 @@ def parse_header(header: dict, body_len: int | None = None):
     method = header.get("method")
     if not (isinstance(method, str) and 0 < len(method) <= 64 and method.isascii() and method.isprintable()):
         raise StatementError("header.method must name a training method (a short ASCII string)")
+    params = header.get("method_params")
+    if not (isinstance(params, dict) and len(params) <= 64 and all(isinstance(k, str) and len(k) <= 64
+                                                                   for k in params)):
+        raise StatementError("header.method_params must be an object of at most 64 named parameters")
     if type(header.get("zk")) is not bool:
         raise StatementError("header.zk must be true or false")
     st = header.get("statement")
@@ -311,7 +317,7 @@ def parse_header(header: dict, body_len: int | None = None):
         if losses is not None and len(losses) != T:
             raise StatementError(f"statement.losses has {len(losses)} values for {T} steps")
         if body_len is not None:  # the one-step circuit, O(layers), bounds the body first
-            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None, method)
+            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None, method, params)
             need = statement_commitment_bytes(one)
             if need > body_len:
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement commitments "
@@ -321,7 +327,7 @@ def parse_header(header: dict, body_len: int | None = None):
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement and witness "
                                      f"commitments its circuit implies ({need} bytes)")
         circuit = one if body_len is not None and T == 1 else \
-            circuit_for(config, T, n_samples, check, check_data, losses is not None, method)  # O(L T^2)
+            circuit_for(config, T, n_samples, check, check_data, losses is not None, method, params)  # O(L T^2)
         if body_len is not None:
             sizes = header.get("sizes")
             want = expected_sizes(circuit, body_len)
@@ -336,6 +342,9 @@ def parse_header(header: dict, body_len: int | None = None):
                 raise StatementError(f"statement.losses: a value outside [0, {top}]")
     except (ConfigError, CircuitError, TypeError, ValueError, AttributeError) as exc:
         raise StatementError(f"invalid config or statement in the header: {exc}") from None
+    if circuit.options["method_params"] != params:
+        raise StatementError("header.method_params is not in the canonical form of the method's parameters "
+                             "(every parameter, sorted, defaults included)")
     if header.get("circuit_digest") != digest:
         raise StatementError("circuit digest mismatch: the header's circuit is not the one its config defines")
     for key in ("dataset_digest", "initial_weights_digest", "final_weights_digest"):

@@ -170,10 +170,11 @@ def _mm(t, l, tensor, a, af, b, bf, bound):
             f"{_REMEDY_VALUE}") from None
 
 
-def step_function(method: str) -> Callable:
-    """The exact-integer tracer step of training ``method``: ``fn(config, data, state, t)
-    -> (tensors, next state, loss, accuracy)``, the tensors named as the method circuit's
-    sources. A method names its step in ``tracer_step`` (a callable, or
+def step_function(method: str, params: dict | None = None) -> tuple[dict, Callable]:
+    """(the method's full parameters, its exact-integer tracer step ``step(config, data,
+    state, t) -> (tensors, next state, loss, accuracy)``), the tensors named as the method
+    circuit's sources; the step is the method's ``tracer_step(config, data, state, t,
+    **params)``. A method names its step in ``tracer_step`` (a callable, or
     ``"module:function"`` imported here, so that the method's circuit module stays
     importable by the verifier); the built-in ``sgd_mlp``'s is :func:`_step`."""
     import importlib
@@ -181,15 +182,19 @@ def step_function(method: str) -> Callable:
     from zkdl.circuits.builder import method_class
     from zkdl.circuits.ir import CircuitError
     try:
-        fn = getattr(method_class(method), "tracer_step", None)
+        cls = method_class(method)
+        full = cls(params).params
     except CircuitError as e:
         raise ConfigError(str(e)) from None
+    fn = getattr(cls, "tracer_step", None)
     if isinstance(fn, str):
         mod, _, name = fn.partition(":")
         fn = getattr(importlib.import_module(mod), name, None)
     if not callable(fn):
         raise ConfigError(f"training method {method!r} has no tracer step (tracer_step)")
-    return fn
+    if not full:
+        return full, fn
+    return full, lambda cfg, data, st, t: fn(cfg, data, st, t, **full)
 
 
 def _step(cfg: TrainConfig, data: Dataset, st: _State, t: int):
@@ -393,10 +398,11 @@ class Run:
     ``losses``, ``accuracies`` (per step), ``out_dir`` (spill directory or None)."""
 
     def __init__(self, config: TrainConfig, data: Dataset, initial_weights: Weights, *,
-                 out_dir: str | None = None, keep_in_memory: bool = False, method: str = "sgd_mlp"):
+                 out_dir: str | None = None, keep_in_memory: bool = False, method: str = "sgd_mlp",
+                 method_params: dict | None = None):
         self.config = config
         self.method = method
-        self._step_fn = step_function(method)
+        self.method_params, self._step_fn = step_function(method, method_params)
         self.data = data
         self.initial_weights = initial_weights
         self.final_weights = initial_weights
@@ -523,6 +529,7 @@ class Run:
         return {
             "format": TRACE_FORMAT,
             "method": self.method,
+            "method_params": self.method_params,
             "config": self.config.to_dict(),
             "config_digest": self.config.digest(),
             "data": {"name": self.data.name, "digest": self.data.digest(), "file": "data.npz"},
@@ -601,10 +608,12 @@ class Run:
                 weights_digest(Wn) != man["weights_final"]["digest"]:
             raise DataError(f"{d}: weight files do not match the manifest digests")
         method = man.get("method", "sgd_mlp")   # runs recorded before methods were plugins: SGD
-        if not isinstance(method, str):
-            raise DataError(f"{mpath}: method must be a string")
+        params = man.get("method_params", {})
+        if not isinstance(method, str) or not isinstance(params, dict):
+            raise DataError(f"{mpath}: method must be a string and method_params an object")
         try:
-            run = cls(config, data, W0, out_dir=d, keep_in_memory=keep_in_memory, method=method)
+            run = cls(config, data, W0, out_dir=d, keep_in_memory=keep_in_memory, method=method,
+                      method_params=params)
         except ConfigError as e:
             raise DataError(f"{mpath}: {e}") from None
         run.losses = [float(s["loss"]) for s in man["steps"]]
@@ -622,14 +631,15 @@ class Run:
 
 def train(config: TrainConfig | None = None, data: Dataset | None = None, steps: int | None = None,
           out_dir=None, keep_in_memory: bool = False, progress: Callable | None = None,
-          resume: Run | None = None, method: str = "sgd_mlp") -> Run:
+          resume: Run | None = None, method: str = "sgd_mlp", method_params: dict | None = None) -> Run:
     """Run quantized SGD (or the registered training ``method``) and record the trace.
 
     ``config`` defaults to ``TrainConfig()``, ``data`` to :func:`zkdl.data.synthetic`
     (with the config's R), ``steps`` to ``config.steps``. ``out_dir``: spill each step
     there (must not already hold a run). ``keep_in_memory``: keep every step's tensors in
     RAM. ``progress(t, loss, accuracy)`` is called after each step. ``resume``: continue
-    that run (same config and data) for ``steps`` more steps, in place."""
+    that run (same config and data) for ``steps`` more steps, in place. ``method`` /
+    ``method_params``: a registered training method (docs/METHODS.md) and its parameters."""
     config = config if config is not None else TrainConfig()
     if data is None:
         data = synthetic(R=config.R) if resume is None else resume.data
@@ -646,5 +656,6 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, steps:
         if os.path.exists(os.path.join(out_dir, "manifest.json")):
             raise ConfigError(f"{out_dir} already holds a run; use Run.load({out_dir!r}).resume(steps)")
         os.makedirs(out_dir, exist_ok=True)
-    run = Run(cfg, data, init_weights(cfg), out_dir=out_dir, keep_in_memory=keep_in_memory, method=method)
+    run = Run(cfg, data, init_weights(cfg), out_dir=out_dir, keep_in_memory=keep_in_memory, method=method,
+              method_params=method_params)
     return run.resume(n, progress=progress)

@@ -345,6 +345,10 @@ class Method:
     #: the values a run uses are in ``self.params``, the circuit's options and the header.
     params: dict = {}
 
+    #: The initial state (``"module:function"``, ``fn(config, **params) -> weights``),
+    #: imported by the tracer only; default: the tracer's deterministic initialization.
+    initial_state = "zkdl.tracer:init_weights"
+
     def __init__(self, params: dict | None = None):
         self.params = method_params(self, params)
 

@@ -159,3 +159,13 @@ def test_prove_and_audit_from_the_command_line(registered, tmp_path):
     res = invoke("audit", tmp_path / "out" / "claim", "--jobs", 1, "--json")
     assert res.exit_code == 0, output(res)
     assert json.loads(res.stdout)["ok"] is True
+    first = sorted((tmp_path / "out" / "proofs").iterdir())[0]
+    res = invoke("inspect", first)
+    assert res.exit_code == 0 and NAME in res.stdout, output(res)
+    res = invoke("circuit", "emit", "--from-proof", first, "--output", tmp_path / "c.json")
+    assert res.exit_code == 0, output(res)
+    assert json.loads((tmp_path / "c.json").read_text())["method"] == NAME
+    res = invoke("export-model", tmp_path / "out", "--out", tmp_path / "model.npz")
+    assert res.exit_code == 0, output(res)
+    res = invoke("audit", tmp_path / "out" / "claim", "--jobs", 1, "--model", tmp_path / "model.npz")
+    assert res.exit_code == 0, output(res)

@@ -61,11 +61,13 @@ class Statement:
     initial_weights_public: bool = False
     losses: tuple[int, ...] | None = None
     method: str = METHOD
+    method_params: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON form (``zkdl verify --json``, audit reports)."""
         return {
             "steps": [self.t0, self.t0 + self.T], "zk": self.zk, "method": self.method,
+            "method_params": dict(self.method_params or {}),
             "config": self.config.to_dict(),
             "config_digest": self.config.digest(), "n_samples": self.n_samples,
             "dataset_digest": self.dataset_digest, "initial_weights_digest": self.initial_weights_digest,
@@ -412,4 +414,4 @@ def _verify_bytes(data, expect_initial) -> Statement:
                      st["initial_weights_digest"], st["final_weights_digest"], st["initial_weights_range_checked"],
                      st["dataset_range_checked"], header["circuit_digest"], st["dataset_public"],
                      st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]),
-                     circuit.method)
+                     circuit.method, dict(circuit.options["method_params"]))

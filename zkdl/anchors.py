@@ -84,10 +84,11 @@ def dataset_digest(config, data) -> str:
     return _digest([padded_commitment(X), padded_commitment(Y)])
 
 
-def initial_weights_digest(config) -> str:
-    """The statement's W[0] digest of a public-initialization proof under ``config``."""
-    from zkdl.tracer import init_weights
-    return _digest([padded_commitment(w) for w in init_weights(config)])
+def initial_weights_digest(config, method: str = "sgd_mlp", params: dict | None = None) -> str:
+    """The statement's W[0] digest of a public-initialization proof under ``config`` and
+    training ``method`` (its initial state)."""
+    from zkdl.tracer import initial_state
+    return _digest([padded_commitment(w) for w in initial_state(config, method, params)])
 
 
 # ------------------------------------------------------------------ released model

@@ -150,8 +150,9 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     if public_init and (chain is not None or t0 != 0):
         raise ZkdlError("--public-init applies to W[0]: only the first window (step 0, no chain) commits it")
     if public_init:
-        from zkdl.tracer import init_weights
-        if any(not np.array_equal(a, b) for a, b in zip(run.weights(0), init_weights(run.config))):
+        from zkdl.tracer import initial_state
+        init = initial_state(run.config, getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None))
+        if any(not np.array_equal(a, b) for a, b in zip(run.weights(0), init)):
             raise ZkdlError("the run's W[0] is not the public initialization of its config's init_seed")
     data, secrets_out = prove_window(run, t0, T, secrets=secrets, check_initial_weights=check_initial_weights,
                                      check_dataset=check_dataset, check_witness=check_witness,

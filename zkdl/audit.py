@@ -560,7 +560,7 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
         # (a manifest config that differs is reported as config_mismatch)
         from zkdl.config import TrainConfig
         own = TrainConfig.from_dict(first["config"])
-        if A.initial_weights_digest(own) == first["initial_weights_digest"]:
+        if A.initial_weights_digest(own, first["method"], first["method_params"]) == first["initial_weights_digest"]:
             rep["initial_weights"] = f"public initialization from init_seed {own.init_seed}: recomputed, matches"
         else:
             rep["initial_weights"] = "public initialization claimed: DOES NOT match the seed's"

@@ -341,6 +341,9 @@ def inspect(file, as_json):
          f"body {fmt_bytes(len(body))})")
     echo(f"kind          {header.get('kind')}  (container format version {FORMAT_VERSION}, "
          f"written by zkdl {header.get('zkdl_version')})")
+    params = header.get("method_params")
+    shown = ", ".join(f"{k}={v}" for k, v in params.items()) if isinstance(params, dict) else ""
+    echo(f"method        {header.get('method')}" + (f"  ({shown})" if shown else ""))
     if zk is False:
         echo("mode          PLAIN (not zero-knowledge): the proof does not hide the witness")
     elif zk is True:

@@ -170,13 +170,8 @@ def _mm(t, l, tensor, a, af, b, bf, bound):
             f"{_REMEDY_VALUE}") from None
 
 
-def step_function(method: str, params: dict | None = None) -> tuple[dict, Callable]:
-    """(the method's full parameters, its exact-integer tracer step ``step(config, data,
-    state, t) -> (tensors, next state, loss, accuracy)``), the tensors named as the method
-    circuit's sources; the step is the method's ``tracer_step(config, data, state, t,
-    **params)``. A method names its step in ``tracer_step`` (a callable, or
-    ``"module:function"`` imported here, so that the method's circuit module stays
-    importable by the verifier); the built-in ``sgd_mlp``'s is :func:`_step`."""
+def _method_hook(method: str, params: dict | None, attr: str):
+    """(full parameters, the callable a method names in ``attr``)."""
     import importlib
 
     from zkdl.circuits.builder import method_class
@@ -186,12 +181,30 @@ def step_function(method: str, params: dict | None = None) -> tuple[dict, Callab
         full = cls(params).params
     except CircuitError as e:
         raise ConfigError(str(e)) from None
-    fn = getattr(cls, "tracer_step", None)
+    fn = getattr(cls, attr, None)
     if isinstance(fn, str):
         mod, _, name = fn.partition(":")
         fn = getattr(importlib.import_module(mod), name, None)
     if not callable(fn):
-        raise ConfigError(f"training method {method!r} has no tracer step (tracer_step)")
+        raise ConfigError(f"training method {method!r} has no {attr}")
+    return full, fn
+
+
+def initial_state(config: TrainConfig, method: str = "sgd_mlp", params: dict | None = None) -> Weights:
+    """The initial weights of training ``method`` (its ``initial_state`` hook; the
+    built-in and the default: :func:`init_weights`)."""
+    full, fn = _method_hook(method, params, "initial_state")
+    return fn(config, **full) if fn is not init_weights else init_weights(config)
+
+
+def step_function(method: str, params: dict | None = None) -> tuple[dict, Callable]:
+    """(the method's full parameters, its exact-integer tracer step ``step(config, data,
+    state, t) -> (tensors, next state, loss, accuracy)``), the tensors named as the method
+    circuit's sources; the step is the method's ``tracer_step(config, data, state, t,
+    **params)``. A method names its step in ``tracer_step`` (a callable, or
+    ``"module:function"`` imported here, so that the method's circuit module stays
+    importable by the verifier); the built-in ``sgd_mlp``'s is :func:`_step`."""
+    full, fn = _method_hook(method, params, "tracer_step")
     if not full:
         return full, fn
     return full, lambda cfg, data, st, t: fn(cfg, data, st, t, **full)
@@ -656,6 +669,6 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, steps:
         if os.path.exists(os.path.join(out_dir, "manifest.json")):
             raise ConfigError(f"{out_dir} already holds a run; use Run.load({out_dir!r}).resume(steps)")
         os.makedirs(out_dir, exist_ok=True)
-    run = Run(cfg, data, init_weights(cfg), out_dir=out_dir, keep_in_memory=keep_in_memory, method=method,
+    run = Run(cfg, data, initial_state(cfg, method, method_params), out_dir=out_dir, keep_in_memory=keep_in_memory, method=method,
               method_params=method_params)
     return run.resume(n, progress=progress)

@@ -12,7 +12,7 @@ from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError, next_pow2
 from zkdl.config import TrainConfig
 
-__all__ = ["SGDMLPMethod", "mlp_layer_runs"]
+__all__ = ["SGDMLPMethod", "mlp_layer_runs", "mlp_forward", "mlp_backward", "mlp_update"]
 
 
 def mlp_layer_runs(dims) -> list[list[int]]:
@@ -55,9 +55,8 @@ class SGDMLPMethod(Method):
     def build(self, b: CircuitBuilder) -> None:
         from zkdl.circuits import gadgets as g
 
-        cfg, T = b.config, b.T
-        L, R, Q, k, a, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.lr_num, cfg.update_bits
-        d, B = b.dims, cfg.batch_size
+        cfg, d = b.config, b.dims
+        L, R, Q, k, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.update_bits
         H = list(range(1, L))
         ALL = list(range(1, L + 1))
         b.set_layer_runs(mlp_layer_runs(d))
@@ -72,35 +71,58 @@ class SGDMLPMethod(Method):
         g.range_value(b, "remW", ALL, lambda l: (d[l - 1], d[l]), R + k, 1 << (R + k - 1),
                       source=[[1, "remW_{l}"]])
         g.weight_chain(b, "W", "W0", "dW", ALL, lambda l: (d[l - 1], d[l]))
-        # forward: zkReLU on hidden layers, plain rescale on the output layer
-        g.zkrelu_forward(b, H, lambda l: (B, d[l]), Q)
-        g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
-                      source=[[1, "Zp_{l}"]])
-        g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
-        # each run's inputs A[l-1] (the data for l = 1), gathered as the proof stacks them
-        g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
-        g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL],
-                          left=Op("left", "Ain"),
-                          right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
-        # output gradient (MSE): G_Z_L = Z'_L - Y
-        g.mse_gradient(b, L, lambda l: (B, d[l]))
-        if b.options.get("prove_loss"):
-            g.mse_loss_output(b, L)
-        # backward
-        if H:
-            g.range_value(b, "G_Ap", H, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
-            g.range_value(b, "remGA", H, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
-            g.zkrelu_backward(b, H, lambda l: (B, d[l]))
-            g.gather(b, "GZn", "G_Z", H, lambda l: (B, d[l + 1]), lambda l: l + 1, [[1, "G_Z_{next}"]])
-            g.gather(b, "Wn", "W", H, lambda l: (d[l], d[l + 1]), lambda l: l + 1, [[1, "W_{next}"]])
-            g.rescaled_matmul(b, "backward", [(t, l) for t in range(T) for l in H],
-                              left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
-                              quotient="G_Ap", remainder="remGA", shift=R)
-        # weight gradient + update: a A^T G_Z = 2^(R+k) dW + remW
-        g.rescaled_matmul(b, "update", [(t, l) for t in range(T) for l in ALL],
-                          left=Op("left", "Ain", transpose=True),
-                          right=Op("right", "G_Z"), quotient="dW", remainder="remW", shift=R + k,
-                          coef=a)
+        mlp_forward(b)
+        mlp_backward(b, H)
+        mlp_update(b, ALL)
+
+
+def mlp_forward(b: CircuitBuilder) -> None:
+    """Forward pass of every layer (zkReLU on hidden layers, plain rescale on the output
+    layer, reading the gathered inputs A[l-1] and W[t, l]) and the MSE output gradient
+    G_Z_L = Z'_L - Y (with the proven loss if the options ask for it)."""
+    from zkdl.circuits import gadgets as g
+    cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
+    L, R, Q = cfg.layers, cfg.R, cfg.Q
+    ALL = list(range(1, L + 1))
+    g.zkrelu_forward(b, list(range(1, L)), lambda l: (B, d[l]), Q)
+    g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
+                  source=[[1, "Zp_{l}"]])
+    g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
+    # each run's inputs A[l-1] (the data for l = 1), gathered as the matmul reads them
+    g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
+    g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL], left=Op("left", "Ain"),
+                      right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
+    g.mse_gradient(b, L, lambda l: (B, d[l]))
+    if b.options.get("prove_loss"):
+        g.mse_loss_output(b, L)
+
+
+def mlp_backward(b: CircuitBuilder, layers) -> None:
+    """Backward pass into hidden ``layers``: G_Z[l+1] W[l+1]^T = 2^R G_A' + remGA and
+    G_Z = (1 - S) * G_A' (the forward sign bits)."""
+    from zkdl.circuits import gadgets as g
+    if not layers:
+        return
+    cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
+    R, Q = cfg.R, cfg.Q
+    g.range_value(b, "G_Ap", layers, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
+    g.range_value(b, "remGA", layers, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
+    g.zkrelu_backward(b, layers, lambda l: (B, d[l]))
+    g.gather(b, "GZn", "G_Z", layers, lambda l: (B, d[l + 1]), lambda l: l + 1, [[1, "G_Z_{next}"]])
+    g.gather(b, "Wn", "W", layers, lambda l: (d[l], d[l + 1]), lambda l: l + 1, [[1, "W_{next}"]])
+    g.rescaled_matmul(b, "backward", [(t, l) for t in range(T) for l in layers],
+                      left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
+                      quotient="G_Ap", remainder="remGA", shift=R)
+
+
+def mlp_update(b: CircuitBuilder, layers) -> None:
+    """Weight gradient and update of ``layers``: a A_in^T G_Z = 2^(R+k) dW + remW (the
+    learning rate a / 2^k folded into the rescale)."""
+    from zkdl.circuits import gadgets as g
+    cfg, T = b.config, b.T
+    g.rescaled_matmul(b, "update", [(t, l) for t in range(T) for l in layers],
+                      left=Op("left", "Ain", transpose=True), right=Op("right", "G_Z"), quotient="dW",
+                      remainder="remW", shift=cfg.R + cfg.lr_shift, coef=cfg.lr_num)
 
 
 register_method(SGDMLPMethod)

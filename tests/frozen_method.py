@@ -12,7 +12,7 @@ from __future__ import annotations
 from zkdl.circuits import gadgets as g
 from zkdl.circuits.builder import Method, Op
 from zkdl.circuits.ir import CircuitError
-from zkdl.circuits.sgd_mlp import mlp_layer_runs
+from zkdl.circuits.sgd_mlp import mlp_backward, mlp_forward, mlp_layer_runs, mlp_update
 
 
 class FrozenFirstLayer(Method):
@@ -28,8 +28,8 @@ class FrozenFirstLayer(Method):
 
     def build(self, b):
         cfg, T = b.config, b.T
-        L, R, Q, k, a, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.lr_num, cfg.update_bits
-        d, B = b.dims, cfg.batch_size
+        L, R, Q, k, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.update_bits
+        d = b.dims
         K = self.params["frozen_layers"]
         H, ALL = list(range(1, L)), list(range(1, L + 1))
         FROZEN, TRAINED = ALL[:K], ALL[K:]
@@ -51,27 +51,9 @@ class FrozenFirstLayer(Method):
         g.range_value(b, "dW", TRAINED, wshape, ub, 1 << (ub - 1), source=[[1, "dW_{l}"]])
         g.range_value(b, "remW", TRAINED, wshape, R + k, 1 << (R + k - 1), source=[[1, "remW_{l}"]])
         g.weight_chain(b, "W", "W0", "dW", TRAINED, wshape)
-        g.zkrelu_forward(b, H, lambda l: (B, d[l]), Q)
-        g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
-                      source=[[1, "Zp_{l}"]])
-        g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
-        g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
-        g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL], left=Op("left", "Ain"),
-                          right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
-        g.mse_gradient(b, L, lambda l: (B, d[l]))
-        BACK = [l for l in H if l > K]           # no gradient reaches the frozen layers
-        if BACK:
-            g.range_value(b, "G_Ap", BACK, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
-            g.range_value(b, "remGA", BACK, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
-            g.zkrelu_backward(b, BACK, lambda l: (B, d[l]))
-            g.gather(b, "GZn", "G_Z", BACK, lambda l: (B, d[l + 1]), lambda l: l + 1, [[1, "G_Z_{next}"]])
-            g.gather(b, "Wn", "W", BACK, lambda l: (d[l], d[l + 1]), lambda l: l + 1, [[1, "W_{next}"]])
-            g.rescaled_matmul(b, "backward", [(t, l) for t in range(T) for l in BACK],
-                              left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
-                              quotient="G_Ap", remainder="remGA", shift=R)
-        g.rescaled_matmul(b, "update", [(t, l) for t in range(T) for l in TRAINED],
-                          left=Op("left", "Ain", transpose=True), right=Op("right", "G_Z"),
-                          quotient="dW", remainder="remW", shift=R + k, coef=a)
+        mlp_forward(b)
+        mlp_backward(b, [l for l in H if l > K])      # no gradient reaches the frozen layers
+        mlp_update(b, TRAINED)
 
 
 def trace_step(cfg, data, state, t, frozen_layers=1):

@@ -3,7 +3,6 @@
 trained, proven (ZK and plain), chained, verified and audited; each of its new relations,
 corrupted with the prover's own check off, is rejected."""
 
-import copy
 import json
 import random
 import sys
@@ -23,6 +22,7 @@ from zkdl.verifier.verify import ChainError, circuit_for, verify
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from frozen_method import FrozenFirstLayer  # noqa: E402
+from tests.test_protocol import TamperedRun  # noqa: E402
 
 NAME = FrozenFirstLayer.name
 SEED = 20261201
@@ -102,20 +102,7 @@ def test_the_sgd_verifier_does_not_accept_it_as_sgd(run):
         verify(pack(header, body))
 
 
-class Tampered:
-    def __init__(self, run, fn):
-        self._run, self._fn = run, fn
-
-    def __getattr__(self, name):
-        return getattr(self._run, name)
-
-    def window(self, t0, T):
-        steps = copy.deepcopy(self._run.window(t0, T))
-        self._fn(steps)
-        return steps
-
-
-def moved_frozen_weight(steps):
+def moved_frozen_weight(stage, steps):
     w = steps[1].tensors["W_1"].copy()      # (the honest steps share one W_1 array)
     w[0, 0] += 1                            # layer 1 changed at step 1: breaks `frozen`
     steps[1].tensors["W_1"] = w
@@ -123,7 +110,7 @@ def moved_frozen_weight(steps):
 
 @pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
 def test_a_moved_frozen_weight_is_rejected(run, zk):
-    bad = Tampered(run, moved_frozen_weight)
+    bad = TamperedRun(run, moved_frozen_weight)
     with pytest.raises(WitnessError) as err:
         prove(bad, zk=zk)
     assert any(f.relation == "frozen[1]" for f in err.value.failures), {f.relation for f in err.value.failures}

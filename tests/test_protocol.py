@@ -229,6 +229,13 @@ def test_truncated_and_extended(honest):
     lambda h: h.update(zk=not h["zk"]),
     lambda h: h.update(kind="other"),
     lambda h: h.pop("method"),
+    lambda h: h.update(method="no_such_method"),
+    lambda h: h.update(method="sgd\nmlp"),
+    lambda h: h.update(method=7),
+    lambda h: h.pop("method_params"),
+    lambda h: h.update(method_params={"lr": 1}),
+    lambda h: h.update(method_params=[1]),
+    lambda h: h.update(method_params={str(i): i for i in range(100)}),
     lambda h: h["config"].update(width="x"),
 ])
 def test_tampered_header_rejected(honest, edit):

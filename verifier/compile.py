@@ -117,13 +117,14 @@ def _is_identity(r: Relation, op, t: Tensor, like: Tensor | None = None) -> bool
             and (like is None or stack_shape(t) == stack_shape(like)))
 
 
-def _identity(c: Circuit, r: Relation, role: str):
-    """The operand(s) with ``role``, which must map relation instance i to instance i."""
+def _identity(c: Circuit, r: Relation, role: str, like: Tensor | None = None):
+    """The operand(s) with ``role``, which must map relation instance i to instance i
+    (and, with ``like``, have like's stacked padded shape: element-wise operands)."""
     ops = r.operands_with(role)
     for op in ops:
-        if not _is_identity(r, op, c.tensor(op.tensor)):
+        if not _is_identity(r, op, c.tensor(op.tensor), like):
             raise ProtocolBug(f"relation {r.name}: operand {role} ({op.tensor}) must be read instance by "
-                              f"instance (gather it first)")
+                              f"instance{' in the layout of ' + like.name if like else ''} (gather it first)")
     return ops
 
 
@@ -145,6 +146,7 @@ def derived_order(c: Circuit) -> list[str]:
     for n in derived:
         for m in set(reads[n]):
             users[m] += 1
+    pos = {n: i for i, n in enumerate(derived)}
     order, ready = [], [n for n in derived if users[n] == 0]
     while ready:
         n = ready.pop(0)
@@ -153,7 +155,7 @@ def derived_order(c: Circuit) -> list[str]:
             users[m] -= 1
             if users[m] == 0:
                 ready.append(m)
-        ready.sort(key=derived.index)
+        ready.sort(key=pos.__getitem__)
     if len(order) != len(derived):
         raise ProtocolBug("the definitions of derived tensors form a cycle")
     return order
@@ -298,7 +300,9 @@ def _row_sum(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
 
 def _define_hadamard(ctx, c, r, name, point, value, claims, public) -> None:
     """out = (c0 + c1 mask) * x: eq-product sumcheck, claims on mask and x."""
-    (mo,), (xo,) = _identity(c, r, "mask"), _identity(c, r, "x")
+    ot = c.tensor(name)
+    _identity(c, r, "out")
+    (mo,), (xo,) = _identity(c, r, "mask", ot), _identity(c, r, "x", ot)
     c0, c1 = r.params["c0"] % P, r.params["c1"] % P
     p2, (m, x) = ctx.eq_product(r.name, point, value, [(c0, c1, 0), (0, 1, 1)], [mo.tensor, xo.tensor])
     claims.add(mo.tensor, p2, m)
@@ -308,7 +312,7 @@ def _define_hadamard(ctx, c, r, name, point, value, claims, public) -> None:
 def _define_data(ctx, c, r, name, point, value, claims, public) -> None:
     """out = coef Sel table with the public batch selection: row (i, b) of out is dataset
     row rows[step(i)][b]; one degree-2 sumcheck over the dataset rows."""
-    out, sel, table = r.operand("out"), r.operand("select"), r.operand("table")
+    (out,), sel, table = _identity(c, r, "out"), r.operand("select"), r.operand("table")
     ot, st, tt = c.tensor(out.tensor), c.tensor(sel.tensor), c.tensor(table.tensor)
     if tt.stack != 1 or any(s != (0,) for s in table.src):
         raise ProtocolBug(f"relation {r.name}: the data table must be one instance")
@@ -328,7 +332,10 @@ def _recompose(ctx, c: Circuit, r: Relation, point, value, claims: Claims) -> No
     """value = sum_k 2^k bits[..., k] - offset (strategy ``bits``; all positions)."""
     if r.params["strategy"] != "bits":
         raise ProtocolBug(f"relation {r.name}: range strategy {r.params['strategy']!r} is not provable yet")
-    bt = c.tensor(r.operand("bits").tensor)
+    (vo,), (bo,) = _identity(c, r, "value"), _identity(c, r, "bits")
+    bt = c.tensor(bo.tensor)
+    if stack_shape(bt)[:-1] != stack_shape(c.tensor(vo.tensor)):
+        raise ProtocolBug(f"relation {r.name}: the bits of {vo.tensor} must have its layout plus a bit axis")
     term = ("bits", 1, log2(bt.padded[-1]), bt.nbits, bt.name)
     (res,) = ctx.linear(r.name, point, value, -r.params["offset"] % P, [term])
     claims.add(bt.name, *res)

@@ -35,7 +35,7 @@ class ProverContext:
         self.t = transcript
         self.w = writer
         self.tables = tables
-        self.openings = openings  # statement openings (W0/F, Wf/F, X, Y) given; witness ones added
+        self.openings = openings  # statement stacks' openings given; witness ones added by commit
         self.threads = threads
         self.be = be if be is not None else get_backend("cpu", threads)
         self.rng = rng

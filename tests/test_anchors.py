@@ -85,7 +85,7 @@ def test_edited_loss_in_header_is_rejected(run):
     losses = unpack(proof)[0]["statement"]["losses"]
     with pytest.raises(VerificationError):
         verify(_rewrite_losses(proof, [losses[0] + 1, losses[1]]))
-    header, body = unpack(proof)  # dropping the losses changes the plan (and circuit): rejected
+    header, body = unpack(proof)  # dropping the losses changes the circuit: rejected
     del header["statement"]["losses"]
     with pytest.raises(VerificationError):
         verify(pack(header, body))

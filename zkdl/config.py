@@ -31,7 +31,7 @@ __all__ = ["TrainConfig", "CONFIG_VERSION"]
 
 CONFIG_VERSION = 1
 MAX_LAYERS = 1024  # layers
-MAX_DIM = 1 << 16  # every width, n_features, n_classes and batch_size (as verifier/plan.py MAX_DIM)
+MAX_DIM = 1 << 16  # every width, n_features, n_classes and batch_size (as verifier/limits.py MAX_DIM)
 MAX_STEPS = 1 << 63  # steps < 2^63 (step numbers are below it)
 
 

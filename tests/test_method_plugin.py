@@ -154,3 +154,20 @@ def test_prove_and_audit_from_the_command_line(registered, tmp_path):
     assert res.exit_code == 0, output(res)
     res = invoke("audit", tmp_path / "out" / "claim", "--jobs", 1, "--model", tmp_path / "model.npz")
     assert res.exit_code == 0, output(res)
+
+
+def test_train_with_method_from_the_command_line(registered, tmp_path):
+    from tests.test_cli import invoke, output
+    args = ["--width", "6", "--layers", "3", "--batch-size", "3", "--data", "synthetic:50", "--steps", "2", "-q"]
+    res = invoke("train", "--out", tmp_path / "r", "--method", NAME, "--method-param", "frozen_layers=2", *args)
+    assert res.exit_code == 0, output(res)
+    run = zkdl.Run.load(tmp_path / "r" / "run")
+    assert (run.method, run.method_params) == (NAME, {"frozen_layers": 2})
+    res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1)
+    assert res.exit_code == 0, output(res)
+    # bad method / parameter: a message, exit 2, nothing written
+    for bad in (["--method", "no_such"], ["--method", NAME, "--method-param", "depth=1"],
+                ["--method", NAME, "--method-param", "frozen_layers"], ["--method-param", "x=1"]):
+        res = invoke("train", "--out", tmp_path / "bad", *bad, *args)
+        assert res.exit_code == 2 and "Traceback" not in output(res), output(res)
+        assert not (tmp_path / "bad").exists()

@@ -47,6 +47,26 @@ def cli(ctx, debug):
     ctx.obj["debug"] = debug
 
 
+def parse_method_params(method, pairs) -> dict:
+    """--method-param KEY=INT pairs, checked against the method (exit 2 on a bad one)."""
+    params = {}
+    for pair in pairs:
+        key, sep, val = pair.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError
+            params[key] = int(val)
+        except ValueError:
+            raise Fail(f"--method-param {pair!r}: expected KEY=INT", EXIT_USAGE) from None
+    from zkdl.errors import ConfigError
+    from zkdl.tracer import step_function
+    try:
+        full, _ = step_function(method or "sgd_mlp", params)
+    except ConfigError as exc:
+        raise Fail(f"--method: {exc}", EXIT_USAGE) from None
+    return full
+
+
 @cli.command()
 @click.option("--out", "-o", default=DEFAULT_OUT, show_default=True, help="Output directory.")
 @click.option("--steps", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
@@ -68,10 +88,14 @@ def cli(ctx, debug):
               "prove the missing windows (options not given are taken from it; those given must match).")
 @anchor_options
 @publish_metrics_option
+@click.option("--method", default=None, metavar="NAME",
+              help="Training method: a registered plugin (docs/METHODS.md) [default: sgd_mlp].")
+@click.option("--method-param", "method_param", multiple=True, metavar="KEY=INT",
+              help="A parameter of --method (repeatable), e.g. --method-param frozen_layers=2.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
           no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, publish_metrics, quiet,
-          update_bits=None, resume=False):
+          update_bits=None, resume=False, method=None, method_param=()):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -85,6 +109,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     """
     say = Progress(quiet)
     anchors = dict(public_data=public_data, public_init=public_init, prove_loss=prove_loss)
+    method_params = parse_method_params(method, method_param)
     if resume:
         if force:
             raise Fail("--resume continues OUT, --force replaces it: give one of them", EXIT_USAGE)
@@ -120,9 +145,13 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         if resume:
             prior = rundir.copy_for_resume(out, staging)
             run = zkdl.Run.load(os.path.join(staging, "run"))
+            if (method is not None and method != run.method) or (method_param and method_params != run.method_params):
+                raise Fail(f"--method/--method-param differ from the run in {out} ({run.method} "
+                           f"{run.method_params}): omit them to resume it", EXIT_USAGE)
         else:
             prior = {}
-            run = zkdl.train(cfg, data, 0, out_dir=os.path.join(staging, "run"))  # an empty run, then its steps
+            run = zkdl.train(cfg, data, 0, out_dir=os.path.join(staging, "run"), method=method or "sgd_mlp",
+                             method_params=method_params)  # an empty run, then its steps
         n0 = run.n_steps
 
         def on_step(t, loss, acc):

@@ -492,7 +492,7 @@ def _check_statement(c: Circuit) -> None:
     if sorted(named) != sorted(stmt):
         raise CircuitError(f"method {c.method!r}: the statement names {sorted(named)}, the circuit commits "
                            f"statement tensors {sorted(stmt)}")
-    public = {t.base for t in c.tensors if t.kind == "public" and str(t.source).startswith("output.")}
+    public = {t.base for t in c.tensors if t.is_public_output}
     if not set(public) <= set(spec["outputs"]):
         raise CircuitError(f"method {c.method!r}: public outputs {sorted(public - set(spec['outputs']))} "
                            f"have no statement field")

@@ -162,6 +162,11 @@ class Tensor:
         return next_pow2(len(self.instances))
 
     @property
+    def is_public_output(self) -> bool:
+        """A public value the statement states and the proof proves (source ``output.*``)."""
+        return self.kind == "public" and isinstance(self.source, str) and self.source.startswith("output.")
+
+    @property
     def num_vars(self) -> int | None:
         if any(s is None for s in self.shape):
             return None

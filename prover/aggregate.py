@@ -216,7 +216,7 @@ def _stacked_openings(circuit, parts) -> dict:
 def _public_outputs(circuit, tables) -> dict:
     """Values of the circuit's public outputs (e.g. the loss sums), one per instance."""
     return {t.base: [int(v) for v in tables[t.name][:len(t.instances), 0]]
-            for t in circuit.tensors if t.kind == "public" and str(t.source).startswith("output.")}
+            for t in circuit.tensors if t.is_public_output}
 
 
 def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_initial_weights: bool = True,
@@ -281,7 +281,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         import copy
         traces = copy.deepcopy(traces)
         tamper("trace", traces)
-    needed = {t.name for t in circuit.tensors if t.kind != "public" or str(t.source).startswith("output.")}
+    needed = {t.name for t in circuit.tensors if t.kind != "public" or t.is_public_output}
     tables = witness(circuit, run, t0, names=needed, traces=traces)
     if tamper:
         tamper("tables", tables)

@@ -127,6 +127,10 @@ class CircuitBuilder:
                 names.append(name)
         return names
 
+    def relations(self) -> list[Relation]:
+        """The relation families added so far, in order."""
+        return list(self._relations)
+
     def stack_of(self, base: str, layer: int) -> str:
         try:
             return self._loc[(base, layer)]
@@ -242,12 +246,10 @@ class CircuitBuilder:
         elif k == "range":
             if params["strategy"] == "bits":
                 degree, nv = 2, log2(next_pow2(params["n"]))
-            else:   # logup: one GKR over the fractions of all limbs
-                v = tens["value"]
-                degree = 3
-                nv = _vars(inst_vars, v)
-                if nv is not None:
-                    nv += log2(next_pow2(params["limbs"]))
+            else:   # logup: its limbs are leaves of the lookup trees (relation kind lookup)
+                degree, nv = 0, 0
+        elif k == "lookup":
+            degree, nv = 3, None  # one GKR per table over every lookup of its width
         elif k == "sum_squares":
             x = tens["x"]
             degree, nv = 3, _vars(inst_vars, x)
@@ -273,10 +275,17 @@ class CircuitBuilder:
         else:
             raise CircuitError(f"unknown relation kind {k!r}")
         role = _DEFINING.get(k)
+        if k == "range" and params["strategy"] != "bits":
+            role = None     # logup: the value is committed, or defined by another relation
         if role is not None:
             t = tens[role]
             if t.kind != "committed" and t.kind != "public":
                 t.defined_by.append(r.name)
+        if k == "matmul":   # a derived output nothing else defines (logup remainders) is defined here
+            for o in r.operands_with("out"):
+                t = self._tensors[o.tensor]
+                if t.kind == "derived_product" and not t.defined_by:
+                    t.defined_by.append(r.name)
         return Relation(name=r.name, kind=k, instances=r.instances, operands=r.operands, params=params,
                         degree=degree, num_vars=nv)
 
@@ -435,8 +444,8 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     """The FAC4DNN circuit for ``steps`` consecutive training steps under ``config``.
 
     ``config`` must have ``n_features``/``n_classes`` (a run's config does).
-    ``range_strategy``: ``"bits"`` (committed bit decompositions) or ``"logup"`` (values
-    committed, a lookup range relation; IR only for now). ``check_initial_weights``:
+    ``range_strategy``: ``"bits"`` (committed bit decompositions) or ``"logup"`` (LogUp-GKR
+    lookups of 16-bit limbs, :mod:`zkdl.circuits.lookup`). ``check_initial_weights``:
     range-check W[t0] in this proof (False: the bound is inherited from a chained proof
     and the statement must say so). ``check_dataset``: range-check the committed dataset
     features once per proof. ``n_samples``: dataset rows (fixes the shape of the data
@@ -464,6 +473,9 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
                "statement": _statement_spec(m), "method_params": dict(m.params)}
     b = CircuitBuilder(config, steps, options)
     m.build(b)
+    if range_strategy == "logup":
+        from zkdl.circuits.gadgets import lookup_tables
+        lookup_tables(b)
     c = b.circuit(m.name)
     _check_statement(c)
     return c

@@ -22,6 +22,7 @@ import numpy as np
 
 from zkdl.circuits.gadgets import selection_indices
 from zkdl.circuits.ir import Circuit, CircuitError, Relation, Tensor
+from zkdl.circuits.lookup import LIMB_BITS, limb_widths, lookup_blocks
 
 __all__ = ["Failure", "check_witness", "witness"]
 
@@ -132,10 +133,15 @@ class _Assignment:
             return out
         out = np.zeros((t.stack, *pad), dtype=np.int64)
         box = tuple(slice(0, s) for s in shp)
+        if t.source == "lookup.multiplicity":
+            return self._multiplicities(t)[None]
+        if isinstance(t.source, str) and t.source.startswith("limb."):   # limb k of value + offset
+            k = int(t.source.split(".")[1])
+            u = self._shifted(t.bit_of) >> (LIMB_BITS * k)
+            top = k == len(limb_widths(self._range_of(t.bit_of).params["n"])) - 1
+            return np.asarray(u if top else u & ((1 << LIMB_BITS) - 1), dtype=np.int64)
         if t.bit_of is not None:             # bits of value + offset, padding included (int8)
-            v = self.get(t.bit_of)
-            o = self._offset_of(t.bit_of)
-            u = _lin([(1, v), (o, np.ones_like(v))]) if o else v
+            u = self._shifted(t.bit_of)
             bits = np.zeros((t.stack, *pad), dtype=np.int8)
             for k in range(t.nbits):
                 bits[..., k] = np.asarray((u >> k) & 1, dtype=np.int8)
@@ -144,11 +150,36 @@ class _Assignment:
             out[(i,) + box] = self._source(t, tr, l, shp)
         return out
 
-    def _offset_of(self, value_name: str) -> int:
+    def _shifted(self, value_name: str) -> np.ndarray:
+        """value + offset at every position (the padding holds the offset)."""
+        v = self.get(value_name)
+        o = self._offset_of(value_name)
+        return _lin([(1, v), (o, np.ones_like(v))]) if o else v
+
+    def block_values(self, blk) -> np.ndarray:
+        """The looked-up values of a lookup block over its whole padded stack."""
+        return _lin([(c, self.get(name)) for c, name in blk.terms] +
+                    [(blk.const, np.ones_like(self.get(blk.layout)))])
+
+    def _multiplicities(self, t: Tensor) -> np.ndarray:
+        """How often each entry of the table [0, 2^w) is looked up (values outside the
+        table are not counted: the lookup then fails)."""
+        w = (t.shape[0] - 1).bit_length()
+        m = np.zeros(1 << w, dtype=np.int64)
+        for blk in lookup_blocks(self.c.relations).get(w, []):
+            v = np.asarray(self.block_values(blk), dtype=np.int64).reshape(-1)
+            v = v[(v >= 0) & (v < (1 << w))]
+            m += np.bincount(v, minlength=1 << w)
+        return m
+
+    def _range_of(self, value_name: str) -> Relation:
         for r in self.c.relations_of("range"):
             if r.operand("value").tensor == value_name:
-                return r.params["offset"]
+                return r
         raise CircuitError(f"no range relation for {value_name}")
+
+    def _offset_of(self, value_name: str) -> int:
+        return self._range_of(value_name).params["offset"]
 
     def _source(self, t: Tensor, tr: int, l: int, shp: tuple) -> np.ndarray:
         src = t.source
@@ -258,7 +289,18 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         inside = ind != 0
         bad = np.where(inside, (u < 0) | (u >= (1 << n)), v != 0)
         bad = np.asarray(bad, dtype=bool)
-        return _failures(r, t0, bad, lambda ix: (f"[{-off}, {(1 << n) - off})" if ind[ix] else 0), v, limit)
+        out = _failures(r, t0, bad, lambda ix: (f"[{-off}, {(1 << n) - off})" if ind[ix] else 0), v, limit)
+        for w, blocks in lookup_blocks([r]).items():     # logup: every limb in its table
+            for blk in blocks:
+                x = a.block_values(blk)
+                bad = np.asarray((x < 0) | (x >= (1 << w)), dtype=bool)
+                out += _failures(r, t0, bad, lambda ix, w=w, k=blk.limb: f"limb {k} in [0, 2^{w})", x, limit)
+        return out
+    elif k == "lookup":
+        m = a.get(r.operand("mult").tensor)[0]
+        counts = a._multiplicities(a.c.tensor(r.operand("mult").tensor))
+        bad = np.asarray(m != counts, dtype=bool)[None]
+        return _failures(r, t0, bad, counts[None], m[None], limit)
     elif k == "padding":
         o = r.operand("x")
         v = _gather(a, r, o)

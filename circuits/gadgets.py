@@ -8,8 +8,9 @@ range-checked tensor of n bits with offset o" and use the stacks it declares.
   decomposition ``base.bits`` (bit axis last), prove it boolean (``b (Ind - b) = 0``,
   which also forces zero padding) and define the value by recomposition
   ``v = sum_k 2^k b_k - o Ind``; the value itself is NOT committed. Strategy ``logup``
-  (LogUp-GKR, Papini-Habock 2023): commit the value, emit a range relation over 16-bit
-  limbs (IR only so far).
+  (LogUp-GKR, Papini-Haboeck 2023; :mod:`zkdl.circuits.lookup`): commit the value (unless
+  a relation defines it) and its limbs above the lowest; :func:`lookup_tables` adds the
+  tables and their multiplicities.
 * :func:`zkrelu_forward` / :func:`zkrelu_backward` -- zkReLU (zkDL section 3): sign bits S
   committed once; ``U = Z' + 2^(Q-1) S`` in ``[0, 2^(Q-1))`` (so S is the sign of Z');
   ``A = (1 - S) * Z'``; backward ``G_Z = (1 - S) * G_A'`` with the same S.
@@ -32,13 +33,11 @@ import dataclasses
 
 from zkdl.circuits.builder import CircuitBuilder, Op
 from zkdl.circuits.ir import CircuitError, next_pow2
+from zkdl.circuits.lookup import LIMB_BITS, limb_widths
 
 __all__ = ["range_value", "range_check", "zkrelu_forward", "zkrelu_backward", "rescaled_matmul",
            "mse_gradient", "mse_loss_output", "initial_weights", "weight_chain", "data_selection", "zero_padding",
-           "gather", "selection_indices",
-           "LOGUP_LIMB_BITS"]
-
-LOGUP_LIMB_BITS = 16
+           "gather", "selection_indices", "lookup_tables"]
 
 
 def _instances(b: CircuitBuilder, layers, steps=None):
@@ -48,7 +47,7 @@ def _instances(b: CircuitBuilder, layers, steps=None):
 
 def _range_relations(b: CircuitBuilder, base: str, layers, shape, n: int, offset: int, *, scope: str,
                      steps, role):
-    """Bits (or nothing, for logup) plus the range family for existing value stacks ``base``."""
+    """Bits or limbs plus the range family for existing value stacks ``base``."""
     if not 1 <= n or not 0 <= offset < (1 << n) + 1:
         raise CircuitError(f"range for {base}: need n >= 1 and 0 <= offset <= 2^n, got n={n}, offset={offset}")
     insts = _instances(b, layers, steps)
@@ -61,19 +60,28 @@ def _range_relations(b: CircuitBuilder, base: str, layers, shape, n: int, offset
                    [Op("value", base, steps=step_fn), Op("bits", f"{base}.bits", steps=step_fn)],
                    {"n": n, "offset": offset, "strategy": "bits"})
     elif b.range_strategy == "logup":
-        limbs = -(-n // LOGUP_LIMB_BITS)
-        b.relation(f"range:{base}", "range", insts, [Op("value", base, steps=step_fn)],
-                   {"n": n, "offset": offset, "strategy": "logup", "limbs": limbs,
-                    "table_bits": LOGUP_LIMB_BITS})
+        ops = [Op("value", base, steps=step_fn)]
+        for k, w in enumerate(limb_widths(n)[1:], 1):   # the lowest limb is derived (circuits.lookup)
+            b.stacks(f"{base}.limb{k}", layers, shape, kind="committed", scope=scope, steps=steps, role=role,
+                     lo=0, hi=(1 << w) - 1, nbits=w, bit_of=base, source=f"limb.{k}")
+            ops.append(Op("limb", f"{base}.limb{k}", steps=step_fn))
+        b.relation(f"range:{base}", "range", insts, ops,
+                   {"n": n, "offset": offset, "strategy": "logup", "limb_bits": LIMB_BITS})
     else:
         raise CircuitError(f"unknown range strategy {b.range_strategy!r}")
 
 
 def range_value(b: CircuitBuilder, base: str, layers, shape, n: int, offset: int, *, scope: str = "step",
-                steps=None, role=None, source=None) -> list[str]:
+                steps=None, role=None, source=None, defined: bool = False) -> list[str]:
     """Declare ``base`` as a range-checked tensor: every entry v has ``v + offset`` in
-    ``[0, 2^n)``. Returns its stack names (derived from bits, or committed under logup)."""
-    kind = "derived_linear" if b.range_strategy == "bits" else "committed"
+    ``[0, 2^n)``. Returns its stack names. Strategy ``bits``: derived from its bits.
+    Strategy ``logup``: committed, unless ``defined`` (another relation the caller adds
+    next defines it, e.g. the remainder of a rescaled matmul: then nothing is committed
+    for it, and its lookup claims reduce through that relation)."""
+    if b.range_strategy == "bits":
+        kind = "derived_linear"
+    else:
+        kind = "derived_product" if defined else "committed"
     names = b.stacks(base, layers, shape, kind=kind, scope=scope, steps=steps, role=role,
                      lo=-offset, hi=(1 << n) - 1 - offset, source=source)
     _range_relations(b, base, layers, shape, n, offset, scope=scope, steps=steps, role=role)
@@ -84,6 +92,27 @@ def range_check(b: CircuitBuilder, base: str, layers, shape, n: int, offset: int
                 steps=None, role=None) -> None:
     """Range-check an already declared committed tensor ``base`` (e.g. W[t0], the dataset)."""
     _range_relations(b, base, layers, shape, n, offset, scope=scope, steps=steps, role=role)
+
+
+def lookup_tables(b: CircuitBuilder) -> None:
+    """One table per limb width of the circuit's ``logup`` range relations: its committed
+    multiplicities ``logup.m<w>`` (one instance per proof) and the relation ``lookup:T<w>``
+    that proves every lookup of that width (circuits.lookup)."""
+    from zkdl.circuits.lookup import lookup_blocks
+    blocks = lookup_blocks(b.relations())
+    for w in sorted(blocks):
+        count = sum(_entries(b.tensor(blk.layout)) for blk in blocks[w])
+        b.stacks(f"logup.m{w}", [0], lambda l: (1 << w,), kind="committed", scope="proof", steps=[0],
+                 lo=0, hi=count, source="lookup.multiplicity")
+        b.relation(f"lookup:T{w}", "lookup", [(0, 0)], [Op("mult", f"logup.m{w}")], {"table_bits": w})
+
+
+def _entries(t) -> int:
+    """Padded entries of a builder stack."""
+    n = next_pow2(len(t.instances))
+    for s in t.shape:
+        n *= next_pow2(s)
+    return n
 
 
 def zkrelu_forward(b: CircuitBuilder, layers, shape, Q: int) -> None:

@@ -16,9 +16,9 @@ The circuit is data (DESIGN.md section 4). It lists
   "sum over earlier steps" are data the verifier can tabulate (T and L are small).
 
 Tensor kinds: ``committed`` (witness, or commitment in the statement when scope is
-``statement``), ``derived_linear`` (a linear function of committed tensors: its claims are
+``statement``; scope ``proof``: one instance per proof, e.g. the lookup multiplicities), ``derived_linear`` (a linear function of committed tensors: its claims are
 reduced by linearity or Pedersen homomorphism, never committed), ``derived_product`` (a
-Hadamard product: reduced by a sumcheck), ``public`` (computed by the verifier).
+Hadamard product or the remainder of a matmul: reduced by a sumcheck), ``public`` (computed by the verifier).
 ``defined_by`` names the relation families whose ``out``/``value`` operand defines a
 derived tensor.
 
@@ -42,9 +42,12 @@ range          value + offset in [0, 2^n) inside the logical box, value = 0
                offset at every position (an honest witness holds the bits of
                the offset in the padding, where the value is 0; the zero padding
                of values follows from the relations that use them, see
-               docs/PROTOCOL.md "Padding"). Strategy ``logup``
-               (value committed): a lookup of value + offset * Ind_value into
-               [0, 2^n) by 16-bit limbs plus a zero-check of (1 - Ind) * value
+               docs/PROTOCOL.md "Padding"). Strategy ``logup``: every limb of
+               value + offset (operands ``limb``: the committed limbs above
+               the lowest, zkdl.circuits.lookup) is a leaf of the lookup of
+               its width, over the whole padded stack
+lookup         the multiplicities ``mult`` of the table [0, 2^table_bits) count
+               every limb of that width (LogUp-GKR, zkdl.logup)
 data           out = coef * select @ table  (select: public 0/1 batch selection)
 sum_squares    out = sum over the instance's entries of x^2 (out: a public
                output of the statement, one value per instance)
@@ -83,9 +86,9 @@ __all__ = ["CircuitError", "Tensor", "Operand", "Relation", "Circuit", "FORMAT",
 FORMAT = "zkdl-circuit/v2"
 _DIGEST_TAG = b"zkdl/circuit/v2\x00"
 TENSOR_KINDS = ("committed", "derived_linear", "derived_product", "public")
-SCOPES = ("step", "statement")
+SCOPES = ("step", "statement", "proof")
 RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares",
-                  "padding", "row_sum")
+                  "padding", "row_sum", "lookup")
 
 
 class CircuitError(ZkdlError, ValueError):
@@ -445,7 +448,7 @@ class Circuit:
                     else srb.get(v.base, 0) + n * v.size
         # values of the statement itself (W[t0], dataset) are committed by whoever made the
         # statement; the proof commits the bits that range-check them
-        proof_stmt = {k: v for k, v in stmt.items() if k.endswith(".bits")}
+        proof_stmt = {k: v for k, v in stmt.items() if k.endswith(".bits") or ".limb" in k or k.startswith("logup.")}
 
         def total(d):
             return None if any(v is None for v in d.values()) else sum(d.values())

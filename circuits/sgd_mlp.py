@@ -69,7 +69,7 @@ class SGDMLPMethod(Method):
         # committed witnesses (as range-checked values) per step
         g.range_value(b, "dW", ALL, lambda l: (d[l - 1], d[l]), ub, 1 << (ub - 1), source=[[1, "dW_{l}"]])
         g.range_value(b, "remW", ALL, lambda l: (d[l - 1], d[l]), R + k, 1 << (R + k - 1),
-                      source=[[1, "remW_{l}"]])
+                      source=[[1, "remW_{l}"]], defined=True)
         g.weight_chain(b, "W", "W0", "dW", ALL, lambda l: (d[l - 1], d[l]))
         mlp_forward(b)
         mlp_backward(b, H)
@@ -87,7 +87,7 @@ def mlp_forward(b: CircuitBuilder) -> None:
     g.zkrelu_forward(b, list(range(1, L)), lambda l: (B, d[l]), Q)
     g.range_value(b, "Zp", [L], lambda l: (B, d[l]), Q, 1 << (Q - 1), role=lambda l: "out",
                   source=[[1, "Zp_{l}"]])
-    g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]])
+    g.range_value(b, "remZ", ALL, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remZ_{l}"]], defined=True)
     # each run's inputs A[l-1] (the data for l = 1), gathered as the matmul reads them
     g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
     g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL], left=Op("left", "Ain"),
@@ -106,7 +106,8 @@ def mlp_backward(b: CircuitBuilder, layers) -> None:
     cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
     R, Q = cfg.R, cfg.Q
     g.range_value(b, "G_Ap", layers, lambda l: (B, d[l]), Q, 1 << (Q - 1), source=[[1, "G_Ap_{l}"]])
-    g.range_value(b, "remGA", layers, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]])
+    g.range_value(b, "remGA", layers, lambda l: (B, d[l]), R, 1 << (R - 1), source=[[1, "remGA_{l}"]],
+                  defined=True)
     g.zkrelu_backward(b, layers, lambda l: (B, d[l]))
     g.gather(b, "GZn", "G_Z", layers, lambda l: (B, d[l + 1]), lambda l: l + 1, [[1, "G_Z_{next}"]])
     g.gather(b, "Wn", "W", layers, lambda l: (d[l], d[l + 1]), lambda l: l + 1, [[1, "W_{next}"]])

@@ -19,13 +19,14 @@ from zkdl.hyrax import Commitment, default_col_bits
 from zkdl.prover import hyrax
 from zkdl.prover import reductions as PR
 from zkdl.prover.claims import prove_point_batch
+from zkdl.prover.logup import prove_fraction_tree
 from zkdl.prover.backend import get_backend
 from zkdl.prover.channel import PlainProverChannel, ZkProverChannel
 from zkdl.verifier.compile import stack_shape
 
 
 _TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_product", "select",
-                    "padding_zero", "linear", "open"])
+                    "padding_zero", "linear", "open", "fraction_tree"])
 
 
 class ProverContext:
@@ -120,6 +121,31 @@ class ProverContext:
 
     def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
         return PR.prove_padding_zero(self.ch, label.encode(), tau, inst_bits, a_bits, extents, self.vec(name))
+
+    def equal(self, label, a, b):
+        self.ch.equal(label.encode(), a, b)
+
+    def fraction_tree(self, label, alpha, table_bits, blocks, n_vars, offsets, mult):
+        """The leaves (zkdl.logup): (1, alpha - v) for each looked-up value v of every
+        block, (-m_j, alpha - j) for the table, (0, 1) for filler; then the GKR layers."""
+        self.progress("lookup", label)
+        size = 1 << n_vars
+        vals = np.zeros(size, dtype=np.int64)   # leaf values (alpha - value is the denominator)
+        live = np.zeros(size, dtype=np.int64)   # 1 on lookup and table leaves
+        nums = np.zeros(size, dtype=np.int64)   # numerators
+        for blk, off in zip(blocks, offsets):
+            x = np.zeros(self.flat(blk.layout).shape, dtype=np.int64) + blk.const
+            for coef, name in blk.terms:
+                x += np.int64(coef) * self.flat(name).astype(np.int64)
+            vals[off:off + x.size], live[off:off + x.size], nums[off:off + x.size] = x, 1, 1
+        t0 = offsets[-1]
+        width = 1 << table_bits
+        vals[t0:t0 + width] = np.arange(width, dtype=np.int64)
+        live[t0:t0 + width] = 1
+        nums[t0:t0 + width] = -self.flat(mult).astype(np.int64)
+        be = self.be
+        q = be.add(be.vec(1 - live - vals), be.scale(be.vec(live), alpha))
+        return prove_fraction_tree(self.ch, label.encode(), be.vec(nums), q)
 
     def linear(self, label, point, claim, const, terms):
         pterms = []
@@ -223,7 +249,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                  check_dataset: bool = True, check_witness: bool = True, threads=None, rng=None,
                  progress=None, config=None, tamper=None, timings: dict | None = None,
                  backend: str = "cpu", zk: bool = True, public_data: bool = False,
-                 public_init: bool = False, prove_loss: bool = False) -> tuple[bytes, dict]:
+                 public_init: bool = False, prove_loss: bool = False,
+                 range_strategy: str = "bits") -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the statement commitments that a chained next
     proof must reuse ({"dataset", "initial", "final"}: per role, one list of row blinds
@@ -239,6 +266,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     weights are then the public initialization from the config's init_seed). The
     statement flags say whether the dataset / W[t0] commitments have all-zero blinds.
     ``prove_loss``: state each step's loss sum (sum of squared output errors) and prove it.
+    ``range_strategy``: how range checks are proven, ``"bits"`` (committed bit
+    decompositions) or ``"logup"`` (LogUp-GKR lookups of 16-bit limbs); the header says which.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
     the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace", a list),
@@ -266,7 +295,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     n_samples = int(run.data.n_samples)
     check_window(config, t0, T, n_samples)
     circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss,
-                          getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None))
+                          getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None), range_strategy)
     report = progress or (lambda *_: None)
     if check_witness:
         from zkdl.circuits.check import check_witness as check
@@ -304,6 +333,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         "method_params": circuit.options["method_params"],
         "zkdl_version": __version__,
         "zk": bool(zk),
+        "range": range_strategy,
         "config": config.to_dict(),
         "circuit_digest": circuit.digest(),
         "statement": {

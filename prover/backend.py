@@ -26,10 +26,10 @@ class SumcheckBackend:
     the backend's sumcheck primitives (stack_tables, product_sum, round_evals,
     fold_stack, final_evals; see there). The claim, when given, is not checked."""
 
-    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None):
+    def sumcheck(self, transcript, tables, eq_point=None, claim=None, messenger=None, terms=None):
         from zkdl.prover.sumcheck import prove_sumcheck
         return prove_sumcheck(transcript, tables, eq_point=eq_point, claim=claim, check_claim=False,
-                              messenger=messenger, backend=self)
+                              messenger=messenger, backend=self, terms=terms)
 
 
 class CpuBackend(SumcheckBackend):
@@ -64,6 +64,12 @@ class CpuBackend(SumcheckBackend):
     def add(self, v, w):
         return self.vec(v).add(self.vec(w), self.threads)
 
+    def mul(self, v, w):
+        return self.vec(v).mul(self.vec(w), self.threads)
+
+    def slice(self, v, lo: int, hi: int):
+        return self.vec(v)[lo:hi]
+
     def eq_table(self, r):
         return self._mle.eq_table(list(r), self.threads)
 
@@ -85,6 +91,9 @@ class CpuBackend(SumcheckBackend):
 
     def product_sum(self, stack) -> int:
         return self._sc.product_sum([self._FrVec(t) for t in stack], self.threads)
+
+    def substack(self, stack, idx):
+        return np.ascontiguousarray(stack[list(idx)])
 
     def round_evals(self, stack, deg: int, claim: int) -> list[int]:
         return self._sc._round_evals(stack, deg, claim, self.threads)
@@ -124,6 +133,12 @@ class ReferenceBackend(SumcheckBackend):
     def add(self, v, w):
         return [(a + b) % P for a, b in zip(self.vec(v), self.vec(w))]
 
+    def mul(self, v, w):
+        return [a * b % P for a, b in zip(self.vec(v), self.vec(w))]
+
+    def slice(self, v, lo: int, hi: int):
+        return self.vec(v)[lo:hi]
+
     def eq_table(self, r):
         return poly.eq_table(list(r))
 
@@ -139,6 +154,9 @@ class ReferenceBackend(SumcheckBackend):
     # the sumcheck primitives (zkdl.prover.sumcheck): a stack is a list of tables
     def stack_tables(self, tables):
         return list(tables)
+
+    def substack(self, stack, idx):
+        return [stack[j] for j in idx]
 
     def product_sum(self, stack) -> int:
         total = 0

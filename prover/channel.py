@@ -31,9 +31,10 @@ class PlainProverChannel:
     def absorb(self, label: bytes, values) -> None:
         self.t.absorb_scalars(label, list(values))
 
-    def sumcheck(self, tables, claim, eq_point=None):
-        """Returns (prover result, the reduced claim as a channel value)."""
-        res = self.be.sumcheck(self.t, tables, eq_point=eq_point, claim=claim % P)
+    def sumcheck(self, tables, claim, eq_point=None, terms=None):
+        """Returns (prover result, the reduced claim as a channel value). ``terms``: a sum
+        of products (zkdl.prover.sumcheck.prove_sumcheck)."""
+        res = self.be.sumcheck(self.t, tables, eq_point=eq_point, claim=claim % P, terms=terms)
         self.w.raw(res.proof.to_bytes())
         final = poly_eval(res.proof.rounds[-1], res.point[-1]) if res.proof.rounds else claim % P
         return res, final
@@ -70,9 +71,9 @@ class ZkProverChannel:
     def absorb(self, label: bytes, values) -> None:
         self.t.absorb_points(label, [h.com() for h in values])
 
-    def sumcheck(self, tables, claim: Hidden, eq_point=None):
+    def sumcheck(self, tables, claim: Hidden, eq_point=None, terms=None):
         msg = ZkMessenger(self.t, self.w, claim, rng=self.rng)
-        res = self.be.sumcheck(self.t, tables, eq_point=eq_point, claim=claim.v, messenger=msg)
+        res = self.be.sumcheck(self.t, tables, eq_point=eq_point, claim=claim.v, messenger=msg, terms=terms)
         return res, msg.cur
 
     def const(self, v: int) -> Hidden:

@@ -312,6 +312,13 @@ class CudaBackend(SumcheckBackend):
             raise ValueError(f"the cuda sumcheck supports at most {MAX_K} tables, got {len(tables)}")
         return self.cp.ascontiguousarray(self.cp.stack([t.limbs for t in tables]))
 
+    def slice(self, v, lo: int, hi: int) -> CuVec:
+        return CuVec(self.cp.ascontiguousarray(self.vec(v).limbs[:, lo:hi]))
+
+    def substack(self, stack, idx):
+        """The device stack of tables ``idx`` of ``stack`` (a sum-of-products sumcheck)."""
+        return self.cp.ascontiguousarray(stack[self.cp.asarray(list(idx), dtype=self.cp.int64)])
+
     def _finish_partials(self, partial, rows: int, m: int) -> list[int]:
         out = self.cp.empty((8, rows), dtype=self.cp.uint32)
         self._kern("fr_reduce_rows")((rows,), (self.block,), (partial, np.uint64(m), out))

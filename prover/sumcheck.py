@@ -100,8 +100,15 @@ def sumcheck_vars(tables, eq_point) -> int:
 
 def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
                    threads: int | None = None, check_claim: bool = True,
-                   messenger=None, backend=None) -> SumcheckProverResult:
-    """Prove claim = sum_x eq(eq_point, x)^e prod_j tables[j](x) (e = eq_point is not None).
+                   messenger=None, backend=None, terms=None) -> SumcheckProverResult:
+    """Prove claim = sum_x eq(eq_point, x)^e prod_j tables[j](x) (e = eq_point is not None),
+    or with ``terms`` = [(c_k, [j, ...]), ...] a sum of products:
+
+        claim = sum_x eq(eq_point, x)^e sum_k c_k prod_{j in term k} tables[j](x)
+
+    (the GKR layers of LogUp, :mod:`zkdl.prover.logup`). Each term keeps its own running
+    claim, so that every round polynomial is sum_k c_k g_k with g_k(1) = claim_k - g_k(0);
+    the tables are folded once per round for all terms.
 
     ``tables`` are vectors of one length 2^n (anything ``backend.vec`` takes) and
     ``backend`` supplies the arithmetic (default: the cpu backend on ``threads``);
@@ -115,6 +122,9 @@ def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
     num_vars = sumcheck_vars(tabs, eq_point)
     if eq_point is not None:
         tabs.append(be.eq_table(eq_point))
+    if terms is not None:
+        return _prove_terms(be, transcript, tabs, eq_point is not None, num_vars, claim, check_claim,
+                            messenger, terms)
     degree = len(tabs)
     stack = be.stack_tables(tabs)
     if claim is None:
@@ -133,4 +143,39 @@ def prove_sumcheck(transcript, tables, eq_point=None, claim: int | None = None,
         stack = be.fold_stack(stack, r)
     finals = be.final_evals(stack)
     eq_val = finals.pop() if eq_point is not None else None
+    return SumcheckProverResult(SumcheckProof(tuple(rounds)), tuple(point), finals, eq_val, claim)
+
+
+def _prove_terms(be, transcript, tabs, has_eq: bool, num_vars: int, claim, check_claim: bool, messenger,
+                 terms) -> SumcheckProverResult:
+    """The sum-of-products round loop of :func:`prove_sumcheck`."""
+    eq_ix = [len(tabs) - 1] if has_eq else []
+    idx = [list(ix) + eq_ix for _, ix in terms]
+    coefs = [c % P for c, _ in terms]
+    if not terms or any(not ix for ix in idx) or any(j < 0 or j >= len(tabs) for ix in idx for j in ix):
+        raise ValueError("sumcheck terms must each name at least one of the tables")
+    degree = max(len(ix) for ix in idx)
+    stack = be.stack_tables(tabs)
+    claims = [be.product_sum(be.substack(stack, ix)) for ix in idx]
+    total = sum(c * v for c, v in zip(coefs, claims)) % P
+    if claim is None:
+        claim = total
+    elif check_claim and total != claim % P:
+        raise ValueError("sumcheck prover: the tables do not sum to the claim")
+    msg = messenger if messenger is not None else PlainMessenger(transcript)
+    msg.start(claim, num_vars, degree)
+    rounds, point = [], []
+    for _ in range(num_vars):
+        parts = [interpolate(be.round_evals(be.substack(stack, ix), len(ix), cl)) for ix, cl in zip(idx, claims)]
+        coeffs = [0] * (degree + 1)
+        for c, part in zip(coefs, parts):
+            for i, v in enumerate(part):
+                coeffs[i] = (coeffs[i] + c * v) % P
+        r = msg.round(coeffs)
+        rounds.append(tuple(coeffs))
+        point.append(r)
+        claims = [poly_eval(part, r) for part in parts]
+        stack = be.fold_stack(stack, r)
+    finals = be.final_evals(stack)
+    eq_val = finals.pop() if has_eq else None
     return SumcheckProverResult(SumcheckProof(tuple(rounds)), tuple(point), finals, eq_val, claim)

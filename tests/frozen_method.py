@@ -49,7 +49,8 @@ class FrozenFirstLayer(Method):
                    [Op("out", "W_final", steps=lambda t: [t]), Op("term", "W0", steps=lambda t: [0])])
         # the trained layers, as the built-in method
         g.range_value(b, "dW", TRAINED, wshape, ub, 1 << (ub - 1), source=[[1, "dW_{l}"]])
-        g.range_value(b, "remW", TRAINED, wshape, R + k, 1 << (R + k - 1), source=[[1, "remW_{l}"]])
+        g.range_value(b, "remW", TRAINED, wshape, R + k, 1 << (R + k - 1), source=[[1, "remW_{l}"]],
+                      defined=True)
         g.weight_chain(b, "W", "W0", "dW", TRAINED, wshape)
         mlp_forward(b)
         mlp_backward(b, [l for l in H if l > K])      # no gradient reaches the frozen layers

@@ -9,7 +9,10 @@ it. Both return the same claims, so the two sides cannot drift apart.
 Schedule (docs/PROTOCOL.md describes each rule):
 
 1. **commit** every witness stack (committed tensors that are not statement inputs or
-   outputs: bit decompositions, sign bits), in IR order;
+   outputs: bit decompositions, sign bits; under ``logup`` the range-checked values, their
+   upper limbs and the tables' multiplicities), in IR order; then, under ``logup``, the
+   **lookups**: one challenge alpha and one tree of fractions per table width
+   (:func:`_lookups`), ending in claims on the looked-up tensors;
 2. **roots**, in IR order: relations that constrain rather than define -- ``matmul``
    (random point on the outputs, their values, a stacked matmul sumcheck), ``linear`` /
    ``chain`` whose output is committed (e.g. W_final = W[t0] - sum dW), ``sum_squares``
@@ -19,7 +22,8 @@ Schedule (docs/PROTOCOL.md describes each rule):
    relation that defines it -- each claim on its own for ``linear``/``chain`` (by
    linearity, or an instance map built from the operands' ``src`` tables: a few values,
    cheaper than batching), batched to one point first for ``hadamard`` (eq-product
-   sumcheck), ``data`` (selection sumcheck) and ``range`` (recomposition from the bits);
+   sumcheck), ``data`` (selection sumcheck), ``range`` (recomposition from the bits) and
+   ``matmul`` (a remainder under ``logup``: the matmul sumcheck at the claims' point);
 4. **range checks of committed values** (e.g. W[t0], the dataset features): claims
    batched, then recomposed from the bits; **booleanity** of every bit and sign stack,
    merged with its claims;
@@ -40,8 +44,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from zkdl.circuits.ir import Circuit, Relation, Tensor, log2
+from zkdl.circuits.lookup import lookup_blocks
 from zkdl.errors import ZkdlError
 from zkdl.field import P, inv
+from zkdl.logup import block_weight, check_alpha, leaf_layout, table_mle
 from zkdl.poly import eq_table, prefix_mle
 
 __all__ = ["ProtocolBug", "Claims", "Public", "run_circuit", "stack_shape", "witness_tensors",
@@ -171,24 +177,52 @@ def _fresh_claim(ctx, label: str, t: Tensor):
     return point, v
 
 
+def _defines(c: Circuit, r: Relation) -> bool:
+    """Relation r defines a derived tensor (it is reduced with the derived tensors)."""
+    return any(r.name in c.tensor(o.tensor).defined_by for o in r.operands)
+
+
 def _matmul(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
-    """coef op(left) @ op(right) = sum_i c_i out_i, batched over the instances: a random
-    point (rho, rows, cols) on the outputs, their values, then one sumcheck over
-    (instance, contraction) of eq(rho, i) Left'(i, k) Right'(i, k)."""
-    (left,), (right,) = _identity(c, r, "left"), _identity(c, r, "right")
-    outs = _identity(c, r, "out")
-    ot = c.tensor(outs[0].tensor)
+    """coef op(left) @ op(right) = sum_i c_i out_i, batched over the instances, every
+    output committed or defined elsewhere: a random point (rho, rows, cols) on the
+    outputs, then :func:`_matmul_at`. (A matmul that defines its remainder, under the
+    ``logup`` strategy, is reduced with the derived tensors instead.)"""
+    if _defines(c, r):
+        return
+    ot = c.tensor(_identity(c, r, "out")[0].tensor)
     ib = _inst_bits(ot)
     rows, cols = (log2(p) for p in ot.padded)
     rho = list(ctx.challenge(f"{r.name}/rho", ib))
     rr = list(ctx.challenge(f"{r.name}/rows", rows))
     rc = list(ctx.challenge(f"{r.name}/cols", cols))
-    point = rho + rr + rc
-    vals = ctx.send(f"{r.name}/out", [o.tensor for o in outs], point)
-    for o, v in zip(outs, vals):
-        claims.add(o.tensor, point, v)
+    _matmul_at(ctx, c, r, rho + rr + rc, {}, claims)
+
+
+def _define_matmul(ctx, c, r, name, point, value, claims, public) -> None:
+    """A matmul defining its output ``name`` (a remainder under ``logup``): its claims,
+    batched to one point, are the outputs' point of :func:`_matmul_at`."""
+    _matmul_at(ctx, c, r, point, {name: value}, claims)
+
+
+def _matmul_at(ctx, c: Circuit, r: Relation, point, known: dict, claims: Claims) -> None:
+    """The outputs' values at point = (rho, rows, cols) (those not ``known`` sent by the
+    prover), then one sumcheck over (instance, contraction) of
+    eq(rho, i) Left'(i, k) Right'(i, k) for sum_i c_i out_i(point) / coef."""
+    (left,), (right,) = _identity(c, r, "left"), _identity(c, r, "right")
+    outs = _identity(c, r, "out")
+    ot = c.tensor(outs[0].tensor)
+    if any(stack_shape(c.tensor(o.tensor)) != stack_shape(ot) for o in outs):
+        raise ProtocolBug(f"relation {r.name}: the outputs must share one layout")
+    ib = _inst_bits(ot)
+    rows = log2(ot.padded[0])
+    rho, rr, rc = list(point[:ib]), list(point[ib:ib + rows]), list(point[ib + rows:])
+    sent = [o.tensor for o in outs if o.tensor not in known]
+    vals = dict(zip(sent, ctx.send(f"{r.name}/out", sent, point) if sent else []))
+    for name in sent:
+        claims.add(name, point, vals[name])
+    vals.update(known)
     a_inv = inv(left.coef % P)
-    claim = ctx.lin([(o.coef * a_inv % P, v) for o, v in zip(outs, vals)])
+    claim = ctx.lin([(o.coef * a_inv % P, vals[o.tensor]) for o in outs])
     lt = c.tensor(left.tensor)
     kdim = lt.padded[0] if left.transpose else lt.padded[1]
     lspec = (left.tensor, {2: rr} if left.transpose else {1: rr})
@@ -331,7 +365,7 @@ def _define_data(ctx, c, r, name, point, value, claims, public) -> None:
 def _recompose(ctx, c: Circuit, r: Relation, point, value, claims: Claims) -> None:
     """value = sum_k 2^k bits[..., k] - offset (strategy ``bits``; all positions)."""
     if r.params["strategy"] != "bits":
-        raise ProtocolBug(f"relation {r.name}: range strategy {r.params['strategy']!r} is not provable yet")
+        raise ProtocolBug(f"relation {r.name}: a {r.params['strategy']} range relation defines nothing")
     (vo,), (bo,) = _identity(c, r, "value"), _identity(c, r, "bits")
     bt = c.tensor(bo.tensor)
     if stack_shape(bt)[:-1] != stack_shape(c.tensor(vo.tensor)):
@@ -377,9 +411,59 @@ def _booleanity(ctx, c: Circuit, r: Relation, claims: Claims) -> None:
     claims.add(t.name, p2, v)
 
 
+def _lookups(ctx, c: Circuit, claims: Claims) -> None:
+    """Range checks by LogUp-GKR (strategy ``logup``; zkdl.logup): one challenge alpha
+    after every commitment, then per table width w one tree of fractions over the leaf
+    blocks -- every limb block of that width (:func:`zkdl.circuits.lookup.lookup_blocks`),
+    the table (-m_j, alpha - j) and filler (0, 1) -- whose root numerator is 0. Its leaf
+    claims at z are checked against the blocks' tensors at the suffix points, which become
+    claims on those tensors (committed values, limbs, multiplicities; remainders reduce
+    through their matmuls)."""
+    tables = c.relations_of("lookup")
+    if not tables:
+        return
+    blocks = lookup_blocks(c.relations)
+    for r in c.relations_of("range"):
+        if r.params["strategy"] == "logup":
+            (vo,) = _identity(c, r, "value")
+            _identity(c, r, "limb", c.tensor(vo.tensor))
+    (alpha,) = ctx.challenge("logup/alpha", 1)
+    for r in tables:
+        w = r.params["table_bits"]
+        check_alpha(alpha, w)
+        mult = c.tensor(_identity(c, r, "mult")[0].tensor)
+        if stack_shape(mult) != (1, 1 << w) or w not in blocks:
+            raise ProtocolBug(f"relation {r.name}: a table of 2^{w} multiplicities with lookups of width {w}")
+        bl = blocks.pop(w)
+        bits = [c.tensor(b.layout).num_vars for b in bl] + [w]
+        n, offsets = leaf_layout(bits)
+        z, pc, qc = ctx.fraction_tree(r.name, alpha, w, bl, n, offsets, mult.name)
+        q_terms, q_const, p_const, covered, seen = [], 0, 0, 0, {}
+        for k, (b, nb, off) in enumerate(zip(bl, bits, offsets)):
+            wt, suffix = block_weight(z, n, nb, off), list(z[n - nb:])
+            new = [name for _, name in b.terms if (name, nb) not in seen]
+            if new:
+                seen.update(zip([(name, nb) for name in new], ctx.send(f"{r.name}/leaf{k}", new, suffix)))
+                for name in new:
+                    claims.add(name, suffix, seen[(name, nb)])
+            q_terms += [(-wt * coef % P, seen[(name, nb)]) for coef, name in b.terms]
+            q_const += wt * (alpha - b.const)
+            p_const += wt
+            covered += wt
+        wt, suffix = block_weight(z, n, w, offsets[-1]), list(z[n - w:])
+        (mv,) = ctx.send(f"{r.name}/mult", [mult.name], suffix)
+        claims.add(mult.name, suffix, mv)
+        q_const += wt * (alpha - table_mle(suffix)) + 1 - covered - wt     # filler leaves are (0, 1)
+        ctx.equal(f"{r.name}/q", qc, ctx.lin(q_terms, q_const % P))
+        ctx.equal(f"{r.name}/p", pc, ctx.lin([(-wt % P, mv)], p_const % P))
+    if blocks:
+        raise ProtocolBug(f"lookups of widths {sorted(blocks)} have no table")
+
+
 ROOT_RULES = {"matmul": _matmul, "linear": _committed_linear, "chain": _committed_linear,
               "sum_squares": _sum_squares, "padding": _padding, "row_sum": _row_sum}
-DEFINING_RULES = {"hadamard": _define_hadamard, "data": _define_data, "range": _define_range}
+DEFINING_RULES = {"hadamard": _define_hadamard, "data": _define_data, "range": _define_range,
+                  "matmul": _define_matmul}
 
 
 def run_circuit(ctx, c: Circuit, public: Public) -> None:
@@ -388,6 +472,7 @@ def run_circuit(ctx, c: Circuit, public: Public) -> None:
     claims = Claims()
     for t in witness_tensors(c):                                      # 1
         ctx.commit(t.name)
+    _lookups(ctx, c, claims)
     for r in c.relations:                                             # 2
         rule = ROOT_RULES.get(r.kind)
         if rule is not None:
@@ -406,7 +491,7 @@ def run_circuit(ctx, c: Circuit, public: Public) -> None:
         point, value = ctx.batch(name, pending)
         DEFINING_RULES[r.kind](ctx, c, r, name, list(point), value, claims, public)
     for r in c.relations_of("range"):                                 # 4
-        if c.tensor(r.operand("value").tensor).kind == "committed":
+        if r.params["strategy"] == "bits" and c.tensor(r.operand("value").tensor).kind == "committed":
             _range_committed(ctx, c, r, claims)
     for r in c.relations_of("booleanity"):
         _booleanity(ctx, c, r, claims)

@@ -12,13 +12,14 @@ import hashlib
 from dataclasses import dataclass
 
 from zkdl import curve
-from zkdl.circuits.builder import build_circuit
+from zkdl.circuits.builder import RANGE_STRATEGIES, build_circuit
 from zkdl.circuits.ir import CircuitError
 from zkdl.channel import PlainChannel, ZkChannel
 from zkdl.claims import verify_point_batch
 from zkdl.config import TrainConfig
 from zkdl.errors import ConfigError, VerificationError, ZkdlError
 from zkdl.hyrax import Commitment, EvalProof, ZkEvalProof, default_col_bits, verify_eval, verify_eval_zk
+from zkdl.logup import verify_fraction_tree
 from zkdl.prooffile import canonical_json, unpack
 from zkdl.reductions import (verify_eq_product, verify_instance_map, verify_linear, verify_matmul,
                              verify_padding_zero, verify_select)
@@ -113,13 +114,13 @@ def commitments_digest(coms) -> str:
 
 def circuit_for(config: TrainConfig, T: int, n_samples: int, check_initial_weights: bool = True,
                 check_dataset: bool = True, prove_loss: bool = False, method: str = METHOD,
-                method_params: dict | None = None):
+                method_params: dict | None = None, range_strategy: str = "bits"):
     """The circuit (zkdl.circuits IR) a proof of T steps under ``config`` proves; its
     digest is in the header and the transcript, and it alone drives the proof's messages
     (:func:`zkdl.verifier.compile.run_circuit`)."""
     return build_circuit(config, steps=T, check_initial_weights=check_initial_weights,
                          check_dataset=check_dataset, n_samples=n_samples, prove_loss=prove_loss, method=method,
-                         method_params=method_params)
+                         method_params=method_params, range_strategy=range_strategy)
 
 
 def output_bound(circuit, field: str) -> int:
@@ -223,6 +224,12 @@ class VerifierContext:
     def padding_zero(self, label, name, tau, inst_bits, a_bits, extents):
         return verify_padding_zero(self.ch, label.encode(), tau, inst_bits, a_bits, extents)
 
+    def equal(self, label, a, b):
+        self.ch.equal(label.encode(), a, b)
+
+    def fraction_tree(self, label, alpha, table_bits, blocks, n_vars, offsets, mult):
+        return verify_fraction_tree(self.ch, label.encode(), n_vars)
+
     def linear(self, label, point, claim, const, terms):
         return verify_linear(self.ch, label.encode(), point, claim, const, [t[:-1] for t in terms])
 
@@ -291,6 +298,9 @@ def parse_header(header: dict, body_len: int | None = None):
         raise StatementError("header.method_params must be an object of at most 64 named parameters")
     if type(header.get("zk")) is not bool:
         raise StatementError("header.zk must be true or false")
+    range_strategy = header.get("range")
+    if range_strategy not in RANGE_STRATEGIES:
+        raise StatementError(f"header.range must be one of {', '.join(RANGE_STRATEGIES)}")
     st = header.get("statement")
     if not isinstance(st, dict):
         raise StatementError("header has no statement object")
@@ -319,7 +329,8 @@ def parse_header(header: dict, body_len: int | None = None):
         if losses is not None and len(losses) != T:
             raise StatementError(f"statement.losses has {len(losses)} values for {T} steps")
         if body_len is not None:  # the one-step circuit, O(layers), bounds the body first
-            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None, method, params)
+            one = circuit_for(config, 1, n_samples, check, check_data, losses is not None, method, params,
+                              range_strategy)
             need = statement_commitment_bytes(one)
             if need > body_len:
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement commitments "
@@ -329,7 +340,8 @@ def parse_header(header: dict, body_len: int | None = None):
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement and witness "
                                      f"commitments its circuit implies ({need} bytes)")
         circuit = one if body_len is not None and T == 1 else \
-            circuit_for(config, T, n_samples, check, check_data, losses is not None, method, params)  # O(L T^2)
+            circuit_for(config, T, n_samples, check, check_data, losses is not None, method, params,
+                        range_strategy)  # O(L T^2)
         if body_len is not None:
             sizes = header.get("sizes")
             want = expected_sizes(circuit, body_len)

@@ -31,9 +31,10 @@ from zkdl.circuits.ir import (Circuit, CircuitError, Operand, Relation, Tensor, 
                               log2, next_pow2)
 
 __all__ = ["CircuitBuilder", "Op", "Method", "METHODS", "register_method", "method_class",
-           "build_circuit", "RANGE_STRATEGIES", "discover_methods", "ENTRY_POINT_GROUP"]
+           "build_circuit", "RANGE_STRATEGIES", "DEFAULT_RANGE", "discover_methods", "ENTRY_POINT_GROUP"]
 
 RANGE_STRATEGIES = ("bits", "logup")
+DEFAULT_RANGE = "bits"   # what zkdl.prove / zkdl train|prove use (README: the measured comparison)
 _DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value"}
 
 

@@ -103,7 +103,8 @@ class ProverContext:
         return PR.prove_matmul(self.ch, label.encode(), rho, kvars, claim, self._operand(left), self._operand(right))
 
     def batch(self, name, claims):
-        point, value = prove_point_batch(self.ch, b"batch/" + name.encode(), self.vec(name), claims)
+        table = self.vec(name) if len(claims) > 1 else self.flat(name)   # one claim: nothing to compute
+        point, value = prove_point_batch(self.ch, b"batch/" + name.encode(), table, claims)
         return list(point), value
 
     def instance_map(self, label, rho, q, claim, const_weights, sources):

@@ -31,6 +31,16 @@ class SumcheckBackend:
         return prove_sumcheck(transcript, tables, eq_point=eq_point, claim=claim, check_claim=False,
                               messenger=messenger, backend=self, terms=terms)
 
+    def round_evals_terms(self, stack, deg: int, idx, claims) -> list[list[int]]:
+        """Per product term (table indices ``idx[u]``, running claim ``claims[u]``), its
+        g_u(0..deg) of the current round (claims None: the first round, g_u(1) computed);
+        by default from sub-stacks of each term."""
+        out = []
+        for ix, cl in zip(idx, claims):
+            sub = self.substack(stack, ix)
+            out.append(self.round_evals(sub, deg, self.product_sum(sub) if cl is None else cl))
+        return out
+
 
 class CpuBackend(SumcheckBackend):
     name = "cpu"
@@ -97,6 +107,9 @@ class CpuBackend(SumcheckBackend):
 
     def round_evals(self, stack, deg: int, claim: int) -> list[int]:
         return self._sc._round_evals(stack, deg, claim, self.threads)
+
+    def round_evals_terms(self, stack, deg: int, idx, claims) -> list[list[int]]:
+        return self._sc._round_evals_terms(stack, deg, idx, claims, self.threads)
 
     def fold_stack(self, stack, r: int):
         return self._mle.fold_stack(stack, r, self.threads)

@@ -93,3 +93,50 @@ def k_round_evals(tabs, deg, lo, hi):
                     s += U(prod[limb, i])
                 acc[tt, limb] += s
     return acc
+
+
+@njit(nogil=True, cache=True)
+def k_round_evals_terms(tabs, deg, idx, lens, with1, lo, hi):
+    """:func:`k_round_evals` for a sum of products: term u multiplies the tables
+    ``idx[u, :lens[u]]``. Returns uint64 (terms, deg + 1, 8); row 1 of each term is left
+    zero unless ``with1`` (the first round, before any running claim is known)."""
+    k = tabs.shape[0]
+    h = tabs.shape[2] // 2
+    nt = idx.shape[0]
+    acc = np.zeros((nt, deg + 1, 8), np.uint64)
+    cur = np.empty((k, 8, BLK), np.uint32)
+    dif = np.empty((k, 8, BLK), np.uint32)
+    prod = np.empty((8, BLK), np.uint32)
+    for st in range(lo, hi, BLK):
+        m = min(BLK, hi - st)
+        for j in range(k):
+            t = tabs[j]
+            c = cur[j]
+            d = dif[j]
+            for i in range(m):
+                x = load(t, st + i)
+                store(c, i, x)
+                store(d, i, sub_mod(load(t, st + i + h), x))
+        for tt in range(deg + 1):
+            if tt > 0:
+                for j in range(k):
+                    c = cur[j]
+                    d = dif[j]
+                    for i in range(m):
+                        store(c, i, add_mod(load(c, i), load(d, i)))
+            if tt == 1 and not with1:
+                continue
+            for u in range(nt):
+                c0 = cur[idx[u, 0]]
+                for i in range(m):
+                    store(prod, i, load(c0, i))
+                for q in range(1, lens[u]):
+                    c = cur[idx[u, q]]
+                    for i in range(m):
+                        store(prod, i, mont_mul(load(prod, i), load(c, i)))
+                for limb in range(8):
+                    s = ZERO
+                    for i in range(m):
+                        s += U(prod[limb, i])
+                    acc[u, tt, limb] += s
+    return acc

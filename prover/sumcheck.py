@@ -60,6 +60,32 @@ def _round_evals(stack: np.ndarray, deg: int, claim: int, threads) -> list[int]:
     return evals
 
 
+def _round_evals_terms(stack: np.ndarray, deg: int, idx, claims, threads) -> list[list[int]]:
+    """Per term u, g_u(0..deg) of the current round (g_u(1) = claims[u] - g_u(0), or
+    computed when the claims are None: the first round)."""
+    h = stack.shape[2] // 2
+    width = max(len(ix) for ix in idx)
+    tab = np.zeros((len(idx), width), dtype=np.int64)
+    for u, ix in enumerate(idx):
+        tab[u, :len(ix)] = ix
+    lens = np.array([len(ix) for ix in idx], dtype=np.int64)
+    with1 = claims[0] is None
+    parts = chunks(h, threads)
+    if len(parts) == 1:
+        accs = [PK.k_round_evals_terms(stack, deg, tab, lens, with1, 0, h)]
+    else:
+        accs = [f.result() for f in [_executor().submit(PK.k_round_evals_terms, stack, deg, tab, lens, with1, lo, hi)
+                                     for lo, hi in parts]]
+    total = np.sum(np.stack(accs).astype(object), axis=0)
+    out = []
+    for u in range(len(idx)):
+        evals = [limb_sums_to_int(total[u, t]) for t in range(deg + 1)]
+        if not with1:
+            evals[1] = (claims[u] - evals[0]) % P
+        out.append(evals)
+    return out
+
+
 def product_sum(tables, threads: int | None = None) -> int:
     """sum_x prod_j T_j(x), the claim of a sumcheck without eq factor."""
     acc = tables[0]
@@ -156,17 +182,18 @@ def _prove_terms(be, transcript, tabs, has_eq: bool, num_vars: int, claim, check
         raise ValueError("sumcheck terms must each name at least one of the tables")
     degree = max(len(ix) for ix in idx)
     stack = be.stack_tables(tabs)
-    claims = [be.product_sum(be.substack(stack, ix)) for ix in idx]
-    total = sum(c * v for c, v in zip(coefs, claims)) % P
-    if claim is None:
-        claim = total
-    elif check_claim and total != claim % P:
-        raise ValueError("sumcheck prover: the tables do not sum to the claim")
+    if claim is None or check_claim:
+        total = sum(c * be.product_sum(be.substack(stack, ix)) for c, ix in zip(coefs, idx)) % P
+        if claim is None:
+            claim = total
+        elif total != claim % P:
+            raise ValueError("sumcheck prover: the tables do not sum to the claim")
     msg = messenger if messenger is not None else PlainMessenger(transcript)
     msg.start(claim, num_vars, degree)
+    claims = [None] * len(idx)    # each term's running claim, known after the first round
     rounds, point = [], []
     for _ in range(num_vars):
-        parts = [interpolate(be.round_evals(be.substack(stack, ix), len(ix), cl)) for ix, cl in zip(idx, claims)]
+        parts = [interpolate(e) for e in be.round_evals_terms(stack, degree, idx, claims)]
         coeffs = [0] * (degree + 1)
         for c, part in zip(coefs, parts):
             for i, v in enumerate(part):

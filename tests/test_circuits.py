@@ -335,12 +335,18 @@ def test_summary_and_families():
         assert [c.tensor(dw.tensor).instances[j] for j in src] == [(s, l) for s in range(t)]
 
 
-def test_logup_commits_values():
+def test_logup_commits_only_what_cannot_be_derived():
     c = build_circuit(_cfg(), steps=1, range_strategy="logup")
     assert not any(t.base.endswith(".bits") for t in c.tensors)
-    assert c.tensor("remZ[1]").kind == "committed"
+    assert c.tensor("dW[1]").kind == "committed" and c.tensor("U[1]").kind == "committed"
+    for rem, definer in (("remZ[1]", "forward"), ("remW[1]", "update"), ("remGA[1]", "backward")):
+        t = c.tensor(rem)                   # remainders: defined by their matmul, never committed
+        assert t.kind == "derived_product" and t.defined_by[0].startswith(definer)
     r = [r for r in c.relations if r.name.startswith("range:remW")][0]
-    assert r.params["strategy"] == "logup" and r.params["limbs"] == 2
+    assert r.params["strategy"] == "logup" and [o.tensor for o in r.operands_with("limb")] == ["remW.limb1[1]"]
+    widths = {t.name: t.shape for t in c.tensors if t.base.startswith("logup.m")}
+    # R + k = 25 bits: limbs of 16 and 9; U (Q - 1 = 31 bits): 16 and 15; one table per width
+    assert widths == {"logup.m9[0]": (512,), "logup.m15[0]": (1 << 15,), "logup.m16[0]": (1 << 16,)}
 
 
 # ----------------------------------------------------------------------------- API, errors, purity

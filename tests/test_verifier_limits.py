@@ -37,7 +37,7 @@ def test_hostile_header_rejected_before_the_circuit(monkeypatch):
         raise AssertionError("circuit built for a hostile window")
     monkeypatch.setattr(V, "circuit_for", boom)
     c = cfg(1024)
-    header = {"kind": V.PROOF_KIND, "method": V.METHOD, "method_params": {}, "zk": True, "config": c.to_dict(),
+    header = {"kind": V.PROOF_KIND, "method": V.METHOD, "method_params": {}, "zk": True, "range": "bits", "config": c.to_dict(),
               "statement": {"steps": [0, 256], "n_samples": 64, "initial_weights_range_checked": True,
                             "dataset_range_checked": True, "dataset_public": False,
                             "initial_weights_public": False}}

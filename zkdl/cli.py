@@ -94,8 +94,8 @@ def parse_method_params(method, pairs) -> dict:
               help="A parameter of --method (repeatable), e.g. --method-param frozen_layers=2.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
-          no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, publish_metrics, quiet,
-          update_bits=None, resume=False, method=None, method_param=()):
+          no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, range_strategy,
+          publish_metrics, quiet, update_bits=None, resume=False, method=None, method_param=()):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -108,7 +108,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     from OUT; options given must match it).
     """
     say = Progress(quiet)
-    anchors = dict(public_data=public_data, public_init=public_init, prove_loss=prove_loss)
+    anchors = dict(public_data=public_data, public_init=public_init, prove_loss=prove_loss, range=range_strategy)
     method_params = parse_method_params(method, method_param)
     if resume:
         if force:
@@ -122,6 +122,8 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         anchors = {k: opts[k] for k in anchors}
         replace = True
     else:
+        from zkdl.circuits.builder import DEFAULT_RANGE
+        anchors["range"] = range_strategy or DEFAULT_RANGE
         cfg = make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps, lr, update_bits)
         replace = rundir.check_out_dir(out, force)
     if not no_prove:  # an unavailable backend is reported before training, not after
@@ -240,7 +242,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
 @publish_metrics_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, public_data, public_init, prove_loss,
-          publish_metrics, quiet):
+          range_strategy, publish_metrics, quiet):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
 
     RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
@@ -270,7 +272,7 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     entries = rundir.prove_windows(run, out, t0, t1, window, backend=backend, threads=threads, say=say,
                                    summary=summary, reuse=not force, zk=not no_zk,
                                    anchors=dict(public_data=public_data, public_init=public_init,
-                                                prove_loss=prove_loss))
+                                                prove_loss=prove_loss, range=range_strategy))
     covered = sorted(tuple(e["steps"]) for e in summary["proofs"])
     end = 0
     for a, b in covered:
@@ -562,6 +564,8 @@ def circuit():
 @click.option("--check-dataset/--no-check-dataset", "check_dataset", default=None,
               help="Override the dataset range check [default: from --first/--chained].")
 @click.option("--prove-loss", is_flag=True, help="The circuit of a proof made with --prove-loss (public losses).")
+@click.option("--range", "range_strategy", type=click.Choice(["bits", "logup"]), default=None,
+              help="The range strategy of the proof (default: zkdl's default, see `zkdl train --help`).")
 @click.option("--from-proof", "from_proof", type=click.Path(dir_okay=False), default=None,
               help="Rebuild the circuit of this proof file from its header (config and statement), check it "
                    "against the header's circuit digest; no other circuit option may be given.")
@@ -569,7 +573,8 @@ def circuit():
               help="Write the JSON here (default: stdout; with --from-proof, not written).")
 @click.pass_context
 def emit_cmd(ctx, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, update_bits, seed, data_spec, label_column,
-             steps, run_steps, n_samples, first, check_weights, check_dataset, prove_loss, from_proof, output):
+             steps, run_steps, n_samples, first, check_weights, check_dataset, prove_loss, range_strategy, from_proof,
+             output):
     """Write the circuit JSON (relations, tensors, digest) for a training config.
 
     Input and output sizes and the dataset rows come from --data. The digest printed is
@@ -579,7 +584,7 @@ def emit_cmd(ctx, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, update_
     header instead and checks its digest (exit 1 on a mismatch, 2 if FILE is not a proof).
     The summary goes to stderr (to stdout when -o or --from-proof is given).
     """
-    from zkdl.circuits.builder import build_circuit
+    from zkdl.circuits.builder import DEFAULT_RANGE, build_circuit
     from zkdl.circuits.emit import emit, summary
     if from_proof is not None:
         from click.core import ParameterSource
@@ -596,7 +601,8 @@ def emit_cmd(ctx, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, update_
         cfg = cfg.for_data(data)
         c = build_circuit(cfg, steps=steps, check_initial_weights=first if check_weights is None else check_weights,
                           check_dataset=first if check_dataset is None else check_dataset,
-                          n_samples=int(data.n_samples) if n_samples is None else n_samples, prove_loss=prove_loss)
+                          n_samples=int(data.n_samples) if n_samples is None else n_samples, prove_loss=prove_loss,
+                          range_strategy=range_strategy or DEFAULT_RANGE)
         if output is None:
             emit(c, sys.stdout)
             click.echo(summary(c), err=True)

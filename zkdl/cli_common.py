@@ -169,6 +169,7 @@ def config_options(f):
 
 
 def anchor_options(f):
+    from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES
     opts = [
         click.option("--public-data", is_flag=True,
                      help="Commit the dataset deterministically (no blinds) so that anyone holding the data "
@@ -178,6 +179,9 @@ def anchor_options(f):
                           "auditor recomputes."),
         click.option("--prove-loss", is_flag=True,
                      help="Make each step's training loss a public output of the proofs, and prove it."),
+        click.option("--range", "range_strategy", type=click.Choice(list(RANGE_STRATEGIES)), default=None,
+                     help=f"How range checks are proven: bits (committed bit decompositions, zkDL) or logup "
+                          f"(LogUp-GKR lookups of 16-bit limbs; docs/PROTOCOL.md) [default: {DEFAULT_RANGE}]."),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -82,6 +82,7 @@ def _proof_entry(proof, path: str, spath: str, base: str, seconds: float | None)
         "dataset_public": st.get("dataset_public", False),
         "initial_weights_public": st.get("initial_weights_public", False),
         "losses": st.get("losses"),
+        "range": h.get("range"),
         "bytes": len(proof.data),
         "prove_seconds": None if seconds is None else round(seconds, 3),
     }
@@ -228,6 +229,10 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
                     if want and not st.get(key):
                         click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} was made without {flag}; "
                                    f"use {force_hint} to prove it again with it", err=True)
+                want_range = (anchors or {}).get("range")
+                if want_range and h.get("range") != want_range:
+                    click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} checks ranges by {h.get('range')}, "
+                               f"not {want_range}; use {force_hint} to prove it again", err=True)
                 entry = _proof_entry(proof, path, spath, out, None)
                 old = [e for e in summary["proofs"] if e["file"] == entry["file"]]
                 if old and old[0].get("prove_seconds") is not None:
@@ -252,6 +257,8 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
 
         opts = dict(anchors or {})
         opts["public_init"] = bool(opts.get("public_init")) and t0 == 0 and chain is None
+        if opts.get("range") is None:
+            opts.pop("range", None)
         proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
                            progress=on_phase, zk=zk, **opts)
         seconds = time.monotonic() - started
@@ -469,6 +476,9 @@ def resume_settings(ctx, out: str, given: dict):
     opts.setdefault("public_data", any(e.get("dataset_public") for e in proofs))
     opts.setdefault("public_init", any(e.get("initial_weights_public") for e in proofs))
     opts.setdefault("prove_loss", any(e.get("losses") is not None for e in proofs))
+    opts.setdefault("range", next((e["range"] for e in proofs if e.get("range")), "bits"))
+    if given.get("range") is not None and given["range"] != opts["range"]:
+        diffs.append(f"range {opts['range']} (given {given['range']})")
     opts.setdefault("publish_metrics", False)
     if is_given("publish_metrics"):  # a claim option: the claim is rebuilt anyway
         opts["publish_metrics"] = bool(given["publish_metrics"])

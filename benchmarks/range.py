@@ -1,0 +1,104 @@
+"""Range strategies side by side: bit decompositions (``bits``) vs LogUp-GKR (``logup``).
+
+    python benchmarks/range.py                       # widths 64, 256; T = 1 and 4
+    python benchmarks/range.py --widths 1024 --Ts 1  # one configuration
+    python benchmarks/range.py --paper --Ts 1        # the zkDL paper's 3072 -> 1024 x 7 -> 10
+
+Every row is one proof (ZK unless --plain) in the middle of a chain (no W[t0] / dataset
+range checks), 8 layers, batch 64, synthetic data, measured in its own subprocess (peak
+RSS is its own); the two strategies of one configuration run one after the other, so
+they share the machine's state. Columns: committed witness values per step, prover
+s/step with its breakdown (commitment MSMs, lookups = the GKR trees of fractions,
+other reductions, openings), verifier s, proof KiB, peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+CHILD = r"""
+import json, resource, sys, time
+import zkdl
+from zkdl import data as D
+from zkdl.config import TrainConfig
+from zkdl.prover.aggregate import prove_window
+from zkdl.prooffile import unpack
+from zkdl.verifier.verify import verify
+width, batch, T, zk, paper = (int(a) for a in sys.argv[1:6])
+strategy = sys.argv[6]
+if paper:   # zkDL's headline network: CIFAR-10 shapes, 3072 -> 1024 x 7 -> 10
+    cfg = TrainConfig(width=(1024,) * 7, batch_size=batch, lr_shift=14)
+    data = D.synthetic(n_samples=256, n_features=3072, n_classes=10)
+else:
+    cfg = TrainConfig(width=width, batch_size=batch, lr_shift=9 + max(0, (width // 32).bit_length() - 1))
+    data = D.synthetic()
+run = zkdl.train(cfg, data, steps=T + 1, keep_in_memory=True)
+tm = {}
+t = time.perf_counter()
+proof, _ = prove_window(run, 1, T, timings=tm, check_initial_weights=False, check_dataset=False, zk=bool(zk),
+                        range_strategy=strategy)
+tp = time.perf_counter() - t
+t = time.perf_counter(); verify(proof); tv = time.perf_counter() - t
+committed = unpack(proof)[0]["sizes"]["committed_values"]
+print(json.dumps({"width": "paper" if paper else width, "batch": batch, "T": T, "zk": zk, "range": strategy,
+                  "prove": tp, "verify": tv, "bytes": len(proof), "timings": tm, "committed": committed,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(width, batch, T, zk, paper, strategy, timeout):
+    env = dict(os.environ)
+    try:
+        out = subprocess.run([sys.executable, "-c", CHILD, str(width), str(batch), str(T), str(zk), str(int(paper)),
+                              strategy], capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"width": "paper" if paper else width, "batch": batch, "T": T, "zk": zk, "range": strategy,
+                "error": f"over {timeout} s"}
+    if out.returncode != 0:
+        return {"width": "paper" if paper else width, "batch": batch, "T": T, "zk": zk, "range": strategy,
+                "error": (out.stderr.strip().splitlines() or ["?"])[-1][:80]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+HEAD = ("| width | T | range | committed M/step | prove s/step | commit | lookups | other reductions | openings | "
+        "verify s | proof KiB | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def row(r) -> str:
+    if "error" in r:
+        return f"| {r['width']} | {r['T']} | {r['range']} | failed: {r['error']} |"
+    T, tm = r["T"], r["timings"]
+    commit, look, opening = tm.get("commit", 0.0), tm.get("fraction_tree", 0.0), tm.get("open", 0.0)
+    other = sum(v for k, v in tm.items() if k not in ("commit", "open", "fraction_tree"))
+    return (f"| {r['width']} | {T} | {r['range']} | {r['committed'] / T / 1e6:.3f} | {r['prove'] / T:.2f} | "
+            f"{commit / T:.2f} | {look / T:.2f} | {other / T:.2f} | {opening / T:.2f} | {r['verify']:.2f} | "
+            f"{r['bytes'] / 1024:.0f} | {r['rss_mb']:.0f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--widths", default="64,256")
+    ap.add_argument("--Ts", default="1,4")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--ranges", default="bits,logup")
+    ap.add_argument("--paper", action="store_true", help="the paper's 3072 -> 1024 x 7 -> 10 network only")
+    ap.add_argument("--plain", action="store_true", help="plain (not zero-knowledge) proofs")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds per configuration")
+    args = ap.parse_args()
+    ints = lambda spec: [int(x) for x in spec.split(",") if x]  # noqa: E731
+    widths = [0] if args.paper else ints(args.widths)
+    print(f"Range strategies ({'plain' if args.plain else 'ZK'}, 8 layers, batch {args.batch}, mid-chain proofs)")
+    print(HEAD, flush=True)
+    for w in widths:
+        for T in ints(args.Ts):
+            for strategy in args.ranges.split(","):
+                print(row(measure(w, args.batch, T, int(not args.plain), args.paper, strategy, args.timeout)),
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""LogUp-GKR range checks (strategy ``logup``): the tree of fractions, completeness, soundness.
+
+Soundness tests turn the prover's own witness check off (``check_witness=False``) and
+corrupt one relation the lookups enforce; each proof must be rejected with a typed error.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from zkdl import curve
+from zkdl.channel import PlainChannel, ZkChannel
+from zkdl.circuits.check import check_witness
+from zkdl.encoding import Writer
+from zkdl.errors import VerificationError
+from zkdl.field import P, inv
+from zkdl.logup import LogupError, leaf_layout, verify_fraction_tree
+from zkdl.poly import evaluate
+from zkdl.prover import logup as PL
+from zkdl.prover.aggregate import prove_window
+from zkdl.prover.backend import get_backend
+from zkdl.prover.channel import PlainProverChannel, ZkProverChannel
+from zkdl.transcript import Transcript
+from zkdl.verifier.verify import circuit_for, verify
+
+from test_protocol import make_run
+
+SEED = 20261201
+
+
+# ----------------------------------------------------------------- the tree of fractions
+def _leaves(rnd, n, balanced=True):
+    """2^n leaves: lookups of values in [0, 16), the table with their multiplicities, filler."""
+    k = (1 << n) - 16 - rnd.randrange(4)
+    vals = [rnd.randrange(16) for _ in range(k)]
+    m = [vals.count(j) for j in range(16)]
+    if not balanced:
+        m[rnd.randrange(16)] += 1
+    alpha = rnd.randrange(1 << 16, P)
+    p = [1] * k + [(-x) % P for x in m]
+    q = [(alpha - v) % P for v in vals] + [(alpha - j) % P for j in range(16)]
+    return p + [0] * ((1 << n) - len(p)), q + [1] * ((1 << n) - len(q))
+
+
+def _prove_tree(p, q, zk, be_name="cpu", seed=1):
+    be = get_backend(be_name)
+    w, t = Writer(), Transcript(b"test")
+    ch = (ZkProverChannel if zk else PlainProverChannel)(t, w, be, random.Random(seed))
+    out = PL.prove_fraction_tree(ch, b"T", be.from_ints(p), be.from_ints(q))
+    return w.getvalue(), out
+
+
+def _verify_tree(body, n, zk):
+    r, t = curve.Reader(body, "tree"), Transcript(b"test")
+    deferred = curve.DeferredChecks() if zk else None
+    ch = ZkChannel(t, r, deferred) if zk else PlainChannel(t, r)
+    out = verify_fraction_tree(ch, b"T", n)
+    r.finish()
+    if zk:
+        deferred.verify(b"\x07" * 32)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_tree_root_is_the_sum_of_the_fractions(seed):
+    rnd = random.Random(seed)
+    n = 5 + seed % 3
+    p = [rnd.randrange(P) for _ in range(1 << n)]
+    q = [rnd.randrange(1, P) for _ in range(1 << n)]
+    be = get_backend("reference")
+    layers = PL.build_layers(be, p, q)
+    top_p, top_q = layers[-1]
+    root_p = (top_p[0] * top_q[1] + top_p[1] * top_q[0]) % P
+    root_q = top_q[0] * top_q[1] % P
+    direct = sum(a * inv(b) for a, b in zip(p, q)) % P
+    assert root_p * inv(root_q) % P == direct
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["plain", "zk"])
+@pytest.mark.parametrize("be_name", ["reference", "cpu"])
+def test_tree_proof_ends_in_the_leaves_mle(zk, be_name):
+    p, q = _leaves(random.Random(3), 6)
+    body, (z, pc, qc) = _prove_tree(p, q, zk, be_name)
+    z2, pv, qv = _verify_tree(body, 6, zk)
+    assert list(z) == list(z2)
+    want = (evaluate(p, list(z)), evaluate(q, list(z)))
+    got = (pc.v, qc.v) if zk else (pv, qv)
+    assert got == want
+    if zk:
+        assert (pv, qv) == (pc.com(), qc.com())
+    else:
+        assert (pc, qc) == (pv, qv)
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["plain", "zk"])
+def test_tree_with_nonzero_sum_is_rejected(zk):
+    p, q = _leaves(random.Random(4), 6, balanced=False)
+    body, _ = _prove_tree(p, q, zk)
+    with pytest.raises(VerificationError):
+        _verify_tree(body, 6, zk)
+
+
+def test_tampered_layer_claim_is_rejected(monkeypatch):
+    p, q = _leaves(random.Random(5), 6)
+    real = PL.build_layers
+
+    def corrupt(be, p, q):
+        layers = real(be, p, q)
+        lp, lq = layers[2]
+        vals = be.to_ints(lp)
+        vals[1] = (vals[1] + 1) % P
+        layers[2] = (be.from_ints(vals), lq)
+        return layers
+    monkeypatch.setattr(PL, "build_layers", corrupt)
+    body, _ = _prove_tree(p, q, zk=False)
+    with pytest.raises(VerificationError):
+        _verify_tree(body, 6, zk=False)
+
+
+def test_leaf_layout_aligns_blocks():
+    n, offs = leaf_layout([3, 5, 3, 4])
+    assert n == 6 and offs == [48, 0, 56, 32]
+    for b, o in zip([3, 5, 3, 4], offs):
+        assert o % (1 << b) == 0
+
+
+# ----------------------------------------------------------------- proofs of training
+@pytest.fixture(scope="module")
+def run():
+    return make_run()
+
+
+def prove(run, t0=1, T=2, **kw):
+    kw.setdefault("range_strategy", "logup")
+    return prove_window(run, t0, T, rng=random.Random(SEED), **kw)[0]
+
+
+@pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
+def test_logup_proof_verifies(run, zk):
+    st = verify(prove(run, zk=zk))
+    assert st.zk is zk and (st.t0, st.T) == (1, 2)
+
+
+def test_logup_first_proof_and_chain(run):
+    first, secrets = prove_window(run, 0, 1, rng=random.Random(SEED), range_strategy="logup", zk=False)
+    a = verify(first)
+    chained = dict(secrets, initial=secrets["final"])
+    second, _ = prove_window(run, 1, 2, secrets=chained, check_initial_weights=False, check_dataset=False,
+                             rng=random.Random(SEED), range_strategy="logup", zk=False)
+    b = verify(second, expect_initial=a.final_weights_digest)
+    assert b.initial_weights_digest == a.final_weights_digest
+
+
+def test_honest_logup_witness_checks(run):
+    c = circuit_for(run.config, 2, run.data.n_samples, range_strategy="logup")
+    assert check_witness(c, run, (1, 2)) == []
+
+
+def _bad(run, tamper, **kw):
+    proof = prove(run, tamper=tamper, check_witness=False, **kw)
+    with pytest.raises(VerificationError):
+        verify(proof)
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["plain", "zk"])
+def test_value_past_its_range_with_identity_kept_is_rejected(run, zk):
+    """dW - 1 and remW + 2^(R+k) at the window's last step keep a A^T G_Z = 2^(R+k) dW + remW
+    and the chain (W_final + 1); remW is then past its range. The witness's limbs and
+    multiplicities are recomputed from the tampered trace (the best a cheating prover can do)."""
+    cfg = run.config
+    shift = cfg.R + cfg.lr_shift
+
+    def tamper(stage, obj):
+        if stage == "trace":
+            tr = obj[-1].tensors
+            tr["dW_2"] = np.array(tr["dW_2"]); tr["remW_2"] = np.array(tr["remW_2"])
+            tr["W_next_2"] = np.array(tr["W_next_2"])
+            tr["dW_2"][0, 0] -= 1
+            tr["remW_2"][0, 0] += 1 << shift
+            tr["W_next_2"][0, 0] += 1
+    _bad(run, tamper, zk=zk)
+
+
+def _recount(run, tables):
+    """Multiplicities recomputed from (tampered) tables, as a cheating prover would."""
+    from zkdl.circuits.lookup import lookup_blocks
+    c = circuit_for(run.config, 2, run.data.n_samples, range_strategy="logup")
+    for w, blocks in lookup_blocks(c.relations).items():
+        m = np.zeros(1 << w, dtype=np.int64)
+        for blk in blocks:
+            x = sum(coef * tables[name].astype(np.int64) for coef, name in blk.terms) + blk.const
+            x = x.reshape(-1)
+            m += np.bincount(x[(x >= 0) & (x < (1 << w))], minlength=1 << w)
+        tables[f"logup.m{w}[0]"] = m.reshape(1, -1)
+
+
+@pytest.mark.parametrize("delta", [1, -1])
+def test_limb_recomposition_off_by_one_is_rejected(run, delta):
+    def tamper(stage, obj):
+        if stage == "tables":
+            obj["remW.limb1[1]"] = obj["remW.limb1[1]"].copy()
+            obj["remW.limb1[1]"][0, 0, 0] += delta
+            _recount(run, obj)
+    _bad(run, tamper, zk=False)
+
+
+@pytest.mark.parametrize("change", [(5, 1, None), (5, 1, 6)], ids=["one-more", "moved"])
+def test_wrong_multiplicity_is_rejected(run, change):
+    j, d, k = change
+
+    def tamper(stage, obj):
+        if stage == "tables":
+            m = obj["logup.m16[0]"].copy()
+            m[0, j] += d
+            if k is not None:
+                m[0, k] -= d
+            obj["logup.m16[0]"] = m
+    _bad(run, tamper, zk=False)
+
+
+def test_alpha_in_the_table_is_rejected(run, monkeypatch):
+    proof = prove(run, zk=False)
+    real = Transcript.challenge_scalars
+
+    def fixed(self, label, n):
+        out = real(self, label, n)
+        return [7] if label == b"logup/alpha" else out
+    monkeypatch.setattr(Transcript, "challenge_scalars", fixed)
+    with pytest.raises(LogupError):
+        verify(proof)
+
+
+def test_bits_and_logup_proofs_differ_in_header(run):
+    from zkdl.prooffile import unpack
+    a = unpack(prove(run, zk=False))[0]
+    b = unpack(prove(run, zk=False, range_strategy="bits"))[0]
+    assert (a["range"], b["range"]) == ("logup", "bits") and a["circuit_digest"] != b["circuit_digest"]
+
+
+@pytest.mark.parametrize("value", ["bits", "magic", None, 1])
+def test_header_range_edits_are_rejected(run, value):
+    from zkdl.prooffile import pack, unpack
+    from zkdl.verifier.verify import StatementError
+    header, body = unpack(prove(run, zk=False))
+    header = dict(header)
+    if value is None:
+        del header["range"]
+    else:
+        header["range"] = value
+    with pytest.raises(StatementError):
+        verify(pack(header, body))

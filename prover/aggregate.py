@@ -251,7 +251,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                  progress=None, config=None, tamper=None, timings: dict | None = None,
                  backend: str = "cpu", zk: bool = True, public_data: bool = False,
                  public_init: bool = False, prove_loss: bool = False,
-                 range_strategy: str = "bits") -> tuple[bytes, dict]:
+                 range_strategy: str | None = None) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the statement commitments that a chained next
     proof must reuse ({"dataset", "initial", "final"}: per role, one list of row blinds
@@ -268,7 +268,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     statement flags say whether the dataset / W[t0] commitments have all-zero blinds.
     ``prove_loss``: state each step's loss sum (sum of squared output errors) and prove it.
     ``range_strategy``: how range checks are proven, ``"bits"`` (committed bit
-    decompositions) or ``"logup"`` (LogUp-GKR lookups of 16-bit limbs); the header says which.
+    decompositions) or ``"logup"`` (LogUp-GKR lookups of 16-bit limbs); default
+    :data:`zkdl.circuits.builder.DEFAULT_RANGE`; the header says which.
 
     Soundness-test hooks (never used by the CLI): ``config`` states a config other than
     the run's; ``tamper(stage, obj)`` may modify the step traces (stage "trace", a list),
@@ -286,6 +287,10 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     from zkdl.verifier.verify import (PROOF_KIND, absorbed_header, circuit_for, commitments_digest,
                                       expected_sizes, public_inputs)
 
+    from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES
+    range_strategy = DEFAULT_RANGE if range_strategy is None else range_strategy
+    if range_strategy not in RANGE_STRATEGIES:
+        raise ValueError(f"range strategy must be one of {', '.join(RANGE_STRATEGIES)}, got {range_strategy!r}")
     be = get_backend(backend, threads)
     config = config or run.config
     if t0 < 0 or T < 1 or t0 + T > run.n_steps:

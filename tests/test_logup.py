@@ -252,3 +252,26 @@ def test_header_range_edits_are_rejected(run, value):
         header["range"] = value
     with pytest.raises(StatementError):
         verify(pack(header, body))
+
+
+LOGUP_TRACE_CASES = ["forward output Z'", "forward remainder", "backward G_A'", "backward remainder",
+                     "weight update dW", "update remainder"]
+
+
+@pytest.mark.parametrize("what", LOGUP_TRACE_CASES)
+def test_corrupted_trace_rejected_under_logup(run, what):
+    """The corruptions of tests/test_protocol.py that touch range-checked values and the
+    remainders (derived from their matmul under logup): the witness check refuses, and
+    with it off the verifier rejects."""
+    from test_protocol import TRACE_TAMPERS, TamperedRun
+    from zkdl.prover.aggregate import WitnessError
+    bad = TamperedRun(run, TRACE_TAMPERS[what])
+    with pytest.raises(WitnessError):
+        prove(bad, zk=False)
+    with pytest.raises(VerificationError):
+        verify(prove(bad, check_witness=False, zk=False))
+
+
+def test_flipped_sign_bit_rejected_under_logup(run):
+    from test_protocol import flip_sign_bit
+    _bad(run, flip_sign_bit, zk=True)

@@ -34,6 +34,7 @@ def run():
 
 
 def prove(run, t0=1, T=2, **kw):
+    kw.setdefault("range_strategy", "bits")   # the bit-decomposition strategy (logup: tests/test_logup.py)
     return prove_window(run, t0, T, rng=random.Random(SEED), **kw)
 
 
@@ -248,7 +249,7 @@ def test_tampered_header_rejected(honest, edit):
 
 def test_swapped_statement_between_proofs(run, honest):
     """Another proof of the same window (other blinds): its header does not fit this body."""
-    other, _ = prove_window(run, 1, 2, rng=random.Random(SEED + 7), zk=unpack(honest)[0]["zk"])
+    other, _ = prove_window(run, 1, 2, rng=random.Random(SEED + 7), zk=unpack(honest)[0]["zk"], range_strategy="bits")
     h1, b1 = unpack(honest)
     h2, b2 = unpack(other)
     with pytest.raises(VerificationError):

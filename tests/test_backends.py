@@ -12,14 +12,15 @@ from zkdl.prover.aggregate import prove_window
 from zkdl.verifier.verify import verify
 
 
-@pytest.mark.parametrize("kw,t0,T", [
-    (dict(width=(6, 5), batch_size=3), 1, 2),
-    (dict(width=4, layers=4, batch_size=2), 0, 4),
+@pytest.mark.parametrize("kw,t0,T,strategy", [
+    (dict(width=(6, 5), batch_size=3), 1, 2, "logup"),
+    (dict(width=4, layers=4, batch_size=2), 0, 4, "bits"),
 ])
-def test_reference_and_cpu_proofs_are_byte_identical(kw, t0, T):
+def test_reference_and_cpu_proofs_are_byte_identical(kw, t0, T, strategy):
     run = zkdl.train(TrainConfig(lr_shift=9, **kw), D.synthetic(n_samples=32, n_features=3, n_classes=3),
                      steps=t0 + T, keep_in_memory=True)
-    proofs = {be: prove_window(run, t0, T, rng=random.Random(7), backend=be)[0] for be in ("cpu", "reference")}
+    proofs = {be: prove_window(run, t0, T, rng=random.Random(7), backend=be, range_strategy=strategy)[0]
+              for be in ("cpu", "reference")}
     assert proofs["cpu"] == proofs["reference"]
     assert verify(proofs["reference"]).T == T
 

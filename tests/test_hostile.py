@@ -33,10 +33,11 @@ from zkdl.verifier.verify import StatementError, verify
 # ----------------------------------------------------------------- fixtures and helpers
 @pytest.fixture(scope="module")
 def proof():
-    """A tiny honest proof (plain mode: the fastest to verify), 2 layers of width 8."""
+    """A tiny honest proof (plain mode: the fastest to verify), 2 layers of width 8, range
+    checks by bits (whose witness commitments grow fastest with T: see the logup case below)."""
     cfg = TrainConfig(width=8, layers=2, batch_size=4, lr_shift=9)
     run = zkdl.train(cfg, D.synthetic(n_samples=16, n_features=4, n_classes=2), steps=1, keep_in_memory=True)
-    data, _ = prove_window(run, 0, 1, rng=random.Random(13), zk=False)
+    data, _ = prove_window(run, 0, 1, rng=random.Random(13), zk=False, range_strategy="bits")
     verify(data)
     return data
 
@@ -257,6 +258,20 @@ def test_many_steps_rejected_before_the_circuit(proof, monkeypatch):
         h["statement"]["steps"] = [0, 4097]
     with pytest.raises(StatementError, match="4096"):
         verify(rewrite(proof, too_many))
+
+
+def test_many_steps_in_a_logup_proof_rejected_by_its_sizes():
+    """Under logup a tiny body may hold the (few, small) witness commitments of T = 1000
+    steps; the T-step circuit is then built (O(layers T^2), well under a second for this
+    network) and its committed-value count rejects the header before any proof work."""
+    cfg = TrainConfig(width=8, layers=2, batch_size=4, lr_shift=9)
+    run = zkdl.train(cfg, D.synthetic(n_samples=16, n_features=4, n_classes=2), steps=1, keep_in_memory=True)
+    data, _ = prove_window(run, 0, 1, rng=random.Random(13), zk=False, range_strategy="logup")
+
+    def steps(h):
+        h["statement"]["steps"] = [1, 1001]
+    with pytest.raises(StatementError, match="sizes|witness commitments"):
+        verify(rewrite(data, steps))
 
 
 def test_big_manifest_config_not_recomputed(claim, monkeypatch):

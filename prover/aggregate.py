@@ -26,7 +26,7 @@ from zkdl.verifier.compile import stack_shape
 
 
 _TIMED = frozenset(["commit", "send", "matmul", "batch", "instance_map", "eq_product", "select",
-                    "padding_zero", "linear", "open", "fraction_tree"])
+                    "padding_zero", "linear", "open", "fraction_tree", "root_tree"])
 
 
 class ProverContext:
@@ -126,27 +126,38 @@ class ProverContext:
     def equal(self, label, a, b):
         self.ch.equal(label.encode(), a, b)
 
-    def fraction_tree(self, label, alpha, table_bits, blocks, n_vars, offsets, mult):
-        """The leaves (zkdl.logup): (1, alpha - v) for each looked-up value v of every
-        block, (-m_j, alpha - j) for the table, (0, 1) for filler; then the GKR layers."""
+    def fraction_tree(self, label, alpha, table_bits, parts, n_vars, mult, send_root):
+        """One tree's leaves (zkdl.logup): (1, alpha - v) for each looked-up value v of
+        every block in ``parts``, (-m_j, alpha - j) for the table, (0, 1) for filler; then
+        its GKR layers (the root sent first with ``send_root``)."""
         self.progress("lookup", label)
         size = 1 << n_vars
         vals = np.zeros(size, dtype=np.int64)   # leaf values (alpha - value is the denominator)
         live = np.zeros(size, dtype=np.int64)   # 1 on lookup and table leaves
         nums = np.zeros(size, dtype=np.int64)   # numerators
-        for blk, off in zip(blocks, offsets):
-            x = np.zeros(self.flat(blk.layout).shape, dtype=np.int64) + blk.const
-            for coef, name in blk.terms:
-                x += np.int64(coef) * self.flat(name).astype(np.int64)
-            vals[off:off + x.size], live[off:off + x.size], nums[off:off + x.size] = x, 1, 1
-        t0 = offsets[-1]
-        width = 1 << table_bits
-        vals[t0:t0 + width] = np.arange(width, dtype=np.int64)
-        live[t0:t0 + width] = 1
-        nums[t0:t0 + width] = -self.flat(mult).astype(np.int64)
+        for blk, bits, off in parts:
+            end = off + (1 << bits)
+            if blk is None:
+                vals[off:end] = np.arange(1 << bits, dtype=np.int64)
+                nums[off:end] = -self.flat(mult).astype(np.int64)
+            else:
+                x = vals[off:end]
+                x += blk.const
+                for coef, name in blk.terms:
+                    x += np.int64(coef) * self.flat(name).astype(np.int64)
+                nums[off:end] = 1
+            live[off:end] = 1
         be = self.be
         q = be.add(be.vec(1 - live - vals), be.scale(be.vec(live), alpha))
-        return prove_fraction_tree(self.ch, label.encode(), be.vec(nums), q)
+        del vals, live
+        return prove_fraction_tree(self.ch, label.encode(), be.vec(nums), q, send_root)
+
+    def root_tree(self, label, roots, n_vars):
+        """The tree over the trees' roots (P_k, Q_k), filler (0, 1)."""
+        size = 1 << n_vars
+        p = [self.ch.value(rp) for rp, _ in roots] + [0] * (size - len(roots))
+        q = [self.ch.value(rq) for _, rq in roots] + [1] * (size - len(roots))
+        return prove_fraction_tree(self.ch, label.encode(), self.be.from_ints(p), self.be.from_ints(q))[:3]
 
     def linear(self, label, point, claim, const, terms):
         pterms = []

@@ -17,7 +17,8 @@ from zkdl.circuits.check import check_witness
 from zkdl.encoding import Writer
 from zkdl.errors import VerificationError
 from zkdl.field import P, inv
-from zkdl.logup import LogupError, leaf_layout, verify_fraction_tree
+from zkdl import logup as L
+from zkdl.logup import LogupError, forest_layout, verify_fraction_tree
 from zkdl.poly import evaluate
 from zkdl.prover import logup as PL
 from zkdl.prover.aggregate import prove_window
@@ -50,14 +51,14 @@ def _prove_tree(p, q, zk, be_name="cpu", seed=1):
     w, t = Writer(), Transcript(b"test")
     ch = (ZkProverChannel if zk else PlainProverChannel)(t, w, be, random.Random(seed))
     out = PL.prove_fraction_tree(ch, b"T", be.from_ints(p), be.from_ints(q))
-    return w.getvalue(), out
+    return w.getvalue(), out[:3]
 
 
 def _verify_tree(body, n, zk):
     r, t = curve.Reader(body, "tree"), Transcript(b"test")
     deferred = curve.DeferredChecks() if zk else None
     ch = ZkChannel(t, r, deferred) if zk else PlainChannel(t, r)
-    out = verify_fraction_tree(ch, b"T", n)
+    out = verify_fraction_tree(ch, b"T", n)[:3]
     r.finish()
     if zk:
         deferred.verify(b"\x07" * 32)
@@ -120,11 +121,35 @@ def test_tampered_layer_claim_is_rejected(monkeypatch):
         _verify_tree(body, 6, zk=False)
 
 
-def test_leaf_layout_aligns_blocks():
-    n, offs = leaf_layout([3, 5, 3, 4])
-    assert n == 6 and offs == [48, 0, 56, 32]
-    for b, o in zip([3, 5, 3, 4], offs):
-        assert o % (1 << b) == 0
+def test_forest_layout_aligns_blocks_and_bounds_trees():
+    assert forest_layout([3, 5, 3, 4], 8) == [(6, [(1, 0), (3, 32), (0, 48), (2, 56)])]
+    trees = forest_layout([3, 5, 3, 4], 5)           # at most 2^5 leaves per tree
+    assert trees == [(5, [(1, 0)]), (5, [(3, 0), (0, 16), (2, 24)])]
+    assert forest_layout([7, 2], 5) == [(7, [(0, 0)]), (2, [(1, 0)])]   # a block larger than the cap
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["plain", "zk"])
+def test_sent_root_tree_ends_in_the_leaves_mle(zk):
+    rnd = random.Random(8)
+    p = [rnd.randrange(P) for _ in range(32)]
+    q = [rnd.randrange(1, P) for _ in range(32)]
+    be = get_backend("cpu")
+    w, t = Writer(), Transcript(b"test")
+    ch = (ZkProverChannel if zk else PlainProverChannel)(t, w, be, random.Random(1))
+    z, pc, qc, root = PL.prove_fraction_tree(ch, b"T", be.from_ints(p), be.from_ints(q), send_root=True)
+    r, tv = curve.Reader(w.getvalue(), "tree"), Transcript(b"test")
+    deferred = curve.DeferredChecks() if zk else None
+    vch = ZkChannel(tv, r, deferred) if zk else PlainChannel(tv, r)
+    z2, pv, qv, sent = verify_fraction_tree(vch, b"T", 5, send_root=True)
+    r.finish()
+    if zk:
+        deferred.verify(b"\x07" * 32)
+    assert list(z) == list(z2)
+    vals = (pc.v, qc.v) if zk else (pc, qc)
+    assert vals == (evaluate(p, list(z)), evaluate(q, list(z)))
+    direct = sum(a * inv(b) for a, b in zip(p, q)) % P
+    rp, rq = (root[0].v, root[1].v) if zk else root
+    assert rp * inv(rq) % P == direct
 
 
 # ----------------------------------------------------------------- proofs of training
@@ -142,6 +167,31 @@ def prove(run, t0=1, T=2, **kw):
 def test_logup_proof_verifies(run, zk):
     st = verify(prove(run, zk=zk))
     assert st.zk is zk and (st.t0, st.T) == (1, 2)
+
+
+@pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
+def test_logup_proof_with_several_trees_per_table(run, zk, monkeypatch):
+    """Trees of at most 2^10 leaves: every table's lookups span several trees whose roots a
+    last tree sums; a wrong multiplicity is still rejected."""
+    monkeypatch.setattr(L, "TREE_CAP_BITS", 10)
+    import zkdl.verifier.compile as C
+    monkeypatch.setattr(C, "TREE_CAP_BITS", 10)
+    c = circuit_for(run.config, 2, run.data.n_samples, range_strategy="logup")
+    blocks = [c.tensor(b.layout).num_vars for b in L_blocks(c)[16]] + [16]
+    assert len(forest_layout(blocks, 10)) > 1
+    assert verify(prove(run, zk=zk)).T == 2
+
+    def tamper(stage, obj):
+        if stage == "tables":
+            m = obj["logup.m16[0]"].copy()
+            m[0, 3] += 1
+            obj["logup.m16[0]"] = m
+    _bad(run, tamper, zk=zk)
+
+
+def L_blocks(c):
+    from zkdl.circuits.lookup import lookup_blocks
+    return lookup_blocks(c.relations)
 
 
 def test_logup_first_proof_and_chain(run):

@@ -227,8 +227,11 @@ class VerifierContext:
     def equal(self, label, a, b):
         self.ch.equal(label.encode(), a, b)
 
-    def fraction_tree(self, label, alpha, table_bits, blocks, n_vars, offsets, mult):
-        return verify_fraction_tree(self.ch, label.encode(), n_vars)
+    def fraction_tree(self, label, alpha, table_bits, parts, n_vars, mult, send_root):
+        return verify_fraction_tree(self.ch, label.encode(), n_vars, send_root)
+
+    def root_tree(self, label, roots, n_vars):
+        return verify_fraction_tree(self.ch, label.encode(), n_vars)[:3]
 
     def linear(self, label, point, claim, const, terms):
         return verify_linear(self.ch, label.encode(), point, claim, const, [t[:-1] for t in terms])

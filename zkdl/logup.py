@@ -35,6 +35,11 @@ step sends layer 1 itself and checks p(0) q(1) + p(1) q(0) = 0. After the leaf l
 caller holds one claim on the leaf numerators and one on the leaf denominators at a
 random point z, which it checks against the tensors' values (zkdl.verifier.compile).
 
+Bounded trees (:func:`forest_layout`): leaves beyond 2^TREE_CAP_BITS go to further trees,
+each of whose roots (P_k, Q_k) the prover sends (committed) and then proves from its
+leaves (the first layer step checks the claim P_k + lambda Q_k directly); a last tree
+over the roots (leaves (P_k, Q_k), filler (0, 1)) proves that their fractions sum to 0.
+
 Everything goes through a channel (:mod:`zkdl.channel`): in zero-knowledge mode every
 value, product and claim stays committed and the checks are Sigma proofs.
 """
@@ -46,10 +51,13 @@ from zkdl.errors import VerificationError
 from zkdl.field import P, inv
 from zkdl.poly import eq_eval
 
-__all__ = ["LogupError", "leaf_layout", "verify_fraction_tree", "close_layer", "table_mle", "check_alpha",
-           "MAX_TREE_VARS"]
+__all__ = ["LogupError", "forest_layout", "verify_fraction_tree", "close_layer", "table_mle", "check_alpha",
+           "MAX_TREE_VARS", "TREE_CAP_BITS"]
 
 MAX_TREE_VARS = 48
+#: Trees hold at most 2^22 leaves (or one block, if larger): the prover keeps one tree's
+#: layers in memory at a time; the roots of several trees are summed by a tree of their own.
+TREE_CAP_BITS = 22
 
 
 class LogupError(VerificationError):
@@ -62,17 +70,23 @@ def check_alpha(alpha: int, table_bits: int) -> None:
         raise LogupError(f"logup: the challenge alpha = {alpha} is an entry of the table [0, 2^{table_bits})")
 
 
-def leaf_layout(block_bits) -> tuple[int, list[int]]:
-    """Aligned places of blocks of 2^b leaves in one power-of-two leaf vector: blocks in
-    order of decreasing size (ties in the given order), each at the next offset, which is
-    then a multiple of its size. Returns (leaf variables n, offset of each given block)."""
+def forest_layout(block_bits, cap_bits: int) -> list[tuple[int, list[tuple[int, int]]]]:
+    """Aligned places of blocks of 2^b leaves in trees of at most 2^max(cap_bits, largest b)
+    leaves: blocks in order of decreasing size (ties in the given order), each at the next
+    offset of the current tree (then a multiple of its size), a new tree when it is full.
+    Returns per tree (leaf variables n, [(block index, offset)])."""
     order = sorted(range(len(block_bits)), key=lambda i: -block_bits[i])
-    offsets, pos = [0] * len(block_bits), 0
+    cap = 1 << max([cap_bits] + list(block_bits))
+    trees, placed, pos = [], [], 0
     for i in order:
-        offsets[i] = pos
-        pos += 1 << block_bits[i]
-    n = max(1, (pos - 1).bit_length())
-    return n, offsets
+        size = 1 << block_bits[i]
+        if pos + size > cap:
+            trees.append((max(1, (pos - 1).bit_length()), placed))
+            placed, pos = [], 0
+        placed.append((i, pos))
+        pos += size
+    trees.append((max(1, (pos - 1).bit_length()), placed))
+    return trees
 
 
 def block_weight(z, n: int, bits: int, offset: int) -> int:
@@ -113,27 +127,34 @@ def next_claims(ch, mu: int, vals):
     return ch.lin([((1 - mu) % P, p0), (mu, p1)]), ch.lin([((1 - mu) % P, q0), (mu, q1)])
 
 
-def verify_fraction_tree(ch, label: bytes, n_vars: int):
-    """Verify that the tree of fractions over 2^n_vars leaves has root numerator 0.
-    Returns (z, P_leaf, Q_leaf): a random leaf point and the claims on the leaf
-    numerators and denominators there, for the caller to check."""
+def verify_fraction_tree(ch, label: bytes, n_vars: int, send_root: bool = False):
+    """Verify a tree of fractions over 2^n_vars leaves: that its root numerator is 0, or
+    with ``send_root``, that its root is the pair (P, Q) the prover sends first. Returns
+    (z, P_leaf, Q_leaf, root): a random leaf point, the claims on the leaf numerators and
+    denominators there (for the caller to check) and the sent root (or None)."""
     if not 1 <= n_vars <= MAX_TREE_VARS:
         raise LogupError(f"{_name(label)}: unsupported tree of 2^{n_vars} leaves")
     ch.t.absorb_bytes(b"logup/tree", label + b"/" + str(n_vars).encode())
-    vals = ch.recv(label + b"/layer1", 4)
-    prods = ch.recv(label + b"/layer1/products", 2)
-    close_layer(ch, label + b"/layer1", 1, None, 0, vals, prods, root=True)
-    (mu,) = ch.t.challenge_scalars(label + b"/mu1", 1)
-    point = [mu]
-    pc, qc = next_claims(ch, mu, vals)
-    for j in range(1, n_vars):
+    root = ch.recv(label + b"/root", 2) if send_root else None
+    if root is None:
+        vals = ch.recv(label + b"/layer1", 4)
+        prods = ch.recv(label + b"/layer1/products", 2)
+        close_layer(ch, label + b"/layer1", 1, None, 0, vals, prods, root=True)
+        (mu,) = ch.t.challenge_scalars(label + b"/mu1", 1)
+        point, start = [mu], 1
+        pc, qc = next_claims(ch, mu, vals)
+    else:
+        point, start = [], 0
+        pc, qc = root
+    for j in range(start, n_vars):
         lab = label + b"/layer" + str(j + 1).encode()
         (lam,) = ch.t.challenge_scalars(lab + b"/lambda", 1)
-        r2, final = ch.sumcheck(ch.lin([(1, pc), (lam, qc)]), j, 3)
+        claim = ch.lin([(1, pc), (lam, qc)])
+        r2, final = ch.sumcheck(claim, j, 3) if j else ((), claim)
         vals = ch.recv(lab, 4)
         prods = ch.recv(lab + b"/products", 3)
         close_layer(ch, lab, eq_eval(point, list(r2)), final, lam, vals, prods)
         (mu,) = ch.t.challenge_scalars(lab + b"/mu", 1)
         point = [mu] + list(r2)
         pc, qc = next_claims(ch, mu, vals)
-    return point, pc, qc
+    return point, pc, qc, root

@@ -82,8 +82,8 @@ def test_method_parameters_are_part_of_the_statement(registered):
     header, body = unpack(proof)
     assert header["method_params"] == {"frozen_layers": 2}
     assert verify(proof).method == NAME
-    c1, c2 = (circuit_for(cfg.for_data(run2.data), 2, 50, method=NAME, method_params={"frozen_layers": k})
-              for k in (1, 2))
+    c1, c2 = (circuit_for(cfg.for_data(run2.data), 2, 50, method=NAME, method_params={"frozen_layers": k},
+                          range_strategy=header["range"]) for k in (1, 2))
     assert c1.digest() != c2.digest() and header["circuit_digest"] == c2.digest()
     for bad in ({"frozen_layers": 1}, {}, {"frozen_layers": 3}, {"frozen_layers": 2, "x": 1}):
         with pytest.raises(VerificationError):

@@ -218,6 +218,30 @@ class WitnessError(ValueError):
         super().__init__(f"the trace violates {len(failures)} circuit relation entries:\n  {shown}{more}")
 
 
+_COMMITTED: dict = {}      # (values digest, col bits, blinds digest) -> Opening, newest last
+_COMMITTED_MAX = 64
+
+
+def _cached_commit(values, col_bits: int, blinds, rng, threads, msm) -> hyrax.Opening:
+    """hyrax.commit of a statement tensor, remembered for this process: a chained proof's
+    initial commitment is its predecessor's final one (same values, same blinds), so
+    `zkdl train` and `zkdl prove` commit each state once. Fresh blinds are drawn as usual;
+    the result is then stored under them."""
+    import hashlib
+    data = np.ascontiguousarray(values, dtype=np.int64)
+    digest = hashlib.sha256(data.tobytes()).digest()
+
+    def key_of(bl):
+        return digest, col_bits, hashlib.sha256(b"".join(int(b).to_bytes(32, "little") for b in bl)).digest()
+    if blinds is not None and key_of(blinds) in _COMMITTED:
+        return _COMMITTED[key_of(blinds)]
+    _, op = hyrax.commit(data, col_bits, blinds=blinds, rng=rng, threads=threads, backend=msm)
+    _COMMITTED[key_of(op.blinds)] = op
+    while len(_COMMITTED) > _COMMITTED_MAX:
+        _COMMITTED.pop(next(iter(_COMMITTED)))
+    return op
+
+
 def _statement_openings(circuit, tables, secrets, rng, threads, msm, public: dict) -> dict:
     """Per-instance openings of the statement tensors by role (``dataset``, ``initial``,
     ``final``: lists of ((base, layer), opening) in body order), committed from the
@@ -238,8 +262,7 @@ def _statement_openings(circuit, tables, secrets, rng, threads, msm, public: dic
             t, i = index[(base, layer)]
             blinds = given[k] if given is not None else (
                 [0] * (1 << (n - default_col_bits(n))) if public.get(role) else None)
-            _, op = hyrax.commit(tables[t.name][i].reshape(-1), default_col_bits(n), blinds=blinds, rng=rng,
-                                 threads=threads, backend=msm)
+            op = _cached_commit(tables[t.name][i].reshape(-1), default_col_bits(n), blinds, rng, threads, msm)
             ops.append(((base, layer), op))
         out[role] = ops
     return out

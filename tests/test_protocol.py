@@ -282,3 +282,13 @@ def test_hostile_config_rejected(honest, edit):
     edit(header)
     with pytest.raises(VerificationError):
         verify(pack(header, body))
+
+
+def test_statement_commitments_are_remembered_by_values_and_blinds():
+    """A chained proof's initial commitment is its predecessor's final one: committed once."""
+    from zkdl.prover.aggregate import _cached_commit
+    vals = np.arange(16, dtype=np.int64) - 5
+    a = _cached_commit(vals, 2, None, random.Random(1), None, None)        # fresh blinds
+    b = _cached_commit(vals.copy(), 2, list(a.blinds), None, None, None)   # same values and blinds: reused
+    c = _cached_commit(vals + 1, 2, list(a.blinds), None, None, None)      # other values: committed anew
+    assert b is a and c is not a and c.commitment.to_bytes() != a.commitment.to_bytes()

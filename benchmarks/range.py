@@ -9,8 +9,9 @@ untimed proof of step 0 in the same process, as `zkdl train` proves (so no W[t0]
 range checks, and W[t0]'s commitment is the first proof's), 8 layers, batch 64,
 synthetic data, measured in its own subprocess (peak RSS is its own, both proofs
 included); the two strategies of one configuration run one after the other. Columns: committed witness values per step, prover
-s/step with its breakdown (commitment MSMs, lookups = the GKR trees of fractions,
-other reductions, openings), verifier s, proof KiB, peak RSS.
+s/step with its breakdown (commitment MSMs of the witness and of the statement: the final state, the initial one and the dataset being the chain predecessor's, lookups
+= the GKR trees of fractions, other reductions, openings, the witness check), verifier s,
+proof KiB, peak RSS.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def measure(width, batch, T, zk, paper, strategy, timeout):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-HEAD = ("| width | T | range | committed M/step | prove s/step | commit | lookups | other reductions | openings | "
-        "verify s | proof KiB | peak RSS MB |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEAD = ("| width | T | range | committed M/step | prove s/step | commit | commit statement | lookups | "
+        "other reductions | openings | witness check | verify s | proof KiB | peak RSS MB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def row(r) -> str:
@@ -75,10 +77,12 @@ def row(r) -> str:
         return f"| {r['width']} | {r['T']} | {r['range']} | failed: {r['error']} |"
     T, tm = r["T"], r["timings"]
     commit, look, opening = tm.get("commit", 0.0), tm.get("fraction_tree", 0.0), tm.get("open", 0.0)
-    other = sum(v for k, v in tm.items() if k not in ("commit", "open", "fraction_tree"))
+    final, check = tm.get("commit_statement", 0.0), tm.get("witness_check", 0.0)
+    other = sum(v for k, v in tm.items() if k not in ("commit", "open", "fraction_tree", "commit_statement",
+                                                      "witness_check"))
     return (f"| {r['width']} | {T} | {r['range']} | {r['committed'] / T / 1e6:.3f} | {r['prove'] / T:.2f} | "
-            f"{commit / T:.2f} | {look / T:.2f} | {other / T:.2f} | {opening / T:.2f} | {r['verify']:.2f} | "
-            f"{r['bytes'] / 1024:.0f} | {r['rss_mb']:.0f} |")
+            f"{commit / T:.2f} | {final / T:.2f} | {look / T:.2f} | {other / T:.2f} | {opening / T:.2f} | "
+            f"{check / T:.2f} | {r['verify']:.2f} | {r['bytes'] / 1024:.0f} | {r['rss_mb']:.0f} |")
 
 
 def main():
@@ -93,7 +97,7 @@ def main():
     args = ap.parse_args()
     ints = lambda spec: [int(x) for x in spec.split(",") if x]  # noqa: E731
     widths = [0] if args.paper else ints(args.widths)
-    print(f"Range strategies ({'plain' if args.plain else 'ZK'}, 8 layers, batch {args.batch}, mid-chain proofs)")
+    print(f"Range strategies ({'plain' if args.plain else 'ZK'}, 8 layers, batch {args.batch}, second proof of a chain)")
     print(HEAD, flush=True)
     for w in widths:
         for T in ints(args.Ts):

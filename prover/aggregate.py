@@ -337,12 +337,15 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss,
                           getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None), range_strategy)
     report = progress or (lambda *_: None)
+    started = {}     # seconds of the steps outside the schedule, for ``timings``
+    clock = time.perf_counter()
     if check_witness:
         from zkdl.circuits.check import check_witness as check
         report("check", f"witness of steps {t0}..{t0 + T - 1}")
         failures = check(circuit, run, steps=(t0, T))
         if failures:
             raise WitnessError(failures)
+    started["witness_check"] = time.perf_counter() - clock
     secrets = dict(secrets or {})
     report("witness", f"steps {t0}..{t0 + T - 1}")
     traces = run.window(t0, T)
@@ -357,8 +360,10 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
 
     report("commit", "statement")
     msm = getattr(be, "msm_backend", None)  # the GPU's MSM for row commitments (cuda backend)
+    clock = time.perf_counter()
     stmt = _statement_openings(circuit, tables, secrets, rng, threads, msm,
                                {"dataset": public_data, "initial": public_init})
+    started["commit_statement"] = time.perf_counter() - clock
     ops = {role: [op for _, op in entries] for role, entries in stmt.items()}
     outputs = _public_outputs(circuit, tables)
     if tamper:
@@ -403,6 +408,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     run_circuit(ctx, circuit, public_inputs(circuit, t0, T, n_samples, header["statement"]))
     if timings is not None:
         timings.update(ctx.timings)
+        timings.update(started)
     body = writer.getvalue()
     header["sizes"] = expected_sizes(circuit, len(body))  # checked exactly by the verifier (one encoding)
     out_secrets = {role: [op.blinds for op in ops[role]] for role in ("dataset", "initial", "final")}

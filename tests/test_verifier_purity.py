@@ -9,7 +9,8 @@ import sys
 VERIFIER_SIDE = ["zkdl", "zkdl.errors", "zkdl.field", "zkdl.poly", "zkdl.transcript",
                  "zkdl.encoding", "zkdl.sumcheck", "zkdl.claims", "zkdl.reductions", "zkdl.prooffile",
                  "zkdl.curve", "zkdl.hyrax", "zkdl.sigma", "zkdl.config", "zkdl.schedule",
-                 "zkdl.circuits.ir", "zkdl.circuits.builder", "zkdl.verifier", "zkdl.verifier.limits",
+                 "zkdl.circuits.ir", "zkdl.circuits.builder", "zkdl.circuits.lookup", "zkdl.logup",
+                 "zkdl.verifier", "zkdl.verifier.limits",
                  "zkdl.verifier.compile", "zkdl.verifier.verify", "zkdl.audit", "zkdl.report",
                  "zkdl.verify_pool", "zkdl._verify_worker"]
 FORBIDDEN_PREFIXES = ["numba", "cupy", "zkdl.prover", "zkdl.tracer", "zkdl.field.vector",

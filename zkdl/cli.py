@@ -381,6 +381,7 @@ def inspect(file, as_json):
         echo("mode          zero-knowledge")
     else:
         echo(f"mode          unknown (zk = {zk!r})")
+    echo(f"range checks  {header.get('range')}")
     cfg = header.get("config")
     if isinstance(cfg, dict):
         try:

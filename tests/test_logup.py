@@ -97,6 +97,12 @@ def test_tree_proof_ends_in_the_leaves_mle(zk, be_name):
 
 
 @pytest.mark.parametrize("zk", [False, True], ids=["plain", "zk"])
+def test_tree_proofs_of_reference_and_cpu_backends_are_byte_identical(zk):
+    p, q = _leaves(random.Random(9), 7)
+    assert _prove_tree(p, q, zk, "reference")[0] == _prove_tree(p, q, zk, "cpu")[0]
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["plain", "zk"])
 def test_tree_with_nonzero_sum_is_rejected(zk):
     p, q = _leaves(random.Random(4), 6, balanced=False)
     body, _ = _prove_tree(p, q, zk)

@@ -119,7 +119,7 @@ def test_proof_eta_leaves_out_the_compiling_first_proof():
 def test_train_prints_compile_notice_once(tmp_path, monkeypatch):
     monkeypatch.setattr(rundir, "_PROVED_IN_PROCESS", False)
     monkeypatch.setattr(rundir, "_kernel_cache_warm", lambda: False)
-    res = invoke("train", "--out", tmp_path / "a", "--steps", 3, *SMALL)
+    res = invoke("train", "--out", tmp_path / "a", "--steps", 3, *SMALL, "--range", "bits")  # (the quicker here)
     assert res.exit_code == 0, output(res)
     lines = res.stderr.splitlines()
     notice = [i for i, line in enumerate(lines) if "compiling kernels (first run only" in line]
@@ -129,7 +129,7 @@ def test_train_prints_compile_notice_once(tmp_path, monkeypatch):
     assert "proof 2/3 (steps 1..1): proving" in lines  # the only duration so far includes the compile time
     assert any(line.startswith("proof 3/3 (steps 2..2): proving, ETA ") for line in lines)
     # a later proof of the same process: no notice, and the first proof's duration counts
-    res = invoke("train", "--out", tmp_path / "b", "--steps", 2, *SMALL)
+    res = invoke("train", "--out", tmp_path / "b", "--steps", 2, *SMALL, "--range", "bits")
     assert res.exit_code == 0, output(res)
     assert "kernels" not in res.stderr
     assert any(line.startswith("proof 2/2 (steps 1..1): proving, ETA ") for line in res.stderr.splitlines())

@@ -472,6 +472,8 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
                "batch_size": config.batch_size, "layers": config.layers,
                "schedule": {"version": 1, "batch_seed": config.batch_seed},
                "statement": _statement_spec(m), "method_params": dict(m.params)}
+    if range_strategy == "logup":
+        options["limb_bits"] = _limb_bits(m, config, options)
     b = CircuitBuilder(config, steps, options)
     m.build(b)
     if range_strategy == "logup":
@@ -480,6 +482,27 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     c = b.circuit(m.name)
     _check_statement(c)
     return c
+
+
+def _limb_bits(m: Method, config, options: dict) -> int:
+    """16-bit limbs, or 8-bit ones when one step of the circuit has fewer than SMALL_BELOW
+    lookups of 16-bit limbs (then the 2^16-entry table would cost more than the lookups).
+    Decided on the one-step circuit, so that every window length of a config agrees (the
+    verifier bounds a proof by its one-step circuit); an unknown dataset size counts as the
+    batch."""
+    from zkdl.circuits.lookup import LIMB_BITS, SMALL_BELOW, SMALL_LIMB_BITS, lookup_blocks
+    trial = CircuitBuilder(config, 1, {**options, "limb_bits": LIMB_BITS,
+                                           "n_samples": options["n_samples"] or config.batch_size})
+    m.build(trial)
+    count = 0
+    for blocks in lookup_blocks(trial.relations()).values():
+        for blk in blocks:
+            t = trial.tensor(blk.layout)
+            n = next_pow2(len(t.instances))
+            for s in t.shape:
+                n *= next_pow2(s)
+            count += n
+    return LIMB_BITS if count >= SMALL_BELOW else SMALL_LIMB_BITS
 
 
 def _statement_spec(m: Method) -> dict:

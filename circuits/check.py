@@ -22,7 +22,7 @@ import numpy as np
 
 from zkdl.circuits.gadgets import selection_indices
 from zkdl.circuits.ir import Circuit, CircuitError, Relation, Tensor
-from zkdl.circuits.lookup import LIMB_BITS, limb_widths, lookup_blocks
+from zkdl.circuits.lookup import limb_widths, lookup_blocks
 
 __all__ = ["Failure", "check_witness", "witness"]
 
@@ -137,9 +137,11 @@ class _Assignment:
             return self._multiplicities(t)[None]
         if isinstance(t.source, str) and t.source.startswith("limb."):   # limb k of value + offset
             k = int(t.source.split(".")[1])
-            u = self._shifted(t.bit_of) >> (LIMB_BITS * k)
-            top = k == len(limb_widths(self._range_of(t.bit_of).params["n"])) - 1
-            return np.asarray(u if top else u & ((1 << LIMB_BITS) - 1), dtype=np.int64)
+            params = self._range_of(t.bit_of).params
+            lb = params["limb_bits"]
+            u = self._shifted(t.bit_of) >> (lb * k)
+            top = k == len(limb_widths(params["n"], lb)) - 1
+            return np.asarray(u if top else u & ((1 << lb) - 1), dtype=np.int64)
         if t.bit_of is not None:             # bits of value + offset, padding included (int8)
             u = self._shifted(t.bit_of)
             bits = np.zeros((t.stack, *pad), dtype=np.int8)

@@ -61,12 +61,13 @@ def _range_relations(b: CircuitBuilder, base: str, layers, shape, n: int, offset
                    {"n": n, "offset": offset, "strategy": "bits"})
     elif b.range_strategy == "logup":
         ops = [Op("value", base, steps=step_fn)]
-        for k, w in enumerate(limb_widths(n)[1:], 1):   # the lowest limb is derived (circuits.lookup)
+        lb = b.options.get("limb_bits", LIMB_BITS)
+        for k, w in enumerate(limb_widths(n, lb)[1:], 1):   # the lowest limb is derived (circuits.lookup)
             b.stacks(f"{base}.limb{k}", layers, shape, kind="committed", scope=scope, steps=steps, role=role,
                      lo=0, hi=(1 << w) - 1, nbits=w, bit_of=base, source=f"limb.{k}")
             ops.append(Op("limb", f"{base}.limb{k}", steps=step_fn))
         b.relation(f"range:{base}", "range", insts, ops,
-                   {"n": n, "offset": offset, "strategy": "logup", "limb_bits": LIMB_BITS})
+                   {"n": n, "offset": offset, "strategy": "logup", "limb_bits": lb})
     else:
         raise CircuitError(f"unknown range strategy {b.range_strategy!r}")
 

@@ -1,7 +1,9 @@
 """What the ``logup`` range strategy looks up (pure Python, verifier-safe).
 
 A range relation with strategy ``logup`` (:func:`zkdl.circuits.gadgets.range_value`)
-checks ``x = value + offset`` in ``[0, 2^n)`` by 16-bit limbs: ``x = sum_k 2^(16 k) limb_k``
+checks ``x = value + offset`` in ``[0, 2^n)`` by 16-bit limbs (8-bit limbs in a circuit
+with fewer than 2^17 lookups of 16-bit limbs, where the 2^16-entry table would cost more
+than the lookups: the circuit option ``limb_bits``): ``x = sum_k 2^(16 k) limb_k``
 with limb_k in ``[0, 2^16)`` for k below the top and the top limb in ``[0, 2^w)``,
 w = n - 16 (L - 1) for L = ceil(n / 16) limbs. The limbs above the lowest are committed
 tensors (``base.limb1``, ...); the lowest is derived, ``x - sum_{k>=1} 2^(16 k) limb_k``, so
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 
 __all__ = ["LIMB_BITS", "LookupBlock", "limb_widths", "lookup_blocks"]
 
-LIMB_BITS = 16
+LIMB_BITS = 16        # the limb width of circuits with many lookups
+SMALL_LIMB_BITS = 8   # ... and of circuits with fewer than SMALL_BELOW lookups (16-bit limbs)
+SMALL_BELOW = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,10 @@ class LookupBlock:
         return self.terms[0][1]
 
 
-def limb_widths(n: int) -> list[int]:
+def limb_widths(n: int, limb_bits: int = LIMB_BITS) -> list[int]:
     """Bit widths of the limbs of an n-bit range, lowest first (16, ..., 16, top)."""
-    full, top = divmod(n, LIMB_BITS)
-    return [LIMB_BITS] * full + ([top] if top else [])
+    full, top = divmod(n, limb_bits)
+    return [limb_bits] * full + ([top] if top else [])
 
 
 def lookup_blocks(relations) -> dict[int, list[LookupBlock]]:
@@ -52,9 +56,10 @@ def lookup_blocks(relations) -> dict[int, list[LookupBlock]]:
             continue
         value = r.operand("value").tensor
         limbs = [o.tensor for o in r.operands_with("limb")]
-        widths = limb_widths(r.params["n"])
+        lb = r.params["limb_bits"]
+        widths = limb_widths(r.params["n"], lb)
         off = r.params["offset"]
-        low = ((1, value),) + tuple((-(1 << (LIMB_BITS * k)), name) for k, name in enumerate(limbs, 1))
+        low = ((1, value),) + tuple((-(1 << (lb * k)), name) for k, name in enumerate(limbs, 1))
         out.setdefault(widths[0], []).append(LookupBlock(r.name, 0, low, off, widths[0]))
         for k, name in enumerate(limbs, 1):
             out.setdefault(widths[k], []).append(LookupBlock(r.name, k, ((1, name),), 0, widths[k]))

@@ -336,7 +336,9 @@ def test_summary_and_families():
 
 
 def test_logup_commits_only_what_cannot_be_derived():
-    c = build_circuit(_cfg(), steps=1, range_strategy="logup")
+    c = build_circuit(TrainConfig(width=(256, 256), batch_size=64, n_features=16, n_classes=4), steps=1,
+                      range_strategy="logup")     # 16-bit limbs (enough lookups)
+    assert c.options["limb_bits"] == 16
     assert not any(t.base.endswith(".bits") for t in c.tensors)
     assert c.tensor("dW[1]").kind == "committed" and c.tensor("U[1]").kind == "committed"
     for rem, definer in (("remZ[1]", "forward"), ("remW[1]", "update"), ("remGA[1]", "backward")):

@@ -179,18 +179,33 @@ def test_logup_proof_verifies(run, zk):
 def test_logup_proof_with_several_trees_per_table(run, zk, monkeypatch):
     """Trees of at most 2^10 leaves: every table's lookups span several trees whose roots a
     last tree sums; a wrong multiplicity is still rejected."""
-    monkeypatch.setattr(L, "TREE_CAP_BITS", 10)
+    monkeypatch.setattr(L, "TREE_CAP_BITS", 6)
     c = circuit_for(run.config, 2, run.data.n_samples, range_strategy="logup")
-    blocks = [c.tensor(b.layout).num_vars for b in L_blocks(c)[16]] + [16]
-    assert len(forest_layout(blocks, 10)) > 1
+    lb = c.options["limb_bits"]
+    blocks = [c.tensor(b.layout).num_vars for b in L_blocks(c)[lb]] + [lb]
+    assert len(forest_layout(blocks, 6)) > 1
     assert verify(prove(run, zk=zk)).T == 2
 
     def tamper(stage, obj):
         if stage == "tables":
-            m = obj["logup.m16[0]"].copy()
+            m = obj[f"logup.m{lb}[0]"].copy()
             m[0, 3] += 1
-            obj["logup.m16[0]"] = m
+            obj[f"logup.m{lb}[0]"] = m
     _bad(run, tamper, zk=zk)
+
+
+def test_limb_width_follows_the_circuit_size():
+    """8-bit limbs below 2^17 lookups per step (the 2^16-entry table would cost more than
+    the lookups), 16-bit ones above; the choice is the same for every window length."""
+    import dataclasses
+    from zkdl.config import TrainConfig
+    small = dataclasses.replace(TrainConfig(width=8, layers=3, batch_size=4), n_features=4, n_classes=2)
+    big = dataclasses.replace(TrainConfig(width=64, batch_size=64), n_features=16, n_classes=4)
+    for cfg, lb, widths in ((small, 8, {1, 7, 8}), (big, 16, {9, 15, 16})):
+        for T in (1, 3):
+            c = circuit_for(cfg, T, 64, range_strategy="logup")
+            assert c.options["limb_bits"] == lb
+            assert {r.params["table_bits"] for r in c.relations_of("lookup")} == widths
 
 
 def L_blocks(c):
@@ -264,14 +279,15 @@ def test_limb_recomposition_off_by_one_is_rejected(run, delta):
 @pytest.mark.parametrize("change", [(5, 1, None), (5, 1, 6)], ids=["one-more", "moved"])
 def test_wrong_multiplicity_is_rejected(run, change):
     j, d, k = change
+    name = f"logup.m{circuit_for(run.config, 2, run.data.n_samples, range_strategy='logup').options['limb_bits']}[0]"
 
     def tamper(stage, obj):
         if stage == "tables":
-            m = obj["logup.m16[0]"].copy()
+            m = obj[name].copy()
             m[0, j] += d
             if k is not None:
                 m[0, k] -= d
-            obj["logup.m16[0]"] = m
+            obj[name] = m
     _bad(run, tamper, zk=False)
 
 

@@ -36,9 +36,9 @@ def run_lookups(ctx, c: Circuit, claims) -> None:
             (vo,) = _identity(c, r, "value")
             _identity(c, r, "limb", c.tensor(vo.tensor))
     (alpha,) = ctx.challenge("logup/alpha", 1)
+    check_alpha(alpha, max(r.params["table_bits"] for r in tables))   # every table is a prefix [0, 2^w)
     for r in tables:
         w = r.params["table_bits"]
-        check_alpha(alpha, w)
         mult = c.tensor(_identity(c, r, "mult")[0].tensor)
         if stack_shape(mult) != (1, 1 << w) or w not in blocks:
             raise ProtocolBug(f"relation {r.name}: a table of 2^{w} multiplicities with lookups of width {w}")

@@ -14,7 +14,7 @@ from zkdl.verifier.verify import verify
 
 @pytest.mark.parametrize("kw,t0,T,strategy", [
     (dict(width=(6, 5), batch_size=3), 1, 2, "bits"),
-    (dict(width=4, layers=4, batch_size=2), 0, 4, "bits"),
+    pytest.param(dict(width=4, layers=4, batch_size=2), 0, 4, "bits", marks=pytest.mark.slow),  # -m slow
 ])   # logup: its trees on both backends, byte for byte, in tests/test_logup.py
 def test_reference_and_cpu_proofs_are_byte_identical(kw, t0, T, strategy):
     run = zkdl.train(TrainConfig(lr_shift=9, **kw), D.synthetic(n_samples=32, n_features=3, n_classes=3),

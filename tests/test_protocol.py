@@ -82,6 +82,7 @@ def test_chained_windows(run):
         verify(second, expect_initial=s1.initial_weights_digest)
 
 
+@pytest.mark.slow   # (run with -m slow) the default suite has tests/test_zk_hiding.py's two-proofs check
 def test_fresh_blinds_hide(run):
     """Without an injected rng, proving twice gives different commitments."""
     a, _ = prove_window(run, 1, 1)

@@ -98,6 +98,20 @@ def test_sumcheck_proofs_identical(gpu, cpu, k, eq):
     assert out[0] == out[1]
 
 
+def test_sum_of_products_sumcheck_identical(gpu, cpu):
+    """The LogUp-GKR layer sumcheck: two product terms and eq (zkdl.prover.logup)."""
+    rng = np.random.default_rng(936)
+    n = 1 << 16
+    tabs = [rng.integers(-(1 << 20), 1 << 20, size=n) for _ in range(4)]
+    point = [int(x) for x in rng.integers(0, 1 << 63, size=16)]
+    out = []
+    for be in (cpu, gpu):
+        t = Transcript(b"gpu-parity")
+        res = be.sumcheck(t, tabs, eq_point=point, terms=[(1, [0, 1]), (3, [2, 3])])
+        out.append((res.proof.to_bytes(), res.point, res.table_evals, t.challenge_scalar(b"after")))
+    assert out[0] == out[1]
+
+
 @pytest.mark.parametrize("shape,lo,hi", [((64, 64), -(1 << 15), 1 << 15), ((256, 1024), -300, 300),
                                          ((16, 32), 0, 1 << 31)])
 def test_row_commitments_identical(gpu, shape, lo, hi):
@@ -122,16 +136,19 @@ def test_msm_16bit_matches_arkworks(gpu):
     assert gpu.commit_rows_small(u) == ref
 
 
-@pytest.mark.parametrize("kw,t0,T,zk", [
-    (dict(width=(6, 5), batch_size=3), 1, 2, True),
-    (dict(width=4, layers=4, batch_size=2), 0, 4, True),
-    (dict(width=16, batch_size=8), 1, 1, False),
+@pytest.mark.parametrize("kw,t0,T,zk,strategy", [
+    (dict(width=(6, 5), batch_size=3), 1, 2, True, "logup"),
+    (dict(width=(6, 5), batch_size=3), 1, 2, True, "bits"),
+    (dict(width=4, layers=4, batch_size=2), 0, 4, True, "logup"),
+    (dict(width=16, batch_size=8), 1, 1, False, "logup"),
+    (dict(width=256, layers=3, batch_size=16), 1, 1, False, "logup"),   # 16-bit limbs
 ])
-def test_proofs_byte_identical_to_cpu(gpu, kw, t0, T, zk):
+def test_proofs_byte_identical_to_cpu(gpu, kw, t0, T, zk, strategy):
     from zkdl.prover.aggregate import prove_window
     from zkdl.verifier.verify import verify
     run = zkdl.train(TrainConfig(lr_shift=9, **kw), D.synthetic(n_samples=32, n_features=3, n_classes=3),
                      steps=t0 + T, keep_in_memory=True)
-    proofs = {be: prove_window(run, t0, T, rng=random.Random(7), backend=be, zk=zk)[0] for be in ("cpu", "cuda")}
+    proofs = {be: prove_window(run, t0, T, rng=random.Random(7), backend=be, zk=zk, range_strategy=strategy)[0]
+              for be in ("cpu", "cuda")}
     assert proofs["cuda"] == proofs["cpu"]
     assert verify(proofs["cuda"]).T == T

@@ -371,3 +371,15 @@ def test_range_option_on_the_command_line(tmp_path):
     assert res.exit_code == 2 and "Traceback" not in output(res)
     res = invoke("train", "--out", out, "--resume", "--range", "logup", "-q")
     assert res.exit_code == 2 and "range bits (given logup)" in output(res), output(res)
+
+
+def test_every_region_of_a_logup_body_is_checked(run):
+    """Flipped bits anywhere in a logup proof's body (the trees included) are rejected."""
+    from zkdl.prooffile import pack, unpack
+    header, body = unpack(prove(run, zk=False))
+    rng = random.Random(SEED)
+    for off in sorted({0, len(body) - 1} | {rng.randrange(len(body)) for _ in range(10)}):
+        bad = bytearray(body)
+        bad[off] ^= 1 << rng.randrange(8)
+        with pytest.raises(VerificationError):
+            verify(pack(header, bytes(bad)))

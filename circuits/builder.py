@@ -141,6 +141,16 @@ class CircuitBuilder:
     def tensor(self, name: str) -> _MutTensor:
         return self._tensors[name]
 
+    def padded_entries(self, name: str) -> int | None:
+        """Entries of stack ``name`` with every axis padded (None: a size not known yet)."""
+        m = self._tensors[name]
+        if any(s is None for s in m.shape):
+            return None
+        n = next_pow2(len(m.instances))
+        for s in m.shape:
+            n *= next_pow2(s)
+        return n
+
     def bound(self, name: str) -> tuple[int, int]:
         m = self._tensors[name]
         if m.lo is None or m.hi is None:
@@ -494,14 +504,8 @@ def _limb_bits(m: Method, config, options: dict) -> int:
     trial = CircuitBuilder(config, 1, {**options, "limb_bits": LIMB_BITS,
                                            "n_samples": options["n_samples"] or config.batch_size})
     m.build(trial)
-    count = 0
-    for blocks in lookup_blocks(trial.relations()).values():
-        for blk in blocks:
-            t = trial.tensor(blk.layout)
-            n = next_pow2(len(t.instances))
-            for s in t.shape:
-                n *= next_pow2(s)
-            count += n
+    count = sum(trial.padded_entries(blk.layout) for blocks in lookup_blocks(trial.relations()).values()
+                for blk in blocks)
     return LIMB_BITS if count >= SMALL_BELOW else SMALL_LIMB_BITS
 
 

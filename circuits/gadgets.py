@@ -102,21 +102,11 @@ def lookup_tables(b: CircuitBuilder) -> None:
     from zkdl.circuits.lookup import lookup_blocks
     blocks = lookup_blocks(b.relations())
     for w in sorted(blocks):
-        sizes = [_entries(b.tensor(blk.layout)) for blk in blocks[w]]
+        sizes = [b.padded_entries(blk.layout) for blk in blocks[w]]
         count = None if None in sizes else sum(sizes)       # None: the dataset size is not known yet
         b.stacks(f"logup.m{w}", [0], lambda l: (1 << w,), kind="committed", scope="proof", steps=[0],
                  lo=0, hi=(1 << 62) if count is None else count, source="lookup.multiplicity")
         b.relation(f"lookup:T{w}", "lookup", [(0, 0)], [Op("mult", f"logup.m{w}")], {"table_bits": w})
-
-
-def _entries(t) -> int:
-    """Padded entries of a builder stack."""
-    n = next_pow2(len(t.instances))
-    for s in t.shape:
-        if s is None:
-            return None
-        n *= next_pow2(s)
-    return n
 
 
 def zkrelu_forward(b: CircuitBuilder, layers, shape, Q: int) -> None:

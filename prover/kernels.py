@@ -51,55 +51,13 @@ def k_fold_stack(tabs, s, out, lo, hi):
 
 
 @njit(nogil=True, cache=True)
-def k_round_evals(tabs, deg, lo, hi):
-    """Per-limb lazy sums, for t = 0, 2, 3, ..., deg, of prod_j (lo_j + t (hi_j - lo_j))
-    over pairs i in [lo, hi). Returns uint64 (deg + 1, 8) with row 1 left zero: the
-    caller derives g(1) = claim - g(0) and reduces mod P."""
-    k = tabs.shape[0]
-    h = tabs.shape[2] // 2
-    acc = np.zeros((deg + 1, 8), np.uint64)
-    cur = np.empty((k, 8, BLK), np.uint32)
-    dif = np.empty((k, 8, BLK), np.uint32)
-    prod = np.empty((8, BLK), np.uint32)
-    for st in range(lo, hi, BLK):
-        m = min(BLK, hi - st)
-        for j in range(k):
-            t = tabs[j]
-            c = cur[j]
-            d = dif[j]
-            for i in range(m):
-                x = load(t, st + i)
-                store(c, i, x)
-                store(d, i, sub_mod(load(t, st + i + h), x))
-        for tt in range(deg + 1):
-            if tt > 0:
-                for j in range(k):
-                    c = cur[j]
-                    d = dif[j]
-                    for i in range(m):
-                        store(c, i, add_mod(load(c, i), load(d, i)))
-            if tt == 1:
-                continue
-            c0 = cur[0]
-            for i in range(m):
-                store(prod, i, load(c0, i))
-            for j in range(1, k):
-                c = cur[j]
-                for i in range(m):
-                    store(prod, i, mont_mul(load(prod, i), load(c, i)))
-            for limb in range(8):
-                s = ZERO
-                for i in range(m):
-                    s += U(prod[limb, i])
-                acc[tt, limb] += s
-    return acc
-
-
-@njit(nogil=True, cache=True)
 def k_round_evals_terms(tabs, deg, idx, lens, with1, lo, hi):
-    """:func:`k_round_evals` for a sum of products: term u multiplies the tables
-    ``idx[u, :lens[u]]``. Returns uint64 (terms, deg + 1, 8); row 1 of each term is left
-    zero unless ``with1`` (the first round, before any running claim is known)."""
+    """Per-limb lazy sums, for t = 0, 2, 3, ..., deg, of sum_u prod_{j in term u}
+    (lo_j + t (hi_j - lo_j)) over pairs i in [lo, hi), one row per term u (the tables
+    ``idx[u, :lens[u]]``; a plain product sumcheck is one term of every table). Returns
+    uint64 (terms, deg + 1, 8); row 1 of each term is left zero unless ``with1`` (then the
+    caller has no running claim to derive g(1) = claim - g(0) from) and is reduced mod P
+    by the caller."""
     k = tabs.shape[0]
     h = tabs.shape[2] // 2
     nt = idx.shape[0]

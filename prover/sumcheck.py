@@ -47,17 +47,7 @@ class SumcheckProverResult:
 
 def _round_evals(stack: np.ndarray, deg: int, claim: int, threads) -> list[int]:
     """g(0..deg) of the current round; g(1) = claim - g(0) saves one product per pair."""
-    h = stack.shape[2] // 2
-    parts = chunks(h, threads)
-    if len(parts) == 1:
-        accs = [PK.k_round_evals(stack, deg, 0, h)]
-    else:
-        accs = [f.result() for f in [_executor().submit(PK.k_round_evals, stack, deg, lo, hi)
-                                     for lo, hi in parts]]
-    total = np.sum(np.stack(accs).astype(object), axis=0)
-    evals = [limb_sums_to_int(total[t]) for t in range(deg + 1)]
-    evals[1] = (claim - evals[0]) % P
-    return evals
+    return _round_evals_terms(stack, deg, [range(stack.shape[0])], [claim], threads)[0]
 
 
 def _round_evals_terms(stack: np.ndarray, deg: int, idx, claims, threads) -> list[list[int]]:

@@ -356,10 +356,21 @@ class Method:
     #: The statement: base names of the committed statement tensors, by role. ``dataset``:
     #: the committed data (the same commitments in every proof of a claim); ``initial`` /
     #: ``final``: the state before / after the window, ``final[i]`` chaining to the next
-    #: proof's ``initial[i]`` (initial tensors beyond ``final`` are the same in every proof); ``outputs``: public output base -> statement field. Per-instance
-    #: commitments are in this order in the proof body (dataset, initial, final; within a
-    #: base, its stacks in IR order, then instance order).
+    #: proof's ``initial[i]``; ``frozen`` (optional): tensors that are the same commitment in
+    #: every proof of a claim, like the dataset (a frozen base model); ``outputs``: public
+    #: output base -> statement field. Per-instance commitments are in this order in the
+    #: proof body (dataset, frozen, initial, final; within a base, its stacks in IR order,
+    #: then instance order).
     statement = {"dataset": [], "initial": [], "final": [], "outputs": {}}
+
+    #: Statement base -> the name of the state list it commits (``initial_state`` hook's
+    #: dict keys; SGD's state is ``{"W": weights}``): how anchors recompute a public
+    #: initialization and export a model.
+    state_of = {"W0": "W", "W_final": "W"}
+
+    #: State names that never change during training (a frozen base): kept once per run,
+    #: not in every step file.
+    constant_state: tuple = ()
 
     #: The method's own parameters and their defaults (ints, e.g. ``{"frozen_layers": 1}``);
     #: the values a run uses are in ``self.params``, the circuit's options and the header.
@@ -509,25 +520,32 @@ def _limb_bits(m: Method, config, options: dict) -> int:
     return LIMB_BITS if count >= SMALL_BELOW else SMALL_LIMB_BITS
 
 
+STATEMENT_ROLES = ("dataset", "frozen", "initial", "final")  # body and transcript order
+
+
 def _statement_spec(m: Method) -> dict:
     spec = getattr(m, "statement", None)
-    roles = ("dataset", "initial", "final")
+    if isinstance(spec, dict) and "frozen" not in spec:
+        spec = {**spec, "frozen": []}
+    roles = STATEMENT_ROLES
     if not (isinstance(spec, dict) and set(spec) == set(roles) | {"outputs"}
             and all(isinstance(spec[r], (list, tuple)) and all(isinstance(x, str) for x in spec[r]) for r in roles)
             and isinstance(spec["outputs"], dict)):
         raise CircuitError(f"method {m.name!r}: statement must be a dict of lists 'dataset', 'initial', "
-                           f"'final' and a dict 'outputs'")
+                           f"'final', optionally 'frozen', and a dict 'outputs'")
     if len(spec["final"]) > len(spec["initial"]):
         raise CircuitError(f"method {m.name!r}: every final state tensor chains to one initial tensor "
                            f"(final[i] -> initial[i])")
-    return {"dataset": list(spec["dataset"]), "initial": list(spec["initial"]), "final": list(spec["final"]),
-            "outputs": dict(spec["outputs"])}
+    out = {r: list(spec[r]) for r in roles}
+    if not out["frozen"]:
+        del out["frozen"]       # (so that the circuits, and digests, of methods without one are unchanged)
+    return {**out, "outputs": dict(spec["outputs"])}
 
 
 def _check_statement(c: Circuit) -> None:
     """Every committed statement tensor has exactly one role, and every role names one."""
     spec = c.options["statement"]
-    named = spec["dataset"] + spec["initial"] + spec["final"]
+    named = [b for r in STATEMENT_ROLES for b in spec.get(r, [])]
     stmt = {t.base for t in c.tensors if t.kind == "committed" and t.scope == "statement" and t.bit_of is None}
     if sorted(named) != sorted(stmt):
         raise CircuitError(f"method {c.method!r}: the statement names {sorted(named)}, the circuit commits "

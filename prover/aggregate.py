@@ -285,10 +285,11 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                  progress=None, config=None, tamper=None, timings: dict | None = None,
                  backend: str = "cpu", zk: bool = True, public_data: bool = False,
                  public_init: bool = False, prove_loss: bool = False,
-                 range_strategy: str | None = None) -> tuple[bytes, dict]:
+                 range_strategy: str | None = None, public_base: bool = False) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the statement commitments that a chained next
-    proof must reuse ({"dataset", "initial", "final"}: per role, one list of row blinds
+    proof must reuse ({"dataset", "initial", "final"}, and "frozen" for a method with a
+    frozen base: per role, one list of row blinds
     per commitment, in the statement's order); pass the previous proof's secrets with
     "initial" set to its "final" to chain.
 
@@ -298,8 +299,10 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     the header), for debugging and speed comparisons.
     ``public_data``: commit the dataset with zero blinds (a deterministic commitment anyone
     holding the data recomputes); ``public_init``: likewise for W[0] (t0 = 0 only; the
-    weights are then the public initialization from the config's init_seed). The
-    statement flags say whether the dataset / W[t0] commitments have all-zero blinds.
+    weights are then the public initialization from the config's init_seed);
+    ``public_base``: likewise for a method's frozen tensors (a published base model; a
+    chained proof reuses the given blinds). The statement flags say whether the dataset /
+    W[t0] / frozen commitments have all-zero blinds.
     ``prove_loss``: state each step's loss sum (sum of squared output errors) and prove it.
     ``range_strategy``: how range checks are proven, ``"bits"`` (committed bit
     decompositions) or ``"logup"`` (LogUp-GKR lookups of 16-bit limbs); default
@@ -321,7 +324,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     from zkdl.verifier.verify import (PROOF_KIND, absorbed_header, circuit_for, commitments_digest,
                                       expected_sizes, public_inputs)
 
-    from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES
+    from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES, STATEMENT_ROLES
     range_strategy = DEFAULT_RANGE if range_strategy is None else range_strategy
     if range_strategy not in RANGE_STRATEGIES:
         raise ValueError(f"range strategy must be one of {', '.join(RANGE_STRATEGIES)}, got {range_strategy!r}")
@@ -362,7 +365,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     msm = getattr(be, "msm_backend", None)  # the GPU's MSM for row commitments (cuda backend)
     clock = time.perf_counter()
     stmt = _statement_openings(circuit, tables, secrets, rng, threads, msm,
-                               {"dataset": public_data, "initial": public_init})
+                               {"dataset": public_data, "initial": public_init, "frozen": public_base})
     started["commit_statement"] = time.perf_counter() - clock
     ops = {role: [op for _, op in entries] for role, entries in stmt.items()}
     outputs = _public_outputs(circuit, tables)
@@ -393,12 +396,17 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
             "final_weights_digest": commitments_digest([op.commitment for op in ops["final"]]),
         },
     }
+    if ops["frozen"]:
+        header["statement"]["frozen_digest"] = commitments_digest([op.commitment for op in ops["frozen"]])
+        header["statement"]["frozen_public"] = public_blinds("frozen")
+    elif public_base:
+        raise ValueError(f"training method {circuit.method!r} has no frozen base to make public")
     for base, values in outputs.items():
         header["statement"][fields[base]] = values
     transcript = Transcript(PROOF_KIND.encode())
     transcript.absorb_bytes(b"header", absorbed_header(header))
     writer = Writer()
-    for role in ("dataset", "initial", "final"):
+    for role in STATEMENT_ROLES:
         for op in ops[role]:
             raw = op.commitment.to_bytes()
             writer.raw(raw)
@@ -411,5 +419,5 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
         timings.update(started)
     body = writer.getvalue()
     header["sizes"] = expected_sizes(circuit, len(body))  # checked exactly by the verifier (one encoding)
-    out_secrets = {role: [op.blinds for op in ops[role]] for role in ("dataset", "initial", "final")}
+    out_secrets = {role: [op.blinds for op in ops[role]] for role in STATEMENT_ROLES if ops[role] or role != "frozen"}
     return pack(header, body), out_secrets

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from zkdl import curve
-from zkdl.circuits.builder import RANGE_STRATEGIES, build_circuit
+from zkdl.circuits.builder import RANGE_STRATEGIES, STATEMENT_ROLES, build_circuit
 from zkdl.circuits.ir import CircuitError
 from zkdl.channel import PlainChannel, ZkChannel
 from zkdl.claims import verify_point_batch
@@ -63,6 +63,8 @@ class Statement:
     losses: tuple[int, ...] | None = None
     method: str = METHOD
     method_params: dict | None = None
+    frozen_digest: str | None = None     # the frozen statement tensors (a base model), if the method has any
+    frozen_public: bool = False
 
     def to_dict(self) -> dict:
         """JSON form (``zkdl verify --json``, audit reports)."""
@@ -77,6 +79,8 @@ class Statement:
             "dataset_range_checked": self.dataset_range_checked, "circuit_digest": self.circuit_digest,
             "dataset_public": self.dataset_public, "initial_weights_public": self.initial_weights_public,
             "losses": None if self.losses is None else list(self.losses), "loss_values": self.loss_values(),
+            **({} if self.frozen_digest is None else {"frozen_digest": self.frozen_digest,
+                                                      "frozen_public": self.frozen_public}),
         }
 
     def loss_values(self) -> list[float] | None:
@@ -96,6 +100,9 @@ class Statement:
             pre += "; dataset commitment deterministic (public data: recompute it from the data file)"
         if self.initial_weights_public:
             pre += f"; the step-{self.t0} state commitment is deterministic (public initialization from init_seed)"
+        if self.frozen_digest is not None:
+            pre += (f"; frozen base {self.frozen_digest[:16]}…"
+                    + (" (deterministic commitment: a public base)" if self.frozen_public else ""))
         if self.losses is not None:
             pre += "; proven loss per step: " + ", ".join(f"{v:.6g}" for v in self.loss_values())
         return (f"steps {self.t0}..{self.t0 + self.T - 1} of training method {self.method} on a "
@@ -136,9 +143,9 @@ def statement_layout(circuit) -> dict:
     spec = circuit.options["statement"]
     stmt = statement_tensors(circuit)
     out = {}
-    for role in ("dataset", "initial", "final"):
+    for role in STATEMENT_ROLES:
         out[role] = [(t.base, layer, t.num_vars - log2ceil(t.stack))
-                     for base in spec[role] for t in stmt if t.base == base for _, layer in t.instances]
+                     for base in spec.get(role, []) for t in stmt if t.base == base for _, layer in t.instances]
     return out
 
 
@@ -364,7 +371,13 @@ def parse_header(header: dict, body_len: int | None = None):
                              "(every parameter, sorted, defaults included)")
     if header.get("circuit_digest") != digest:
         raise StatementError("circuit digest mismatch: the header's circuit is not the one its config defines")
-    for key in ("dataset_digest", "initial_weights_digest", "final_weights_digest"):
+    frozen = bool(statement_layout(circuit)["frozen"])
+    if frozen != ("frozen_digest" in st) or frozen != ("frozen_public" in st):
+        raise StatementError("statement.frozen_digest / frozen_public must be present exactly when the method "
+                             "has frozen statement tensors")
+    if frozen and type(st["frozen_public"]) is not bool:
+        raise StatementError("statement.frozen_public must be a boolean")
+    for key in ("dataset_digest", "initial_weights_digest", "final_weights_digest") + (("frozen_digest",) if frozen else ()):
         v = st.get(key)
         if not (isinstance(v, str) and len(v) == 64):
             raise StatementError(f"statement.{key} must be a SHA-256 hex digest")
@@ -407,15 +420,16 @@ def _verify_bytes(data, expect_initial) -> Statement:
     stmt = read_statement_commitments(reader, circuit)
     coms_of = {role: [c for _, _, c in entries] for role, entries in stmt.items()}
     for role, key, what in (("dataset", "dataset_digest", "dataset"),
+                            ("frozen", "frozen_digest", "frozen state"),
                             ("initial", "initial_weights_digest", "initial state (weight)"),
                             ("final", "final_weights_digest", "final state (weight)")):
-        if commitments_digest(coms_of[role]) != st[key]:
+        if (coms_of[role] or key in st) and commitments_digest(coms_of[role]) != st.get(key):
             raise StatementError(f"{what} commitments do not match statement.{key}")
     if expect_initial is not None and expect_initial != st["initial_weights_digest"]:
         raise ChainError("the proof does not start from the expected initial weights")
     transcript = Transcript(PROOF_KIND.encode())
     transcript.absorb_bytes(b"header", absorbed_header(header))
-    for role in ("dataset", "initial", "final"):
+    for role in STATEMENT_ROLES:
         for c in coms_of[role]:
             transcript.absorb_bytes(b"statement/commitment", c.to_bytes())
     coms = stack_statement(circuit, {(b, l): c for entries in stmt.values() for b, l, c in entries})
@@ -429,4 +443,5 @@ def _verify_bytes(data, expect_initial) -> Statement:
                      st["initial_weights_digest"], st["final_weights_digest"], st["initial_weights_range_checked"],
                      st["dataset_range_checked"], header["circuit_digest"], st["dataset_public"],
                      st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]),
-                     circuit.method, dict(circuit.options["method_params"]))
+                     circuit.method, dict(circuit.options["method_params"]), st.get("frozen_digest"),
+                     st.get("frozen_public", False))

@@ -71,7 +71,8 @@ from zkdl.data import Dataset, shake_words, synthetic
 from zkdl.errors import ConfigError, DataError, OverflowBoundError
 from zkdl.schedule import batch_indices
 
-__all__ = ["train", "Run", "StepTrace", "init_weights", "predict", "accuracy",
+__all__ = ["train", "Run", "StepTrace", "init_weights", "predict", "accuracy", "initial_state", "effective_weights",
+           "state_digest", "as_state",
            "weights_digest", "tensor_names", "TRACE_FORMAT"]
 
 TRACE_FORMAT = "zkdl-trace/v1"
@@ -144,14 +145,43 @@ def _overflow(t: int, l: int, tensor: str, arr: np.ndarray | None, bits: int, re
 
 # ----------------------------------------------------------------------------- step
 class _State:
-    """Weights before a step, with float64 copies and max |W| (for matmul bounds)."""
+    """The training state before a step: the weights ``W`` (with float64 copies and max |W|,
+    for matmul bounds; None for a method that never forms them) and ``extra``, a method's
+    other per-layer state lists by name (momentum, adapters, a frozen base). A method's
+    state dict (:meth:`as_dict`) maps each name (``"W"`` included) to one int64 array per
+    layer; the step trace records entry l of name k as ``{k}_{l}``."""
 
-    __slots__ = ("W", "Wf", "Wmax")
+    __slots__ = ("W", "Wf", "Wmax", "extra")
 
-    def __init__(self, W, Wf=None, Wmax=None):
+    def __init__(self, W, Wf=None, Wmax=None, extra=None):
         self.W = W
-        self.Wf = Wf if Wf is not None else [w.astype(np.float64) for w in W]
-        self.Wmax = Wmax if Wmax is not None else [quant.abs_max(w) for w in W]
+        self.Wf = None if W is None else (Wf if Wf is not None else [w.astype(np.float64) for w in W])
+        self.Wmax = None if W is None else (Wmax if Wmax is not None else [quant.abs_max(w) for w in W])
+        self.extra = dict(extra or {})
+
+    def as_dict(self) -> dict:
+        return {**({} if self.W is None else {"W": self.W}), **self.extra}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "_State":
+        return cls(state.get("W"), extra={k: v for k, v in state.items() if k != "W"})
+
+
+def as_state(state) -> dict:
+    """A state dict from a state dict or a plain list of weights (``{"W": list}``)."""
+    if isinstance(state, dict):
+        return {str(k): [np.asarray(w, dtype=np.int64) for w in v] for k, v in state.items()}
+    return {"W": [np.asarray(w, dtype=np.int64) for w in state]}
+
+
+def state_digest(state: dict) -> str:
+    """Digest of a state dict (for a weights-only state: :func:`weights_digest`)."""
+    if set(state) == {"W"}:
+        return weights_digest(state["W"])
+    h = hashlib.sha256(b"zkdl/state/v1")
+    for k in sorted(state):
+        h.update(k.encode() + b"\0" + bytes.fromhex(weights_digest(state[k])))
+    return h.hexdigest()
 
 
 def _row_abs_max(a: np.ndarray) -> int:
@@ -190,11 +220,24 @@ def _method_hook(method: str, params: dict | None, attr: str):
     return full, fn
 
 
-def initial_state(config: TrainConfig, method: str = "sgd_mlp", params: dict | None = None) -> Weights:
-    """The initial weights of training ``method`` (its ``initial_state`` hook; the
-    built-in and the default: :func:`init_weights`)."""
+def initial_state(config: TrainConfig, method: str = "sgd_mlp", params: dict | None = None) -> dict:
+    """The initial state dict of training ``method`` (its ``initial_state`` hook, which
+    returns a state dict or a list of weights; the built-in and the default:
+    :func:`init_weights`, as ``{"W": weights}``)."""
     full, fn = _method_hook(method, params, "initial_state")
-    return fn(config, **full) if fn is not init_weights else init_weights(config)
+    return as_state(fn(config, **full) if fn is not init_weights else init_weights(config))
+
+
+def effective_weights(config: TrainConfig, state: dict, method: str = "sgd_mlp",
+                      params: dict | None = None) -> Weights:
+    """The weights a state stands for (what prediction and accuracy use): the method's
+    ``effective_weights(config, state, **params)`` hook if it has one, else ``state["W"]``."""
+    from zkdl.circuits.builder import method_class
+    fn = getattr(method_class(method), "effective_weights", None)
+    if fn is None:
+        return state["W"]
+    full, fn = _method_hook(method, params, "effective_weights")
+    return fn(config, state, **full)
 
 
 def step_function(method: str, params: dict | None = None) -> tuple[dict, Callable]:
@@ -369,20 +412,28 @@ def _atomic_write(path: str, write: Callable) -> None:
         raise
 
 
-def _save_weights(path: str, W: Weights) -> None:
-    _atomic_write(path, lambda f: np.savez(f, **{f"W_{l + 1}": w for l, w in enumerate(W)}))
+def _save_weights(path: str, state: dict) -> None:
+    """A state dict as ``{name}_{l}`` arrays (SGD's: ``W_1..W_L``)."""
+    _atomic_write(path, lambda f: np.savez(f, **{f"{k}_{l + 1}": w for k, ws in state.items()
+                                                 for l, w in enumerate(ws)}))
 
 
-def _load_weights(path: str, L: int) -> Weights:
+def _load_weights(path: str, L: int) -> dict:
     with np.load(path, allow_pickle=False) as z:
-        return [z[f"W_{l}"].astype(np.int64) for l in range(1, L + 1)]
+        names = sorted({f.rsplit("_", 1)[0] for f in z.files})
+        try:
+            return {k: [z[f"{k}_{l}"].astype(np.int64) for l in range(1, L + 1)] for k in names}
+        except KeyError as e:
+            raise DataError(f"{path}: state array {e} missing") from None
 
 
-def _save_step(path: str, st: StepTrace) -> None:
+def _save_step(path: str, st: StepTrace, constant=()) -> None:
     # W_next_l = W_l - dW_l is rebuilt on load where the step has dW_l (a method whose
-    # layer has no update, e.g. a frozen one, keeps its W_next_l)
+    # layer has no update, e.g. a frozen one, keeps its W_next_l); the method's constant
+    # state (``constant``: names, e.g. a frozen base) is put back by Run._load_step
     arrays = {k: v for k, v in st.tensors.items()
-              if not (k.startswith("W_next_") and "dW_" + k[len("W_next_"):] in st.tensors)}
+              if not (k.startswith("W_next_") and "dW_" + k[len("W_next_"):] in st.tensors)
+              and not (k.rsplit("_", 1)[0] in constant and k.rsplit("_", 1)[-1].isdigit())}
     arrays["t"] = np.int64(st.t)
     arrays["loss"] = np.float64(st.loss)
     arrays["accuracy"] = np.float64(st.accuracy)
@@ -407,26 +458,41 @@ class Run:
     """A recorded quantized training run (steps 0..n_steps-1).
 
     Attributes: ``config`` (with n_features/n_classes filled in), ``data``,
-    ``initial_weights``, ``final_weights`` (lists of int64 arrays, index l-1 = W_l),
-    ``losses``, ``accuracies`` (per step), ``out_dir`` (spill directory or None)."""
+    ``initial_state``, ``final_state`` (state dicts: name -> one int64 array per layer;
+    SGD's is ``{"W": weights}``), ``initial_weights``, ``final_weights`` (the weights they
+    stand for, index l-1 = W_l), ``losses``, ``accuracies`` (per step), ``out_dir``
+    (spill directory or None)."""
 
-    def __init__(self, config: TrainConfig, data: Dataset, initial_weights: Weights, *,
+    def __init__(self, config: TrainConfig, data: Dataset, initial_state, *,
                  out_dir: str | None = None, keep_in_memory: bool = False, method: str = "sgd_mlp",
                  method_params: dict | None = None):
         self.config = config
         self.method = method
         self.method_params, self._step_fn = step_function(method, method_params)
         self.data = data
-        self.initial_weights = initial_weights
-        self.final_weights = initial_weights
+        self.initial_state = as_state(initial_state)
+        self.final_state = self.initial_state
         self.losses: list[float] = []
         self.accuracies: list[float] = []
         self.out_dir = os.fspath(out_dir) if out_dir is not None else None
         self.keep_in_memory = keep_in_memory
         self._mem: dict[int, StepTrace] = {}
         self._on_disk: set[int] = set()
-        self._checkpoints: dict[int, Weights] = {0: initial_weights}
+        self._checkpoints: dict[int, dict] = {0: self.initial_state}
         self._state: _State | None = None
+
+    @property
+    def initial_weights(self) -> Weights:
+        return effective_weights(self.config, self.initial_state, self.method, self.method_params)
+
+    @property
+    def final_weights(self) -> Weights:
+        return effective_weights(self.config, self.final_state, self.method, self.method_params)
+
+    def _constant_state(self) -> tuple:
+        """State names that never change (a frozen base): not stored in step files."""
+        from zkdl.circuits.builder import method_class
+        return tuple(getattr(method_class(self.method), "constant_state", ()))
 
     # -------------------------------------------------------------- basics
     @property
@@ -437,15 +503,20 @@ class Run:
         return (f"Run(steps={self.n_steps}, layers={self.config.layers}, data={self.data.name!r}, "
                 f"out_dir={self.out_dir!r}, keep_in_memory={self.keep_in_memory})")
 
-    def weights(self, t: int) -> Weights:
-        """Weights before step t (t = n_steps gives the final weights)."""
+    def state(self, t: int) -> dict:
+        """The state dict before step t (t = n_steps gives the final state)."""
         if not 0 <= t <= self.n_steps:
             raise IndexError(f"step {t} outside 0..{self.n_steps}")
         if t in self._checkpoints:
             return self._checkpoints[t]
         if t == self.n_steps:
-            return self.final_weights
-        return [self.step(t)[f"W_{l}"] for l in range(1, self.config.layers + 1)]
+            return self.final_state
+        tr = self.step(t)
+        return {k: [tr[f"{k}_{l}"] for l in range(1, len(v) + 1)] for k, v in self.initial_state.items()}
+
+    def weights(self, t: int) -> Weights:
+        """Weights before step t (t = n_steps gives the final weights)."""
+        return effective_weights(self.config, self.state(t), self.method, self.method_params)
 
     def accuracy(self, data: Dataset | None = None, t: int | None = None) -> float:
         """Quantized accuracy of the weights before step t (default: final) on data."""
@@ -456,7 +527,8 @@ class Run:
         """Run ``steps`` more steps from the final weights (in place); returns self."""
         if not isinstance(steps, int) or steps < 0:
             raise ConfigError(f"steps must be a non-negative int, got {steps!r}")
-        st = self._state if self._state is not None else _State(self.final_weights)
+        st = self._state if self._state is not None else _State.from_dict(self.final_state)
+        const = self._constant_state()
         if self.out_dir is not None:
             os.makedirs(os.path.join(self.out_dir, "steps"), exist_ok=True)
         t0 = self.n_steps
@@ -468,14 +540,14 @@ class Run:
                 T, st, loss, acc = self._step_fn(self.config, self.data, st, t)
                 trace = StepTrace(t, T, loss, acc)
                 if self.out_dir is not None:
-                    _save_step(os.path.join(self.out_dir, _step_file(t)), trace)
+                    _save_step(os.path.join(self.out_dir, _step_file(t)), trace, const)
                     self._on_disk.add(t)
                 if self.keep_in_memory:
                     self._mem[t] = trace
                 self.losses.append(loss)
                 self.accuracies.append(acc)
                 self._state = st
-                self.final_weights = st.W
+                self.final_state = st.as_dict()
                 committed = (t + 1, st)
                 if progress is not None:
                     progress(t, loss, acc)
@@ -485,8 +557,8 @@ class Run:
             del self.losses[n_done:]
             del self.accuracies[n_done:]
             self._state = st_done
-            self.final_weights = st_done.W
-            self._checkpoints[self.n_steps] = self.final_weights
+            self.final_state = st_done.as_dict()
+            self._checkpoints[self.n_steps] = self.final_state
             self._trim_checkpoints(keep=None)
             if self.out_dir is not None:
                 self._write_meta(self.out_dir)
@@ -515,19 +587,26 @@ class Run:
             if t in self._on_disk and self.out_dir is not None:
                 path = os.path.join(self.out_dir, _step_file(t))
                 if os.path.exists(path):
-                    yield _load_step(path)
+                    yield self._load_step(path)
                     t += 1
                     continue
             # replay from the nearest checkpoint at or before t, up to the end of the window
             c = max(k for k in self._checkpoints if k <= t)
-            st = _State(self._checkpoints[c])
+            st = _State.from_dict(self._checkpoints[c])
             for u in range(c, t0 + T):
-                Tn, st, loss, acc = _step(self.config, self.data, st, u)
+                Tn, st, loss, acc = self._step_fn(self.config, self.data, st, u)
                 if u >= t:
                     yield StepTrace(u, Tn, loss, acc)
-            self._checkpoints[t0 + T] = st.W
+            self._checkpoints[t0 + T] = st.as_dict()
             self._trim_checkpoints(keep=t0 + T)
             t = t0 + T
+
+    def _load_step(self, path: str) -> StepTrace:
+        tr = _load_step(path)
+        for k in self._constant_state():
+            for l, w in enumerate(self.initial_state[k], 1):
+                tr.tensors.setdefault(f"{k}_{l}", w)
+        return tr
 
     def step(self, t: int) -> StepTrace:
         """The recorded tensors of step t."""
@@ -548,8 +627,8 @@ class Run:
             "data": {"name": self.data.name, "digest": self.data.digest(), "file": "data.npz"},
             "n_steps": self.n_steps,
             "tensor_names": tensor_names(self.config.layers),
-            "weights_initial": {"file": "weights_initial.npz", "digest": weights_digest(self.initial_weights)},
-            "weights_final": {"file": "weights_final.npz", "digest": weights_digest(self.final_weights)},
+            "weights_initial": {"file": "weights_initial.npz", "digest": state_digest(self.initial_state)},
+            "weights_final": {"file": "weights_final.npz", "digest": state_digest(self.final_state)},
             "steps": [{"t": t, "file": _step_file(t).replace(os.sep, "/"), "loss": self.losses[t],
                        "accuracy": self.accuracies[t]} for t in range(self.n_steps)],
         }
@@ -558,8 +637,8 @@ class Run:
         if not os.path.exists(os.path.join(d, "data.npz")):
             _atomic_write(os.path.join(d, "data.npz"), self.data.save_raw)
         if not os.path.exists(os.path.join(d, "weights_initial.npz")):
-            _save_weights(os.path.join(d, "weights_initial.npz"), self.initial_weights)
-        _save_weights(os.path.join(d, "weights_final.npz"), self.final_weights)
+            _save_weights(os.path.join(d, "weights_initial.npz"), self.initial_state)
+        _save_weights(os.path.join(d, "weights_final.npz"), self.final_state)
         text = json.dumps(self._manifest(), sort_keys=True, indent=1)
         _atomic_write(os.path.join(d, "manifest.json"), lambda f: f.write(text.encode()))
 
@@ -589,7 +668,7 @@ class Run:
             while j + 1 < len(missing) and missing[j + 1] == missing[j] + 1:
                 j += 1
             for st in self.iter_steps(missing[i], missing[j] - missing[i] + 1):
-                _save_step(os.path.join(d, _step_file(st.t)), st)
+                _save_step(os.path.join(d, _step_file(st.t)), st, self._constant_state())
             i = j + 1
         self._write_meta(d)
         return d
@@ -617,8 +696,8 @@ class Run:
         L = config.layers
         W0 = _load_weights(os.path.join(d, "weights_initial.npz"), L)
         Wn = _load_weights(os.path.join(d, "weights_final.npz"), L)
-        if weights_digest(W0) != man["weights_initial"]["digest"] or \
-                weights_digest(Wn) != man["weights_final"]["digest"]:
+        if state_digest(W0) != man["weights_initial"]["digest"] or \
+                state_digest(Wn) != man["weights_final"]["digest"]:
             raise DataError(f"{d}: weight files do not match the manifest digests")
         method = man.get("method", "sgd_mlp")   # runs recorded before methods were plugins: SGD
         params = man.get("method_params", {})
@@ -633,12 +712,12 @@ class Run:
         run.accuracies = [float(s["accuracy"]) for s in man["steps"]]
         if len(run.losses) != man["n_steps"]:
             raise DataError(f"{mpath}: n_steps does not match the step list")
-        run.final_weights = Wn
+        run.final_state = Wn
         run._checkpoints[run.n_steps] = Wn
         run._on_disk = {t for t in range(run.n_steps) if os.path.exists(os.path.join(d, _step_file(t)))}
         if keep_in_memory:
             for t in sorted(run._on_disk):
-                run._mem[t] = _load_step(os.path.join(d, _step_file(t)))
+                run._mem[t] = run._load_step(os.path.join(d, _step_file(t)))
         return run
 
 
@@ -669,6 +748,6 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, steps:
         if os.path.exists(os.path.join(out_dir, "manifest.json")):
             raise ConfigError(f"{out_dir} already holds a run; use Run.load({out_dir!r}).resume(steps)")
         os.makedirs(out_dir, exist_ok=True)
-    run = Run(cfg, data, initial_state(cfg, method, method_params), out_dir=out_dir, keep_in_memory=keep_in_memory, method=method,
-              method_params=method_params)
+    run = Run(cfg, data, initial_state(cfg, method, method_params), out_dir=out_dir, keep_in_memory=keep_in_memory,
+              method=method, method_params=method_params)
     return run.resume(n, progress=progress)

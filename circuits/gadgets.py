@@ -178,32 +178,37 @@ def zero_padding(b: CircuitBuilder, stacks) -> None:
                        [Op("x", t.base, steps=lambda _t: [0])])
 
 
-def initial_weights(b: CircuitBuilder, base: str, layers, shape, Q: int, *, check: bool) -> None:
+def initial_weights(b: CircuitBuilder, base: str, layers, shape, Q: int, *, check: bool,
+                    trace: str = "W") -> None:
     """W[t0] (statement commitment), range-checked to Q bits here unless inherited, and zero
-    outside the logical layer shapes (every proof)."""
+    outside the logical layer shapes (every proof). ``trace``: the tracer's name of the
+    state (``{trace}_{l}`` at the window's first step)."""
     half = 1 << (Q - 1)
     names = b.stacks(base, layers, shape, kind="committed", scope="statement", steps=[0], lo=-half,
-                     hi=half - 1, source=[[1, "W_{l}"]])
+                     hi=half - 1, source=[[1, trace + "_{l}"]])
     zero_padding(b, names)
     if check:
         range_check(b, base, layers, shape, Q, half, scope="statement", steps=[0])
 
 
-def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers, shape) -> None:
+def weight_chain(b: CircuitBuilder, base: str, initial: str, update: str, layers, shape, *,
+                 trace: str = "W") -> None:
     """W[t] = W[t0] - sum_{s<t} dW[s] for t < T, and the statement's output W_final =
     W[t0+T] (committed, like W[t0]; the next proof of a chain starts from it) =
-    W[t0] - sum_{s<T} dW[s]."""
+    W[t0] - sum_{s<T} dW[s]. ``trace``: the tracer's name of the chained state (its
+    tensors ``{trace}_{l}`` before and ``{trace}_next_{l}`` after each step)."""
     T = b.T
-    b.stacks(base, layers, shape, kind="derived_linear", source=[[1, "W_{l}"]])
-    b.relation("chain", "chain", _instances(b, layers),
+    b.stacks(base, layers, shape, kind="derived_linear", source=[[1, trace + "_{l}"]])
+    name = "chain" if trace == "W" else f"chain:{base}"
+    b.relation(name, "chain", _instances(b, layers),
                [Op("out", base), Op("term", initial, steps=lambda t: [0]),
                 Op("term", update, coef=-1, steps=lambda t: list(range(t)))], gather=True)
     lo = min(b.bound(b.stack_of(initial, l))[0] for l in layers)
     hi = max(b.bound(b.stack_of(initial, l))[1] for l in layers)
     du = max(max(abs(v) for v in b.bound(b.stack_of(update, l))) for l in layers)
     b.stacks(f"{base}_final", layers, shape, kind="committed", scope="statement", steps=[T - 1],
-             lo=lo - T * du, hi=hi + T * du, source=[[1, "W_next_{l}"]])
-    b.relation("chain_final", "chain", _instances(b, layers, [T - 1]),
+             lo=lo - T * du, hi=hi + T * du, source=[[1, trace + "_next_{l}"]])
+    b.relation(name + "_final" if trace == "W" else f"chain_final:{base}", "chain", _instances(b, layers, [T - 1]),
                [Op("out", f"{base}_final", steps=lambda t: [t]), Op("term", initial, steps=lambda t: [0]),
                 Op("term", update, coef=-1, steps=lambda t: list(range(T)))], gather=True)
 

@@ -121,6 +121,7 @@ def build_claim(run_out: str, claim_dir: str, *, publish_metrics: bool = False) 
         "steps": [entries[0]["steps"][0], entries[-1]["steps"][1]],
         "n_samples": first.get("n_samples"),
         "dataset_digest": first.get("dataset_digest"),
+        **({"frozen_digest": first["frozen_digest"]} if "frozen_digest" in first else {}),
         "initial_weights_digest": first.get("initial_weights_digest"),
         "final_weights_digest": last.get("final_weights_digest"),
         "dataset_public": all(h["statement"].get("dataset_public") is True for _, _, _, h in items),
@@ -435,6 +436,9 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
                  f"manifest's {str(m.get('dataset_digest'))[:16]}…")
         if st["n_samples"] != m["n_samples"]:
             fail("dataset_mismatch", where, f"dataset of {st['n_samples']} rows, the manifest says {m['n_samples']}")
+        if st.get("frozen_digest") != m.get("frozen_digest"):
+            fail("frozen_mismatch", where, f"frozen-base commitment {str(st.get('frozen_digest'))[:16]}… is not the "
+                 f"manifest's {str(m.get('frozen_digest'))[:16]}… (one claim, one frozen base)")
         if m.get("zk") is True and st["zk"] is not True:
             fail("mode_mismatch", where, "the manifest claims zero-knowledge but this proof is PLAIN")
         if i == 0:
@@ -491,6 +495,9 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         "config": m.get("config"), "config_digest": mcfg.digest() if mcfg_dict is not None else None,
         "hyperparameters": hyperparameters(m["config"]) if mcfg_dict is not None else None,
         "zk": m.get("zk"), "n_samples": m.get("n_samples"), "dataset_digest": m.get("dataset_digest"),
+        "frozen_digest": m.get("frozen_digest"),
+        "method": next((r["statement"]["method"] for r in rows if r["statement"]), None),
+        "method_params": next((r["statement"]["method_params"] for r in rows if r["statement"]), None),
         "initial_weights_digest": m.get("initial_weights_digest"),
         "final_weights_digest": m.get("final_weights_digest"),
         "whole_run": bool(claimed and mcfg_dict is not None and claimed[0] == 0 and claimed[1] == mcfg.steps),
@@ -520,7 +527,7 @@ def _check_manifest_types(m: dict, fail) -> None:
     for key in ("zk", "dataset_public", "initial_weights_public"):
         if key in m and type(m[key]) is not bool:
             bad(key, "true or false")
-    for key in ("config_digest", "dataset_digest", "initial_weights_digest", "final_weights_digest"):
+    for key in ("config_digest", "dataset_digest", "initial_weights_digest", "final_weights_digest", "frozen_digest"):
         v = m.get(key)
         if key in m and not (isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)):
             bad(key, "a SHA-256 hex digest")
@@ -606,7 +613,8 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
                  "or the manifest's config is not valid)")
         else:
             try:
-                problems = A.check_model(model_path, cfg, last["final_weights_digest"], last["steps"][1])
+                problems = A.check_model(model_path, cfg, last["final_weights_digest"], last["steps"][1],
+                                         last.get("frozen_digest"))
             except A.AnchorError as exc:
                 problems = [str(exc)]
             for p in problems:

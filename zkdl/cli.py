@@ -402,6 +402,8 @@ def inspect(file, as_json):
             echo(f"steps         {steps!r}")
         echo(f"dataset rows  {st.get('n_samples')}")
         echo(f"dataset       {st.get('dataset_digest')}")
+        if "frozen_digest" in st:
+            echo(f"frozen base   {st.get('frozen_digest')}" + ("  (public: zero blinds)" if st.get("frozen_public") else ""))
         echo(f"W initial     {st.get('initial_weights_digest')}")
         echo(f"W final       {st.get('final_weights_digest')}")
         echo(f"range checks  initial weights: {st.get('initial_weights_range_checked')}, "

@@ -55,6 +55,8 @@ def check_files(files, expect_initial: str | None, chain: bool) -> list[dict]:
                                             f"ends at step {prev['steps'][1]}")
                 if st.dataset_digest != prev["dataset_digest"]:
                     raise VerificationError("chain broken: a different dataset commitment than the previous proof")
+                if st.frozen_digest != prev.get("frozen_digest"):
+                    raise VerificationError("chain broken: a different frozen-base commitment than the previous proof")
                 if st.n_samples != prev["n_samples"]:
                     raise VerificationError(f"chain broken: states a dataset of {st.n_samples} rows, the previous "
                                             f"proof {prev['n_samples']} (one chain, one dataset size)")
@@ -80,6 +82,7 @@ def check_files(files, expect_initial: str | None, chain: bool) -> list[dict]:
                     from zkdl.config import TrainConfig
                     prev = {"steps": hst["steps"], "final_weights_digest": hst["final_weights_digest"],
                             "dataset_digest": hst["dataset_digest"], "n_samples": hst["n_samples"],
+                            "frozen_digest": hst.get("frozen_digest"),
                             "config_digest": TrainConfig.from_dict(header.get("config")).digest()}
                 except Exception:  # noqa: BLE001 - a malformed header just breaks the chain
                     prev = None

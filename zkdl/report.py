@@ -8,6 +8,7 @@ lines escape what is not printable, HTML escapes everything.
 from __future__ import annotations
 
 import html
+import json
 
 from zkdl.audit import as_float
 
@@ -32,11 +33,14 @@ def text_report(r: dict) -> str:
     hp = s.get("hyperparameters")
     if hp:
         out.append(f"  model       {hp['layers']}-layer MLP {hp['dims']}, loss {hp['loss']}")
-        out.append(f"  SGD         batch {hp['batch_size']}, eta {hp['learning_rate']}, R={hp['R']}, Q={hp['Q']}, "
+        out.append(f"  method      {s.get('method')} {json.dumps(s.get('method_params') or {}, sort_keys=True)}")
+        out.append(f"  training    batch {hp['batch_size']}, eta {hp['learning_rate']}, R={hp['R']}, Q={hp['Q']}, "
                    f"update_bits={hp['update_bits']}, seeds init {hp['init_seed']} batch {hp['batch_seed']}")
         out.append(f"  config      {s['config_digest']}")
     out.append(f"  mode        {'zero-knowledge' if s['zk'] else 'PLAIN (not zero-knowledge) or mixed'}")
     out.append(f"  dataset     {s['dataset_digest']} ({s['n_samples']} rows)")
+    if s.get("frozen_digest"):
+        out.append(f"  frozen base {s['frozen_digest']}")
     out.append(f"  W initial   {s['initial_weights_digest']}")
     out.append(f"  W final     {s['final_weights_digest']}")
     an = r.get("anchors") or {}
@@ -71,7 +75,8 @@ def text_report(r: dict) -> str:
         wf = ("the released model (--model)" if str(an.get("model") or "").endswith("exactly the trained "
                                                                                     f"W[{s['steps'][1]}]")
               else f"the committed W[{s['steps'][1]}]")
-        out.append(f"proven: steps {s['steps'][0]}..{s['steps'][1] - 1} of exact integer SGD with this config, "
+        out.append(f"proven: steps {s['steps'][0]}..{s['steps'][1] - 1} of exact integer training "
+                   f"({'SGD' if s.get('method') in (None, 'sgd_mlp') else s.get('method')}) with this config, "
                    f"from {w0} to {wf}, on {data}" + (", with the loss of every step" if r.get("proven_loss") else ""))
     return "\n".join(_printable(line) for line in out)
 
@@ -136,11 +141,13 @@ def html_report(r: dict) -> str:
         ("Steps", e(f"{s['steps'][0]}..{s['steps'][1] - 1} ({s['n_steps']} steps, {s['n_proofs']} proofs)"
                     + ("; the whole run" if s["whole_run"] else "")) if s["steps"] else "?"),
         ("Model", e(f"{hp.get('layers')}-layer MLP {hp.get('dims')}, loss {hp.get('loss')}")),
-        ("SGD", e(f"batch {hp.get('batch_size')}, eta {hp.get('learning_rate')}, R={hp.get('R')}, Q={hp.get('Q')}, "
+        ("Training method", e(f"{s.get('method')} {json.dumps(s.get('method_params') or {}, sort_keys=True)}")),
+        ("Hyperparameters", e(f"batch {hp.get('batch_size')}, eta {hp.get('learning_rate')}, R={hp.get('R')}, Q={hp.get('Q')}, "
                   f"update_bits={hp.get('update_bits')}, seeds init {hp.get('init_seed')} batch {hp.get('batch_seed')}")),
         ("Config digest", f"<code>{e(str(s['config_digest']))}</code>"),
         ("Mode", "zero-knowledge" if s["zk"] else "PLAIN (not zero-knowledge) or mixed"),
         ("Dataset commitment", f"<code>{e(str(s['dataset_digest']))}</code> ({e(str(s['n_samples']))} rows)"),
+        *([("Frozen base commitment", f"<code>{e(str(s['frozen_digest']))}</code>")] if s.get("frozen_digest") else []),
         ("Initial weights", f"<code>{e(str(s['initial_weights_digest']))}</code>"),
         ("Final weights", f"<code>{e(str(s['final_weights_digest']))}</code>"),
         ("Dataset anchor", e(str((r.get("anchors") or {}).get("dataset")))),

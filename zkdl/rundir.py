@@ -81,6 +81,8 @@ def _proof_entry(proof, path: str, spath: str, base: str, seconds: float | None)
         "dataset_range_checked": st["dataset_range_checked"],
         "dataset_public": st.get("dataset_public", False),
         "initial_weights_public": st.get("initial_weights_public", False),
+        **({"frozen_digest": st["frozen_digest"], "frozen_public": st["frozen_public"]}
+           if "frozen_digest" in st else {}),
         "losses": st.get("losses"),
         "range": h.get("range"),
         "bytes": len(proof.data),

@@ -1,0 +1,168 @@
+"""Training method ``lora`` (zkdl.methods.lora): low-rank adapters on a frozen base.
+
+Honest proofs verify in ZK and plain mode, chain, and audit with a released model; the
+frozen base is one commitment per claim; every new relation, corrupted with the prover's
+own check off, is rejected; the tracer follows its float64 reference."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+import zkdl
+from zkdl import data as D
+from zkdl.circuits.check import check_witness
+from zkdl.cli_verify import check_files
+from zkdl.config import TrainConfig
+from zkdl.errors import VerificationError
+from zkdl.methods.lora_trace import float_train
+from zkdl.prooffile import pack, unpack
+from zkdl.prover.aggregate import WitnessError, prove_window
+from zkdl.verifier.verify import ChainError, StatementError, circuit_for, verify
+from tests.test_protocol import TamperedRun
+
+SEED = 20261202
+CFG = TrainConfig(width=(6, 5), batch_size=4, lr_shift=6)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return zkdl.train(CFG, D.synthetic(n_samples=40, n_features=3, n_classes=3), steps=4, keep_in_memory=True,
+                      method="lora", method_params={"rank": 2})
+
+
+def prove(run, t0=0, T=2, **kw):
+    return prove_window(run, t0, T, rng=random.Random(SEED), **kw)
+
+
+def test_adapters_train_and_the_base_stays(run):
+    s0, s4 = run.state(0), run.state(4)
+    assert set(s0) == {"base", "lora_B", "lora_A"}
+    assert all(np.array_equal(a, b) for a, b in zip(s0["base"], s4["base"]))
+    assert all(not a.any() for a in s0["lora_A"]) and any(a.any() for a in s4["lora_A"])
+    assert s0["lora_B"][0].shape == (3, 2) and s0["lora_A"][2].shape == (2, 3)
+    for rs in ("bits", "logup"):
+        c = circuit_for(run.config, 2, 40, method="lora", method_params={"rank": 2}, range_strategy=rs)
+        assert check_witness(c, run, (0, 2)) == []
+    # the proof commits nothing of size d_in x d_out per step: no dW, no W
+    names = {t.base for t in c.tensors if t.kind == "committed" and t.scope == "step"}
+    assert not names & {"dW", "W", "Wb"}, names
+
+
+def test_tracer_follows_the_float_reference():
+    """Same initial state and batches: the integer losses track float64 LoRA."""
+    data = D.synthetic(n_samples=200, n_features=8, n_classes=3)
+    cfg = TrainConfig(width=16, layers=3, batch_size=16, lr_shift=7)
+    r = zkdl.train(cfg, data, steps=30, method="lora", method_params={"rank": 4})
+    losses, _, _ = float_train(r.config, data, 30, r.state(0), rank=4)
+    rel = np.abs(np.array(r.losses) - np.array(losses)) / np.array(losses)
+    assert rel.max() < 0.02, rel.max()
+    assert r.losses[-1] < r.losses[0]
+
+
+@pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
+def test_honest_proofs_verify_and_chain(run, zk):
+    first, sec = prove(run, 0, 2, zk=zk)
+    assert set(sec) == {"dataset", "frozen", "initial", "final"}
+    second, _ = prove(run, 2, 2, zk=zk, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
+                      check_dataset=False)
+    s1, s2 = verify(first), verify(second, expect_initial=verify(first).final_weights_digest)
+    assert s1.method == "lora" and s1.zk is zk and s1.frozen_digest == s2.frozen_digest
+    assert "frozen base" in s1.describe()
+    with pytest.raises(ChainError):
+        verify(second, expect_initial=s1.initial_weights_digest)
+
+
+def test_the_frozen_base_is_one_commitment_per_claim(run, tmp_path):
+    """A second proof that commits the base afresh (the same values, other blinds: another
+    commitment) is valid alone, but it does not continue the chain."""
+    first, sec = prove(run, 0, 2)
+    fresh = {k: v for k, v in sec.items() if k != "frozen"}
+    second, _ = prove(run, 2, 2, secrets=dict(fresh, initial=sec["final"]), check_initial_weights=False,
+                      check_dataset=False)
+    assert verify(second).frozen_digest != verify(first).frozen_digest
+    paths = [tmp_path / "a.zkdl", tmp_path / "b.zkdl"]
+    for p, data in zip(paths, (first, second)):
+        p.write_bytes(data)
+    res = check_files([str(p) for p in paths], None, chain=True)
+    assert res[0]["ok"] and not res[1]["ok"] and "frozen-base" in res[1]["reason"]
+
+
+def test_the_header_cannot_drop_or_change_the_frozen_base(run):
+    proof, _ = prove(run, 0, 1)
+    header, body = unpack(proof)
+    st = header["statement"]
+    for bad in ({k: v for k, v in st.items() if k != "frozen_digest"}, dict(st, frozen_digest="0" * 64),
+                dict(st, frozen_public=True), dict(st, frozen_public=1)):
+        with pytest.raises(VerificationError):
+            verify(pack(dict(header, statement=bad), body))
+    with pytest.raises(StatementError):
+        verify(pack(dict(header, statement={k: v for k, v in st.items() if k != "frozen_public"}), body))
+
+
+def _bump(name, step=0, delta=1, also=None):
+    """Trace tamper: tensor ``name`` at window step ``step`` gets +delta at (0, 0) (a copy:
+    honest steps share arrays); ``also`` = (name, delta) keeps a chain consistent."""
+    def tamper(stage, steps):
+        for n, d in [(name, delta)] + ([also] if also else []):
+            a = steps[step].tensors[n].copy()
+            a[0, 0] += d
+            steps[step].tensors[n] = a
+    return tamper
+
+
+TAMPERS = {   # relation family broken -> trace corruption
+    "lora_down": _bump("Fq_1"),
+    "base_forward": _bump("Z0_2"),
+    "forward": _bump("Zp_3"),
+    "lora_up_grad": _bump("Hq_2"),
+    "base_backward": _bump("GB0_1"),
+    "update_B": _bump("dLB_1", also=("lora_B_next_1", -1)),      # an adapter update off by one
+    "update_A": _bump("dLA_3", also=("lora_A_next_3", -1)),
+    "base": _bump("base_1", step=1),                             # the base moved inside a window
+    "chain_final:LA": _bump("lora_A_next_2", step=1),
+}
+
+
+@pytest.mark.parametrize("what", sorted(TAMPERS))
+def test_each_relation_corrupted_is_rejected(run, what):
+    bad = TamperedRun(run, TAMPERS[what])
+    with pytest.raises(WitnessError) as err:
+        prove(bad)
+    assert any(f.relation.startswith(what + "[") for f in err.value.failures), \
+        {f.relation for f in err.value.failures}
+    proof, _ = prove(bad, check_witness=False)
+    with pytest.raises(VerificationError):
+        verify(proof)
+
+
+def test_plain_mode_rejects_a_bad_adapter_update(run):
+    proof, _ = prove(TamperedRun(run, TAMPERS["update_B"]), check_witness=False, zk=False)
+    with pytest.raises(VerificationError):
+        verify(proof)
+
+
+def test_train_prove_audit_export_from_the_command_line(tmp_path):
+    from tests.test_cli import invoke, output
+    args = ["--width", "6", "--layers", "3", "--batch-size", "4", "--data", "synthetic:40", "--steps", "2",
+            "--window", "1", "-q"]
+    res = invoke("train", "--out", tmp_path / "r", "--method", "lora", "--method-param", "rank=2", *args)
+    assert res.exit_code == 0, output(res)
+    res = invoke("verify", *sorted((tmp_path / "r" / "proofs").iterdir()), "--chain")
+    assert res.exit_code == 0, output(res)
+    res = invoke("export-model", tmp_path / "r", "--out", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--json", "--model", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    rep = json.loads(res.stdout)
+    assert rep["ok"] and rep["summary"]["method"] == "lora" and rep["summary"]["frozen_digest"]
+    # a released model whose adapter moved does not open the claim
+    with np.load(tmp_path / "m.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    key = next(k for k in arrays if k.startswith("final.LB_final.") and not k.endswith("blinds"))
+    arrays[key] = arrays[key].copy()
+    arrays[key][0, 0] += 1
+    np.savez(tmp_path / "bad.npz", **arrays)
+    res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--model", tmp_path / "bad.npz")
+    assert res.exit_code != 0 and "Traceback" not in output(res), output(res)

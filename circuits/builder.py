@@ -42,7 +42,8 @@ _DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", 
 class Op:
     """Operand spec for :meth:`CircuitBuilder.relation`: base tensor, ``layer(l)`` the
     source layer of relation instance (t, l) (default l), ``steps(t)`` the source steps
-    (summed; default [t])."""
+    (summed; default [t]), or ``steps_at(t, l)`` where they depend on the layer too.
+    ``optional``: source layers without a ``base`` tensor contribute nothing (zero)."""
 
     role: str
     base: str
@@ -50,6 +51,14 @@ class Op:
     transpose: bool = False
     layer: Callable | None = None
     steps: Callable | None = None
+    steps_at: Callable | None = None
+    optional: bool = False
+
+    def sources(self, t: int, l: int) -> list:
+        """The source steps of relation instance (t, l)."""
+        if self.steps_at is not None:
+            return list(self.steps_at(t, l))
+        return list(self.steps(t)) if self.steps else [t]
 
 
 class _MutTensor:
@@ -138,6 +147,14 @@ class CircuitBuilder:
         except KeyError:
             raise CircuitError(f"no tensor {base} for layer {layer}") from None
 
+    def _stack_or_none(self, o: Op, l: int) -> str | None:
+        """The stack operand spec ``o`` reads for relation layer l (None: an optional
+        operand whose source layer has no such tensor)."""
+        ll = o.layer(l) if o.layer else l
+        if o.optional and (o.base, ll) not in self._loc:
+            return None
+        return self.stack_of(o.base, ll)
+
     def tensor(self, name: str) -> _MutTensor:
         return self._tensors[name]
 
@@ -171,7 +188,7 @@ class CircuitBuilder:
         params = dict(params or {})
         groups: dict[tuple, list] = {}
         for (t, l) in instances:
-            key = tuple(self.stack_of(o.base, o.layer(l) if o.layer else l) for o in ops)
+            key = tuple(self._stack_or_none(o, l) for o in ops)
             groups.setdefault(key[:1] if gather else key, []).append((t, l))
         fams = []
         for key, insts in groups.items():
@@ -193,16 +210,18 @@ class CircuitBuilder:
         instances read (one, unless the relation gathers), with explicit source rows."""
         stacks: dict[str, list] = {}
         for (t, l) in insts:
-            stacks.setdefault(self.stack_of(o.base, o.layer(l) if o.layer else l), [])
+            sname = self._stack_or_none(o, l)
+            if sname is not None:
+                stacks.setdefault(sname, [])
         for sname in stacks:
             index = {inst: i for i, inst in enumerate(self._tensors[sname].instances)}
             for (t, l) in insts:
                 ll = o.layer(l) if o.layer else l
-                if self.stack_of(o.base, ll) != sname:
+                if self._stack_or_none(o, l) != sname:
                     stacks[sname].append(())
                     continue
                 row = []
-                for u in (o.steps(t) if o.steps else [t]):
+                for u in o.sources(t, l):
                     if (u, ll) not in index:
                         raise CircuitError(f"relation {fname}: tensor {sname} has no instance (t={u}, l={ll})")
                     row.append(index[(u, ll)])
@@ -372,6 +391,11 @@ class Method:
     #: not in every step file.
     constant_state: tuple = ()
 
+    #: The circuit depends on the window's first step (a public per-step schedule read in
+    #: ``build`` from ``b.options["t0"]``; None there means the smallest step circuit,
+    #: which must be a lower bound of every window's sizes).
+    window_dependent: bool = False
+
     #: The method's own parameters and their defaults (ints, e.g. ``{"frozen_layers": 1}``);
     #: the values a run uses are in ``self.params``, the circuit's options and the header.
     params: dict = {}
@@ -462,7 +486,7 @@ def register_method(cls: type) -> type:
 def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bits",
                   check_initial_weights: bool = True, *, check_dataset: bool = True,
                   n_samples: int | None = None, method: str | Method = "sgd_mlp",
-                  prove_loss: bool = False, method_params: dict | None = None) -> Circuit:
+                  prove_loss: bool = False, method_params: dict | None = None, t0: int | None = None) -> Circuit:
     """The FAC4DNN circuit for ``steps`` consecutive training steps under ``config``.
 
     ``config`` must have ``n_features``/``n_classes`` (a run's config does).
@@ -474,7 +498,10 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
     relation; None leaves it to the statement). ``prove_loss``: the per-step sum of squared
     output errors is a public output (relation ``loss``). ``method_params``: the method's
     parameters (default: its declared defaults; recorded in the options, so the digest
-    covers them). The circuit does not depend on t0.
+    covers them). The circuit does not depend on t0, unless the method is
+    ``window_dependent`` (its circuit follows a public per-step schedule, e.g. which layers
+    update): then ``t0`` is recorded in the options (so the digest covers it), and
+    ``t0=None`` asks for the method's smallest step circuit (the verifier's size bound).
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise CircuitError(f"steps must be a positive int, got {steps!r}")
@@ -493,6 +520,10 @@ def build_circuit(config: TrainConfig, steps: int = 1, range_strategy: str = "bi
                "batch_size": config.batch_size, "layers": config.layers,
                "schedule": {"version": 1, "batch_seed": config.batch_seed},
                "statement": _statement_spec(m), "method_params": dict(m.params)}
+    if getattr(m, "window_dependent", False):
+        if t0 is not None and (type(t0) is not int or t0 < 0):
+            raise CircuitError(f"t0 must be a non-negative int, got {t0!r}")
+        options["t0"] = t0
     if range_strategy == "logup":
         options["limb_bits"] = _limb_bits(m, config, options)
     b = CircuitBuilder(config, steps, options)
@@ -513,7 +544,8 @@ def _limb_bits(m: Method, config, options: dict) -> int:
     batch."""
     from zkdl.circuits.lookup import LIMB_BITS, SMALL_BELOW, SMALL_LIMB_BITS, lookup_blocks
     trial = CircuitBuilder(config, 1, {**options, "limb_bits": LIMB_BITS,
-                                           "n_samples": options["n_samples"] or config.batch_size})
+                                       "n_samples": options["n_samples"] or config.batch_size,
+                                       **({"t0": None} if "t0" in options else {})})
     m.build(trial)
     count = sum(trial.padded_entries(blk.layout) for blocks in lookup_blocks(trial.relations()).values()
                 for blk in blocks)

@@ -338,7 +338,7 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     n_samples = int(run.data.n_samples)
     check_window(config, t0, T, n_samples)
     circuit = circuit_for(config, T, n_samples, check_initial_weights, check_dataset, prove_loss,
-                          getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None), range_strategy)
+                          getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None), range_strategy, t0)
     report = progress or (lambda *_: None)
     started = {}     # seconds of the steps outside the schedule, for ``timings``
     clock = time.perf_counter()

@@ -121,13 +121,13 @@ def commitments_digest(coms) -> str:
 
 def circuit_for(config: TrainConfig, T: int, n_samples: int, check_initial_weights: bool = True,
                 check_dataset: bool = True, prove_loss: bool = False, method: str = METHOD,
-                method_params: dict | None = None, range_strategy: str = "bits"):
+                method_params: dict | None = None, range_strategy: str = "bits", t0: int | None = None):
     """The circuit (zkdl.circuits IR) a proof of T steps under ``config`` proves; its
     digest is in the header and the transcript, and it alone drives the proof's messages
     (:func:`zkdl.verifier.compile.run_circuit`)."""
     return build_circuit(config, steps=T, check_initial_weights=check_initial_weights,
                          check_dataset=check_dataset, n_samples=n_samples, prove_loss=prove_loss, method=method,
-                         method_params=method_params, range_strategy=range_strategy)
+                         method_params=method_params, range_strategy=range_strategy, t0=t0)
 
 
 def output_bound(circuit, field: str) -> int:
@@ -349,9 +349,9 @@ def parse_header(header: dict, body_len: int | None = None):
             if need > body_len:
                 raise StatementError(f"the proof body ({body_len} bytes) is shorter than the statement and witness "
                                      f"commitments its circuit implies ({need} bytes)")
-        circuit = one if body_len is not None and T == 1 else \
+        circuit = one if body_len is not None and T == 1 and "t0" not in one.options else \
             circuit_for(config, T, n_samples, check, check_data, losses is not None, method, params,
-                        range_strategy)  # O(L T^2)
+                        range_strategy, t0)  # O(L T^2)
         if body_len is not None:
             sizes = header.get("sizes")
             want = expected_sizes(circuit, body_len)

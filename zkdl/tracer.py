@@ -255,6 +255,23 @@ def step_function(method: str, params: dict | None = None) -> tuple[dict, Callab
 
 def _step(cfg: TrainConfig, data: Dataset, st: _State, t: int):
     """One exact SGD step. Returns (tensors, next state, loss, accuracy)."""
+    T, A, Af, GZ, GZf = forward_backward(cfg, data, st, t)
+    nxt = _sgd_update(cfg, st, t, T, A, Af, GZ, GZf)
+    return (T, nxt) + _metrics(cfg, T, GZf)
+
+
+def _metrics(cfg: TrainConfig, T: dict, GZf) -> tuple[float, float]:
+    """(loss, batch accuracy) of a step: 0.5 sum(G_Z_L^2) / (B 2^(2R)), argmax(Z'_L) = label."""
+    L, B, R = cfg.layers, cfg.batch_size, cfg.R
+    out = GZf[L]
+    loss = 0.5 * float(np.sum(out * out)) / (B * float(1 << (2 * R)))
+    return loss, float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == T["labels"]))
+
+
+def forward_backward(cfg: TrainConfig, data: Dataset, st: _State, t: int):
+    """The forward and backward pass of step t with the weights ``st.W`` (exact, bounds
+    checked): (tensors, activations A[0..L-1], their float64 copies, G_Z[1..L], float64
+    copies) -- every tensor of the module docstring up to G_Z (W_l included)."""
     L, R, Q = cfg.layers, cfg.R, cfg.Q
     B = cfg.batch_size
     lo, hi = -(1 << (Q - 1)), (1 << (Q - 1)) - 1
@@ -318,7 +335,18 @@ def _step(cfg: TrainConfig, data: Dataset, st: _State, t: int):
         T[f"G_Ap_{l}"] = GAp
         T[f"remGA_{l}"] = rem
         GZ[l], GZf[l] = gz, gzf
-    # weight update
+    T["A_0"] = A0
+    for l in range(1, L + 1):
+        T[f"W_{l}"] = W[l - 1]
+        T[f"G_Z_{l}"] = GZ[l]
+    return T, A, Af, GZ, GZf
+
+
+def _sgd_update(cfg: TrainConfig, st: _State, t: int, T: dict, A, Af, GZ, GZf) -> _State:
+    """dW = round(a A^T G_Z / 2^(R+k)), W' = W - dW for every layer (into ``T``)."""
+    L, R, Q = cfg.layers, cfg.R, cfg.Q
+    lo, hi = -(1 << (Q - 1)), (1 << (Q - 1)) - 1
+    W = st.W
     a_lr, s = cfg.lr_num, R + cfg.lr_shift
     glim = (1 << 62) // a_lr
     ub = cfg.update_bits
@@ -342,19 +370,13 @@ def _step(cfg: TrainConfig, data: Dataset, st: _State, t: int):
             raise _overflow(t, l, f"dW_{l}", dW, ub, _REMEDY_UPDATE)
         if stats[:, 2].any():
             raise _overflow(t, l, f"W_next_{l}", Wn, Q, _REMEDY_VALUE)
-        T[f"W_{l}"] = W[l - 1]
-        T[f"G_Z_{l}"] = GZ[l]
         T[f"dW_{l}"] = dW
         T[f"remW_{l}"] = remW
         T[f"W_next_{l}"] = Wn
         nW.append(Wn)
         nWf.append(Wnf)
         nWmax.append(int(stats[:, 3].max()) if shape[0] else 0)
-    T["A_0"] = A0
-    out = GZf[L]
-    loss = 0.5 * float(np.sum(out * out)) / (B * float(1 << (2 * R)))
-    acc = float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == labels))
-    return T, _State(nW, nWf, nWmax), loss, acc
+    return _State(nW, nWf, nWmax)
 
 
 # ----------------------------------------------------------------------------- inference

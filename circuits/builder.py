@@ -35,7 +35,7 @@ __all__ = ["CircuitBuilder", "Op", "Method", "METHODS", "register_method", "meth
 
 RANGE_STRATEGIES = ("bits", "logup")
 DEFAULT_RANGE = "logup"  # what zkdl.prove / zkdl train|prove use: faster from width 64 on (README, measured)
-_DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value"}
+_DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value", "entries": "out"}
 
 
 @dataclass(frozen=True)
@@ -258,6 +258,12 @@ class CircuitBuilder:
             x = self.bound(tens["x"].name)
             cands = [a * b for a in f for b in x]
             self._set_bound(out, min(cands), max(cands))
+        elif k in ("linear", "chain") and params.get("check"):
+            degree, nv = 1, 0      # a constraint sum_i c_i term_i = out, out defined elsewhere
+            top = sum(abs(o.coef) * _absmax(self.bound(o.tensor)) for o in r.operands)
+            if top >= P // 2:
+                raise CircuitError(f"relation {r.name}: |terms| may reach 2^{top.bit_length()}: the integer "
+                                   f"relation could wrap around the field modulus")
         elif k in ("linear", "chain"):
             degree, nv = 1, 0
             lo = hi = 0
@@ -295,6 +301,10 @@ class CircuitBuilder:
             degree, nv = 3, _vars(inst_vars, tens["x"])
         elif k == "row_sum":
             degree, nv = 1, 0   # one evaluation claim at (tau, 1/2, ..., 1/2): no sumcheck
+        elif k == "entries":
+            tt = tens["table"]
+            degree, nv = 2, _vars(log2(next_pow2(len(tt.instances))), tt)
+            self._set_bound(tens["out"], *self.bound(tt.name))
         elif k == "data":
             n = self.n_samples
             degree, nv = 2, (None if n is None else log2(next_pow2(n)))
@@ -307,6 +317,8 @@ class CircuitBuilder:
         role = _DEFINING.get(k)
         if k == "range" and params["strategy"] != "bits":
             role = None     # logup: the value is committed, or defined by another relation
+        if params.get("check"):
+            role = None     # a constraint: its output is defined (or committed) elsewhere
         if role is not None:
             t = tens[role]
             if t.kind != "committed" and t.kind != "public":

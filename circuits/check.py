@@ -256,6 +256,23 @@ def _failures(r: Relation, t0: int, bad: np.ndarray, expected, got, limit) -> li
     return res
 
 
+def _entries(a: _Assignment, r: Relation) -> np.ndarray:
+    """What an ``entries`` relation implies for its out: the table's values moved by the
+    public support of each instance's layer (zero elsewhere)."""
+    from zkdl.support import support_positions
+    out, table = r.operand("out"), r.operand("table")
+    tab = _gather(a, r, table)
+    exp = np.zeros((r.stack, *a.get(out.tensor).shape[1:]), dtype=tab.dtype)
+    for i, (_, layer) in enumerate(r.instances):
+        nr, nc, count = r.params["layers"][str(layer)]
+        pos = np.asarray(support_positions(r.params["seed"], layer, nr, nc, count), dtype=np.int64)
+        if r.params["direction"] == "scatter":
+            exp[i][pos // nc, pos % nc] = tab[i][:count, 0]
+        else:
+            exp[i][:count, 0] = tab[i][pos // nc, pos % nc]
+    return exp
+
+
 def _check(a: _Assignment, r: Relation, limit) -> list:
     k = r.kind
     t0 = a.t0
@@ -319,6 +336,8 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         got = _gather(a, r, r.operand("out"))
         exp = np.zeros_like(got)
         exp[:, 0] = (x * x).reshape(x.shape[0], -1).sum(axis=1)
+    elif k == "entries":
+        got, exp = _gather(a, r, r.operand("out")), _entries(a, r)
     elif k == "data":
         out = r.operand("out")
         sel, table = r.operand("select"), r.operand("table")

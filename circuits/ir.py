@@ -49,6 +49,10 @@ range          value + offset in [0, 2^n) inside the logical box, value = 0
 lookup         the multiplicities ``mult`` of the table [0, 2^table_bits) count
                every limb of that width (LogUp-GKR, zkdl.logup)
 data           out = coef * select @ table  (select: public 0/1 batch selection)
+entries        out = a public sparse 0/1 map of table: ``scatter`` (the count x 1
+               values of a sparse matrix into the dense rows x cols out) or
+               ``gather`` (dense table entries at the support into count x 1 out);
+               the support from :func:`zkdl.support.support_positions` (params)
 sum_squares    out = sum over the instance's entries of x^2 (out: a public
                output of the statement, one value per instance)
 padding        (1 - Ind_x) * x = 0                   (a statement tensor is zero
@@ -88,7 +92,7 @@ _DIGEST_TAG = b"zkdl/circuit/v2\x00"
 TENSOR_KINDS = ("committed", "derived_linear", "derived_product", "public")
 SCOPES = ("step", "statement", "proof")
 RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares",
-                  "padding", "row_sum", "lookup")
+                  "padding", "row_sum", "lookup", "entries")
 
 
 class CircuitError(ZkdlError, ValueError):

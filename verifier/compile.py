@@ -265,7 +265,7 @@ def _committed_linear(ctx, c: Circuit, r: Relation, claims: Claims, public) -> N
     """A linear relation whose output is committed (a statement output): a random point
     on the output, its value, then the reduction of :func:`_reduce_linear`."""
     ot = c.tensor(_identity(c, r, "out")[0].tensor)
-    if ot.kind != "committed":
+    if ot.kind != "committed" and not r.params.get("check"):
         return   # a definition: reduced with the derived tensors
     point, v = _fresh_claim(ctx, r.name, ot)
     claims.add(ot.name, point, v)
@@ -360,6 +360,33 @@ def _define_data(ctx, c, r, name, point, value, claims, public) -> None:
     claims.add(tt.name, pt, v)
 
 
+def _define_entries(ctx, c, r, name, point, value, claims, public) -> None:
+    """out = a public sparse 0/1 map of table (``scatter``: table row k -> out entry
+    pos_k; ``gather``: table entry pos_k -> out row k), per instance with the support of
+    its layer: one degree-2 selection sumcheck over the table's stack, like ``data``."""
+    from zkdl.support import SUPPORT_VERSION, support_positions
+    (out,), table = _identity(c, r, "out"), r.operand("table")
+    ot, tt = c.tensor(out.tensor), c.tensor(table.tensor)
+    if r.params.get("support") != SUPPORT_VERSION or any(len(s) != 1 for s in table.src):
+        raise ProtocolBug(f"relation {r.name}: an entries map reads one table instance per instance ({SUPPORT_VERSION})")
+    scatter = r.params["direction"] == "scatter"
+    dense, sparse = (ot, tt) if scatter else (tt, ot)
+    d0, d1 = dense.padded
+    s0 = sparse.padded[0]
+    rows = [None] * (ot.stack * ot.padded[0] * ot.padded[1])
+    for i, (_, layer) in enumerate(r.instances):
+        nr, nc, count = r.params["layers"][str(layer)]
+        j = table.src[i][0]
+        for k, pos in enumerate(support_positions(r.params["seed"], layer, nr, nc, count)):
+            at = (pos // nc) * d1 + pos % nc
+            if scatter:
+                rows[i * d0 * d1 + at] = j * s0 + k
+            else:
+                rows[i * s0 + k] = j * d0 * d1 + at
+    pt, v = ctx.select(r.name, point, [], value, rows, tt.name, tt.num_vars)
+    claims.add(tt.name, pt, v)
+
+
 def _recompose(ctx, c: Circuit, r: Relation, point, value, claims: Claims) -> None:
     """value = sum_k 2^k bits[..., k] - offset (strategy ``bits``; all positions)."""
     if r.params["strategy"] != "bits":
@@ -412,7 +439,7 @@ def _booleanity(ctx, c: Circuit, r: Relation, claims: Claims) -> None:
 ROOT_RULES = {"matmul": _matmul, "linear": _committed_linear, "chain": _committed_linear,
               "sum_squares": _sum_squares, "padding": _padding, "row_sum": _row_sum}
 DEFINING_RULES = {"hadamard": _define_hadamard, "data": _define_data, "range": _define_range,
-                  "matmul": _define_matmul}
+                  "matmul": _define_matmul, "entries": _define_entries}
 
 
 def run_circuit(ctx, c: Circuit, public: Public) -> None:

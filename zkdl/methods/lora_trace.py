@@ -122,10 +122,11 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4):
     L = len(W0)
     for t in range(steps):
         idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
-        acts, F = [X[idx]], []
+        acts, F, masks = [X[idx]], [], []
         for l in range(L):
             F.append(acts[-1] @ Bs[l])
             z = acts[-1] @ W0[l] + F[-1] @ As[l]
+            masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU: (1 - S), S = [Z' < 0]
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
         Y = np.zeros_like(acts[-1])
         Y[np.arange(len(idx)), data.y[idx]] = 1.0
@@ -136,7 +137,7 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4):
             Hh = G @ As[l].T
             dB, dA = config.eta * acts[l].T @ Hh, config.eta * F[l].T @ G
             if l > 0:
-                G = (G @ W0[l].T + Hh @ Bs[l].T) * (acts[l] > 0)
+                G = (G @ W0[l].T + Hh @ Bs[l].T) * masks[l - 1]
             Bs[l] -= dB
             As[l] -= dA
     return losses, accs, {"base": W0, "lora_B": Bs, "lora_A": As}

@@ -132,10 +132,11 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4, density_pe
     for t in range(steps):
         idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
         Sd = [dense(Ss[l], l + 1, dims[l], dims[l + 1], support_seed) for l in range(L)]
-        acts, F = [X[idx]], []
+        acts, F, masks = [X[idx]], [], []
         for l in range(L):
             F.append(acts[-1] @ Bs[l])
             z = F[-1] @ As[l] + acts[-1] @ Sd[l]
+            masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU: (1 - S), S = [Z' < 0]
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
         Y = np.zeros_like(acts[-1])
         Y[np.arange(len(idx)), data.y[idx]] = 1.0
@@ -148,7 +149,7 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4, density_pe
             Hh, GW = G @ As[l].T, acts[l].T @ G
             dB, dA = config.eta * acts[l].T @ Hh, config.eta * F[l].T @ G
             if l > 0:
-                G = (Hh @ Bs[l].T + G @ Sd[l].T) * (acts[l] > 0)
+                G = (Hh @ Bs[l].T + G @ Sd[l].T) * masks[l - 1]
             Bs[l] -= dB
             As[l] -= dA
             Ss[l] = Ss[l] - config.eta * GW[pos // cols, pos % cols].reshape(-1, 1)

@@ -66,9 +66,10 @@ def float_train(config, data, steps: int, state: dict, beta_num: int = 29, beta_
     losses, accs = [], []
     for t in range(steps):
         idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
-        acts = [X[idx]]
+        acts, masks = [X[idx]], []
         for l in range(L):
             z = acts[-1] @ W[l]
+            masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU: (1 - S), S = [Z' < 0]
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
         Y = np.zeros_like(acts[-1])
         Y[np.arange(len(idx)), data.y[idx]] = 1.0
@@ -80,7 +81,7 @@ def float_train(config, data, steps: int, state: dict, beta_num: int = 29, beta_
         for l in range(L - 1, -1, -1):
             grads[l] = acts[l].T @ G
             if l > 0:
-                G = (G @ W[l].T) * (acts[l] > 0)
+                G = (G @ W[l].T) * masks[l - 1]
         for l in range(L):
             if l + 1 >= start:
                 M[l] = beta * M[l] + grads[l]

@@ -98,6 +98,14 @@ def statement_arrays(config, state: dict, role: str, method: str = "sgd_mlp", pa
         raise AnchorError(f"training method {method!r}: the state has no {exc} for its statement") from None
 
 
+def frozen_digest(config, method: str, params: dict | None = None) -> str:
+    """The statement's frozen-base digest of a ``--public-base`` proof under ``config``
+    and training ``method`` (the frozen tensors of its initial state, zero blinds)."""
+    from zkdl.tracer import initial_state
+    state = initial_state(config, method, params)
+    return _digest([padded_commitment(w) for w in statement_arrays(config, state, "frozen", method, params)])
+
+
 def initial_weights_digest(config, method: str = "sgd_mlp", params: dict | None = None) -> str:
     """The statement's W[0] digest of a public-initialization proof under ``config`` and
     training ``method`` (its initial state)."""

@@ -118,7 +118,7 @@ def _window(run, steps) -> tuple[int, int]:
 def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proof | None = None,
           check_initial_weights=None, check_dataset=None, check_witness: bool = True, threads=None,
           progress=None, public_data: bool = False, public_init: bool = False,
-          prove_loss: bool = False, range: str | None = None) -> Proof:
+          prove_loss: bool = False, range: str | None = None, public_base: bool = False) -> Proof:
     """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
     (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
     reuses its dataset and final-weight commitments and, by default, inherits the
@@ -131,6 +131,8 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     holding the data can recompute the commitment (``zkdl audit --data``); a chained
     proof inherits the dataset commitment of ``chain``. ``public_init``: likewise for
     W[0] (the initialization from the config's public init_seed; t0 = 0, no chain).
+    ``public_base``: likewise for a method's frozen base (``lora``); a chained proof
+    reuses ``chain``'s base commitment.
     ``prove_loss``: the header states each step's loss and the proof proves it.
     ``range``: how range checks are proven, ``"bits"`` (committed bit decompositions) or
     ``"logup"`` (LogUp-GKR lookups; docs/PROTOCOL.md); default
@@ -166,6 +168,7 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
                                      check_dataset=check_dataset, check_witness=check_witness,
                                      threads=threads, progress=progress, backend=backend, zk=zk,
                                      public_data=public_data, public_init=public_init, prove_loss=prove_loss,
+                                     public_base=public_base and chain is None,
                                      range_strategy=range)
     return Proof(data, secrets_out)
 

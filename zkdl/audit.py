@@ -573,6 +573,17 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
             rep["initial_weights"] = "public initialization claimed: DOES NOT match the seed's"
             fail("init_mismatch", w_first, f"W[{first['steps'][0]}] is not the public initialization of "
                  f"init_seed {own.init_seed} (the recomputed commitment differs)")
+    if first is not None and first.get("frozen_public"):
+        from zkdl.config import TrainConfig
+        own = TrainConfig.from_dict(first["config"])
+        if A.frozen_digest(own, first["method"], first["method_params"]) == first["frozen_digest"]:
+            rep["frozen"] = f"public base from init_seed {own.init_seed}: recomputed, matches"
+        else:
+            rep["frozen"] = "public base claimed: DOES NOT match the seed's"
+            fail("base_mismatch", w_first, f"the frozen base is not the public one of init_seed {own.init_seed} "
+                 f"(the recomputed commitment differs)")
+    elif first is not None and first.get("frozen_digest"):
+        rep["frozen"] = "hiding commitment"
     public_data = all(st is not None and st["dataset_public"] for st in sts)
     if m.get("dataset_public") is True and not public_data:
         fail("manifest_field", "manifest.json dataset_public",

@@ -94,8 +94,8 @@ def parse_method_params(method, pairs) -> dict:
               help="A parameter of --method (repeatable), e.g. --method-param frozen_layers=2.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
-          no_prove, backend, no_zk, threads, force, public_data, public_init, prove_loss, range_strategy,
-          publish_metrics, quiet, update_bits=None, resume=False, method=None, method_param=()):
+          no_prove, backend, no_zk, threads, force, public_data, public_init, public_base, prove_loss,
+          range_strategy, publish_metrics, quiet, update_bits=None, resume=False, method=None, method_param=()):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -108,7 +108,8 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     from OUT; options given must match it).
     """
     say = Progress(quiet)
-    anchors = dict(public_data=public_data, public_init=public_init, prove_loss=prove_loss, range=range_strategy)
+    anchors = dict(public_data=public_data, public_init=public_init, public_base=public_base, prove_loss=prove_loss,
+                   range=range_strategy)
     method_params = parse_method_params(method, method_param)
     if resume:
         if force:
@@ -241,8 +242,8 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
 @anchor_options
 @publish_metrics_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, public_data, public_init, prove_loss,
-          range_strategy, publish_metrics, quiet):
+def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, public_data, public_init, public_base,
+          prove_loss, range_strategy, publish_metrics, quiet):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
 
     RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
@@ -272,7 +273,8 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     entries = rundir.prove_windows(run, out, t0, t1, window, backend=backend, threads=threads, say=say,
                                    summary=summary, reuse=not force, zk=not no_zk,
                                    anchors=dict(public_data=public_data, public_init=public_init,
-                                                prove_loss=prove_loss, range=range_strategy))
+                                                public_base=public_base, prove_loss=prove_loss,
+                                                range=range_strategy))
     covered = sorted(tuple(e["steps"]) for e in summary["proofs"])
     end = 0
     for a, b in covered:

@@ -177,6 +177,9 @@ def anchor_options(f):
         click.option("--public-init", is_flag=True,
                      help="Commit W[0] deterministically: the public initialization from the seed, which an "
                           "auditor recomputes."),
+        click.option("--public-base", is_flag=True,
+                     help="Commit a method's frozen base model deterministically (lora: the base from the "
+                          "seed), so that an auditor recomputes it. Use only for a public base."),
         click.option("--prove-loss", is_flag=True,
                      help="Make each step's training loss a public output of the proofs, and prove it."),
         click.option("--range", "range_strategy", type=click.Choice(list(RANGE_STRATEGIES)), default=None,

@@ -46,6 +46,8 @@ def text_report(r: dict) -> str:
     an = r.get("anchors") or {}
     out.append(f"  data        {an.get('dataset')}")
     out.append(f"  W[0]        {an.get('initial_weights')}")
+    if an.get("frozen"):
+        out.append(f"  base        {an.get('frozen')}")
     if an.get("model"):
         out.append(f"  model       {an['model']}")
     if r.get("proven_loss"):
@@ -152,6 +154,7 @@ def html_report(r: dict) -> str:
         ("Final weights", f"<code>{e(str(s['final_weights_digest']))}</code>"),
         ("Dataset anchor", e(str((r.get("anchors") or {}).get("dataset")))),
         ("Initial-weights anchor", e(str((r.get("anchors") or {}).get("initial_weights")))),
+        *([("Frozen-base anchor", e(str(r["anchors"]["frozen"])))] if (r.get("anchors") or {}).get("frozen") else []),
         ("Released model", e(str((r.get("anchors") or {}).get("model") or "not checked"))),
         ("Audit time", e(f"{r['timing']['wall_seconds']:.2f}s, {r['timing']['jobs']} job(s); sum of single "
                          f"verifications {r['timing']['verify_seconds_sum']:.2f}s")),

@@ -227,6 +227,7 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
                 for flag, key, want in (("--public-data", "dataset_public", anchors and anchors.get("public_data")),
                                         ("--public-init", "initial_weights_public",
                                          anchors and anchors.get("public_init") and t0 == 0),
+                                        ("--public-base", "frozen_public", anchors and anchors.get("public_base")),
                                         ("--prove-loss", "losses", anchors and anchors.get("prove_loss"))):
                     if want and not st.get(key):
                         click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} was made without {flag}; "
@@ -259,6 +260,7 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
 
         opts = dict(anchors or {})
         opts["public_init"] = bool(opts.get("public_init")) and t0 == 0 and chain is None
+        opts["public_base"] = bool(opts.get("public_base")) and chain is None   # a chain reuses its blinds
         if opts.get("range") is None:
             opts.pop("range", None)
         proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
@@ -477,6 +479,7 @@ def resume_settings(ctx, out: str, given: dict):
     opts.setdefault("no_zk", any(e.get("zk") is False for e in proofs))
     opts.setdefault("public_data", any(e.get("dataset_public") for e in proofs))
     opts.setdefault("public_init", any(e.get("initial_weights_public") for e in proofs))
+    opts.setdefault("public_base", any(e.get("frozen_public") for e in proofs))
     opts.setdefault("prove_loss", any(e.get("losses") is not None for e in proofs))
     opts.setdefault("range", next((e["range"] for e in proofs if e.get("range")), "bits"))
     if given.get("range") is not None and given["range"] != opts["range"]:
@@ -484,7 +487,7 @@ def resume_settings(ctx, out: str, given: dict):
     opts.setdefault("publish_metrics", False)
     if is_given("publish_metrics"):  # a claim option: the claim is rebuilt anyway
         opts["publish_metrics"] = bool(given["publish_metrics"])
-    for k in ("window", "no_zk", "public_data", "public_init", "prove_loss"):
+    for k in ("window", "no_zk", "public_data", "public_init", "public_base", "prove_loss"):
         if not is_given(k):
             if k == "window" and opts[k] is None:
                 opts[k] = given[k]  # a --no-prove run: the window is free

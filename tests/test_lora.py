@@ -166,3 +166,24 @@ def test_train_prove_audit_export_from_the_command_line(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--model", tmp_path / "bad.npz")
     assert res.exit_code != 0 and "Traceback" not in output(res), output(res)
+
+
+def test_public_base_is_recomputed_by_the_audit(tmp_path):
+    """--public-base: the base's commitment has zero blinds (frozen_public), the audit
+    recomputes it from the seed; a proof without it keeps the base hidden."""
+    from tests.test_cli import invoke, output
+    args = ["--width", "6", "--layers", "3", "--batch-size", "4", "--data", "synthetic:40", "--steps", "1", "-q",
+            "--method", "lora"]
+    res = invoke("train", "--out", tmp_path / "p", "--public-base", *args)
+    assert res.exit_code == 0, output(res)
+    res = invoke("audit", tmp_path / "p" / "claim", "--jobs", 1, "--json")
+    rep = json.loads(res.stdout)
+    assert res.exit_code == 0 and "recomputed, matches" in rep["anchors"]["frozen"], output(res)
+    proof = sorted((tmp_path / "p" / "proofs").iterdir())[0]
+    assert verify(proof.read_bytes()).frozen_public is True
+    res = invoke("train", "--out", tmp_path / "h", *args)
+    rep = json.loads(invoke("audit", tmp_path / "h" / "claim", "--jobs", 1, "--json").stdout)
+    assert rep["ok"] and rep["anchors"]["frozen"] == "hiding commitment"
+    res = invoke("train", "--out", tmp_path / "sgd", "--public-base", *args[:-2])
+    assert res.exit_code == 2 and "frozen base" in output(res) and "Traceback" not in output(res), output(res)
+    assert not (tmp_path / "sgd").exists()

@@ -67,6 +67,13 @@ def parse_method_params(method, pairs) -> dict:
     return full
 
 
+def check_public_base(method, public_base: bool) -> None:
+    """--public-base needs a method with a frozen base (exit 2 before any work)."""
+    from zkdl.circuits.builder import method_class
+    if public_base and not method_class(method or "sgd_mlp").statement.get("frozen"):
+        raise Fail(f"--public-base: training method {method or 'sgd_mlp'!r} has no frozen base", EXIT_USAGE)
+
+
 @cli.command()
 @click.option("--out", "-o", default=DEFAULT_OUT, show_default=True, help="Output directory.")
 @click.option("--steps", type=click.IntRange(min=1), default=DEFAULT_STEPS, show_default=True,
@@ -111,6 +118,8 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     anchors = dict(public_data=public_data, public_init=public_init, public_base=public_base, prove_loss=prove_loss,
                    range=range_strategy)
     method_params = parse_method_params(method, method_param)
+    if not resume:
+        check_public_base(method, public_base)
     if resume:
         if force:
             raise Fail("--resume continues OUT, --force replaces it: give one of them", EXIT_USAGE)
@@ -258,6 +267,7 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     base, rdir = rundir.locate_run(run_dir)
     out = out or base
     run = Run.load(rdir)
+    check_public_base(run.method, public_base)
     t0, t1 = parse_steps(steps_spec, run.n_steps)
     os.makedirs(out, exist_ok=True)
     from zkdl.audit import read_summary

@@ -27,17 +27,18 @@ def _uniform(tag: str, config, l: int, n: int, M: int) -> np.ndarray:
 
 
 def initial_state(config, rank: int = 4, density_permille: int = 30, support_seed: int = 0) -> dict:
-    """B_l uniform in [-M, M], M = floor(2^R / sqrt(d_{l-1})); A_l = 0; the sparse values
-    uniform in [-M_s, M_s], M_s = floor(2^R sqrt(6 / (d_{l-1} density))) (He scale of a
-    sparse matrix); all from SHAKE-256 of the public init_seed."""
+    """B_l uniform in [-M_B, M_B], M_B = floor(2^R sqrt(6 / d_{l-1})), A_l uniform in
+    [-M_A, M_A], M_A = floor(2^R sqrt(3 / r)) (so B A has He variance 2 / d_{l-1}, as
+    SLTrain initializes both factors), the sparse values uniform in [-M_s, M_s], M_s =
+    floor(2^R / sqrt(d_{l-1})); all from SHAKE-256 of the public init_seed."""
     dims = config.dims()
     sup = layer_supports(dims, density_permille)
     B, A, S = [], [], []
     for l in range(1, len(dims)):
         rows, cols, count = sup[l]
-        B.append(_uniform("B", config, l, rows * rank, int((1 << config.R) / math.sqrt(rows))).reshape(rows, rank))
-        A.append(np.zeros((rank, cols), dtype=np.int64))
-        ms = int((1 << config.R) * math.sqrt(6.0 * 1000 / (rows * density_permille)))
+        B.append(_uniform("B", config, l, rows * rank, int((1 << config.R) * math.sqrt(6.0 / rows))).reshape(rows, rank))
+        A.append(_uniform("A", config, l, rank * cols, int((1 << config.R) * math.sqrt(3.0 / rank))).reshape(rank, cols))
+        ms = int((1 << config.R) / math.sqrt(rows))
         S.append(_uniform("S", config, l, count, ms).reshape(count, 1))
     return {"sl_B": B, "sl_A": A, "sl_S": S}
 

@@ -8,7 +8,10 @@ Columns: data, method, learning rate, the largest relative gap |loss_int - loss_
 loss_float over the first 100 steps, per step and of 10-step means (target <= 5%), and
 the final accuracy on the training set of the integer model (quantized forward pass of
 its effective weights) and of the float one (target: within 1 point). subset_momentum
-runs at eta / 8 (its effective step is eta / (1 - beta), about 10.7 eta).
+runs at eta / 8 (its effective step is eta / (1 - beta), about 10.7 eta), sltrain at
+eta / 4 (both factors move, so W moves by about eta (|A|^2 + |B|^2) G). lora runs twice:
+on the default base (the config's random initialization) and fine-tuning the SGD row's
+trained model (``zkdl train --method lora --base MODEL.npz``).
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ def float_run(method, cfg, data, steps, state, params):
     return losses, W
 
 
-def measure(name, data, cfg, method, steps):
+def measure(name, data, cfg, method, steps, initial=None):
     params = METHODS[method]
-    run = zkdl.train(cfg, data, steps=steps, method=method, method_params=params)
+    run = zkdl.train(cfg, data, steps=steps, method=method, method_params=params, initial=initial)
     losses, W = float_run(method, run.config, data, steps, run.state(0), run.method_params)
     n = min(100, steps)
     li, lf = np.array(run.losses[:n]), np.array(losses[:n])
@@ -52,9 +55,10 @@ def measure(name, data, cfg, method, steps):
     mi, mf = li[:n // 10 * 10].reshape(-1, 10).mean(axis=1), lf[:n // 10 * 10].reshape(-1, 10).mean(axis=1)
     mgap = float(np.max(np.abs(mi - mf) / mf)) if len(mi) else gap
     ai, af = run.accuracy(), accuracy_float(W, data)
-    return (f"| {name} | {method} | {cfg.lr_num}/2^{cfg.lr_shift} | {steps} | {gap * 100:.2f}% | {mgap * 100:.2f}% | "
-            f"{run.losses[0]:.4f} -> {run.losses[-1]:.4f} | {ai * 100:.1f}% | {af * 100:.1f}% | "
-            f"{abs(ai - af) * 100:.1f} |")
+    label = method + (" (base: the SGD row's model)" if initial else "")
+    return run, (f"| {name} | {label} | {cfg.lr_num}/2^{cfg.lr_shift} | {steps} | {gap * 100:.2f}% | "
+                 f"{mgap * 100:.2f}% | {run.losses[0]:.4f} -> {run.losses[-1]:.4f} | {ai * 100:.1f}% | "
+                 f"{af * 100:.1f}% | {abs(ai - af) * 100:.1f} |")
 
 
 def main():
@@ -71,9 +75,15 @@ def main():
           "loss (int) first -> last | final accuracy int | float | gap (points) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, data, cfg in sets:
+        trained = None
         for method in args.methods.split(","):
             c = cfg.replace(lr_shift=cfg.lr_shift + {"subset_momentum": 3, "sltrain": 2}.get(method, 0))
-            print(measure(name, data, c, method, args.steps), flush=True)
+            run, line = measure(name, data, c, method, args.steps)
+            print(line, flush=True)
+            if method == "sgd_mlp":
+                trained = run.final_weights
+            if method == "lora" and trained is not None:   # LoRA as it is used: fine-tuning a trained base
+                print(measure(name, data, c, method, args.steps, initial={"base": trained})[1], flush=True)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,9 @@ def test_tracer_follows_the_float_reference():
 
 @pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
 def test_honest_proofs_verify_and_chain(run, zk):
-    first, sec = prove(run, 0, 2, zk=zk)
+    first, sec = prove(run, 0, 2, zk=zk, prove_loss=True)
     assert set(sec) == {"dataset", "frozen", "initial", "final"}
+    assert verify(first).losses is not None
     second, _ = prove(run, 2, 2, zk=zk, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
                       check_dataset=False)
     s1, s2 = verify(first), verify(second, expect_initial=verify(first).final_weights_digest)
@@ -187,3 +188,34 @@ def test_public_base_is_recomputed_by_the_audit(tmp_path):
     res = invoke("train", "--out", tmp_path / "sgd", "--public-base", *args[:-2])
     assert res.exit_code == 2 and "frozen base" in output(res) and "Traceback" not in output(res), output(res)
     assert not (tmp_path / "sgd").exists()
+
+
+def test_a_given_base_is_fine_tuned_and_audited_against_it(tmp_path):
+    """--base MODEL.npz: the base of a published model (a zkdl model file); with
+    --public-base the audit recomputes its commitment from that file (--base), and the
+    seed's initialization no longer matches."""
+    from tests.test_cli import invoke, output
+    from zkdl.anchors import model_bytes
+    cfg = TrainConfig(width=6, layers=3, batch_size=4, lr_shift=6).for_data(
+        D.synthetic(n_samples=40, n_features=3, n_classes=3))
+    rng = np.random.default_rng(7)
+    base = [rng.integers(-30000, 30000, size=(cfg.dims()[l], cfg.dims()[l + 1])) for l in range(cfg.layers)]
+    path = tmp_path / "base.npz"
+    path.write_bytes(model_bytes(cfg, base, [[0]] * cfg.layers, 0, "0" * 64, "test"))
+    with pytest.raises(zkdl.ZkdlError, match="shapes"):
+        zkdl.train(cfg, D.synthetic(n_samples=40, n_features=3, n_classes=3), steps=1, method="lora",
+                   initial={"base": base[:2]})
+    args = ["--width", "6", "--layers", "3", "--batch-size", "4", "--data", "synthetic:40:3:3", "--steps", "1",
+            "-q", "--method", "lora", "--lr-shift", "6"]
+    res = invoke("train", "--out", tmp_path / "r", "--base", path, "--public-base", *args)
+    assert res.exit_code == 0, output(res)
+    run = zkdl.Run.load(tmp_path / "r" / "run")
+    assert all(np.array_equal(a, b) for a, b in zip(run.state(1)["base"], base))
+    rep = json.loads(invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--json", "--base", path).stdout)
+    assert rep["ok"] and "the --base model: recomputed, matches" in rep["anchors"]["frozen"], rep["anchors"]
+    res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--json")
+    assert res.exit_code == 1 and "base_mismatch" in res.stdout
+    for bad in (["--base", tmp_path / "nope.npz"], ["--base", path, "--width", "8"]):
+        res = invoke("train", "--out", tmp_path / "bad", *args, *bad)
+        assert res.exit_code == 2 and "Traceback" not in output(res), output(res)
+        assert not (tmp_path / "bad").exists()

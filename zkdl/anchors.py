@@ -98,11 +98,21 @@ def statement_arrays(config, state: dict, role: str, method: str = "sgd_mlp", pa
         raise AnchorError(f"training method {method!r}: the state has no {exc} for its statement") from None
 
 
-def frozen_digest(config, method: str, params: dict | None = None) -> str:
+def frozen_digest(config, method: str, params: dict | None = None, base: list | None = None) -> str:
     """The statement's frozen-base digest of a ``--public-base`` proof under ``config``
-    and training ``method`` (the frozen tensors of its initial state, zero blinds)."""
+    and training ``method`` (the frozen tensors of its initial state, or the weights
+    ``base`` of a published base model, zero blinds)."""
+    from zkdl.circuits.builder import method_class
     from zkdl.tracer import initial_state
     state = initial_state(config, method, params)
+    if base is not None:
+        names = getattr(method_class(method), "constant_state", ())
+        if not names:
+            raise AnchorError(f"training method {method!r} has no frozen base")
+        dims = config.dims()
+        if [np.shape(w) for w in base] != [(dims[l - 1], dims[l]) for l in range(1, len(dims))]:
+            raise AnchorError("the base model's layer shapes are not the claim's")
+        state = {**state, names[0]: [np.asarray(w, dtype=np.int64) for w in base]}
     return _digest([padded_commitment(w) for w in statement_arrays(config, state, "frozen", method, params)])
 
 

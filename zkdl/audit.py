@@ -291,6 +291,17 @@ def _check_inputs(claim_dir: str, model_path: str | None) -> None:
             pass   # a model file whose weights are inconsistent: model_mismatch in the audit
 
 
+def _load_base(path: str | None):
+    """The weights of the ``--base`` model file (ClaimError when it is no zkdl model file)."""
+    if path is None:
+        return None
+    from zkdl.anchors import AnchorError, load_model
+    try:
+        return load_model(path)[1]
+    except AnchorError as exc:
+        raise ClaimError(f"--base {exc}") from None
+
+
 def _load_data(m: dict, data_spec: str | None, label_column: str):
     """The ``--data`` dataset, loaded (at the manifest config's scale R) before any proof is
     verified; ClaimError when the spec cannot be loaded."""
@@ -310,13 +321,16 @@ def _load_data(m: dict, data_spec: str | None, label_column: str):
 
 
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
-                label_column: str = "label", model_path: str | None = None) -> dict:
+                label_column: str = "label", model_path: str | None = None, base_path: str | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
     ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
     commitment from; ``model_path``: a released model (``zkdl export-model``) to check
-    against the final weights. Raises ClaimError when the claim (or the data) cannot be
-    read at all, or the model file is missing."""
+    against the final weights; ``base_path``: the published base model (a zkdl model
+    file) of a ``--public-base`` claim, to recompute its frozen commitment from. Raises
+    ClaimError when the claim (or the data) cannot be read at all, or the model or base
+    file is missing or no zkdl model file."""
     _check_inputs(claim_dir, model_path)
+    base = _load_base(base_path)
     started = time.perf_counter()
     m = load_manifest(claim_dir)
     data = _load_data(m, data_spec, label_column)
@@ -466,7 +480,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         fail("chain_broken", f"proofs[{len(rows) - 1}] {rows[-1]['file']}",
              "final-weights commitment differs from the manifest's")
     anchors, proven_loss = _check_anchors(m, mcfg if mcfg_dict is not None else None, rows, fail, notes,
-                                          data_spec, data, model_path)
+                                          data_spec, data, model_path, base)
     for i, row in enumerate(rows):
         st = row["statement"]
         if i > 0 and st is not None:
@@ -547,7 +561,7 @@ def _check_manifest_types(m: dict, fail) -> None:
             bad(f"metrics.{key}", "a list of {\"t\": step, \"loss\": number, ...} objects")
 
 
-def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec, data, model_path):
+def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec, data, model_path, base=None):
     """Public anchors (public init, --data, --model) and proven metrics of a claim.
     ``data``: the dataset of ``data_spec``, loaded before the proofs were verified.
     Returns (anchors report, proven losses [{t, loss_sum, loss}] or None)."""
@@ -576,14 +590,24 @@ def _check_anchors(m: dict, cfg, rows: list[dict], fail, notes: list, data_spec,
     if first is not None and first.get("frozen_public"):
         from zkdl.config import TrainConfig
         own = TrainConfig.from_dict(first["config"])
-        if A.frozen_digest(own, first["method"], first["method_params"]) == first["frozen_digest"]:
-            rep["frozen"] = f"public base from init_seed {own.init_seed}: recomputed, matches"
+        what = "the --base model" if base is not None else f"the initialization of init_seed {own.init_seed}"
+        try:
+            digest = A.frozen_digest(own, first["method"], first["method_params"], base)
+        except A.AnchorError as exc:
+            digest = None
+            fail("base_mismatch", w_first, f"cannot recompute the frozen base from {what}: {exc}")
+        if digest == first["frozen_digest"]:
+            rep["frozen"] = f"public base, {what}: recomputed, matches"
         else:
-            rep["frozen"] = "public base claimed: DOES NOT match the seed's"
-            fail("base_mismatch", w_first, f"the frozen base is not the public one of init_seed {own.init_seed} "
-                 f"(the recomputed commitment differs)")
+            rep["frozen"] = f"public base claimed: DOES NOT match {what}"
+            if digest is not None:
+                fail("base_mismatch", w_first, f"the frozen base is not {what} (the recomputed commitment differs)"
+                     + ("" if base is not None else "; a published base is checked with --base MODEL.npz"))
     elif first is not None and first.get("frozen_digest"):
         rep["frozen"] = "hiding commitment"
+        if base is not None:
+            fail("base_mismatch", w_first, "--base given, but the claim's frozen base is a hiding commitment "
+                 "(prove with --public-base to make it checkable)")
     public_data = all(st is not None and st["dataset_public"] for st in sts)
     if m.get("dataset_public") is True and not public_data:
         fail("manifest_field", "manifest.json dataset_public",

@@ -67,6 +67,25 @@ def parse_method_params(method, pairs) -> dict:
     return full
 
 
+def load_base(path: str, method, cfg) -> dict:
+    """--base MODEL.npz: {frozen state name: the model's weights} (exit 2 on a bad file)."""
+    from zkdl.anchors import AnchorError, load_model
+    from zkdl.circuits.builder import method_class
+    names = getattr(method_class(method or "sgd_mlp"), "constant_state", ())
+    if not names:
+        raise Fail(f"--base: training method {method or 'sgd_mlp'!r} has no frozen base", EXIT_USAGE)
+    try:
+        _, ws, _, _ = load_model(path)
+    except AnchorError as exc:
+        raise Fail(f"--base {exc}", EXIT_USAGE) from None
+    dims = cfg.dims()
+    want = [(dims[l - 1], dims[l]) for l in range(1, len(dims))]
+    if [w.shape for w in ws] != want:
+        raise Fail(f"--base {path}: weights of shapes {[w.shape for w in ws]}, the config's layers are {want}",
+                   EXIT_USAGE)
+    return {names[0]: ws}
+
+
 def check_public_base(method, public_base: bool) -> None:
     """--public-base needs a method with a frozen base (exit 2 before any work)."""
     from zkdl.circuits.builder import method_class
@@ -99,10 +118,14 @@ def check_public_base(method, public_base: bool) -> None:
               help="Training method: a registered plugin (docs/METHODS.md) [default: sgd_mlp].")
 @click.option("--method-param", "method_param", multiple=True, metavar="KEY=INT",
               help="A parameter of --method (repeatable), e.g. --method-param frozen_layers=2.")
+@click.option("--base", "base_path", type=click.Path(dir_okay=False), default=None, metavar="MODEL.npz",
+              help="The frozen base model of a method that has one (lora): a zkdl model file (`zkdl "
+                   "export-model`) whose weights fit the config [default: the initialization from --seed].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
           no_prove, backend, no_zk, threads, force, public_data, public_init, public_base, prove_loss,
-          range_strategy, publish_metrics, quiet, update_bits=None, resume=False, method=None, method_param=()):
+          range_strategy, publish_metrics, quiet, update_bits=None, resume=False, method=None, method_param=(),
+          base_path=None):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -142,6 +165,11 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     if not resume:
         data = load_data(data_spec, label_column, cfg.R)
         cfg = cfg.for_data(data)
+    initial = None
+    if base_path is not None:
+        if resume:
+            raise Fail("--base: a resumed run keeps its base (omit --base)", EXIT_USAGE)
+        initial = load_base(base_path, method, cfg)
     steps = cfg.steps
     import zkdl
     say(f"zkdl {__version__}: {'resuming' if resume else 'training'} {cfg.layers}-layer MLP {list(cfg.dims())} "
@@ -163,7 +191,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         else:
             prior = {}
             run = zkdl.train(cfg, data, 0, out_dir=os.path.join(staging, "run"), method=method or "sgd_mlp",
-                             method_params=method_params)  # an empty run, then its steps
+                             method_params=method_params, initial=initial)  # an empty run, then its steps
         n0 = run.n_steps
 
         def on_step(t, loss, acc):
@@ -514,7 +542,10 @@ def export_model_cmd(run_out, path, force):
 @click.option("--label-column", default="label", show_default=True, help="Label column of a .csv data file.")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
               help="A released model (`zkdl export-model`): check it is exactly the claim's final weights.")
-def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path):
+@click.option("--base", "base_path", type=click.Path(dir_okay=False), default=None, metavar="MODEL.npz",
+              help="The published base model of a --public-base claim (lora): recompute its frozen commitment "
+                   "from this zkdl model file [default: from the seed].")
+def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path, base_path):
     """Audit a training claim: verify every proof and check that they prove what the manifest states.
 
     Checks each file's SHA-256 against the manifest, verifies every proof (in parallel),
@@ -540,7 +571,7 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
         if html_path is not None:  # before the audit's work, not after it
             check_output_path(html_path, "--html")
         report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
-                             model_path=model_path)
+                             model_path=model_path, base_path=base_path)
     except ClaimError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     if html_path is not None:

@@ -743,9 +743,25 @@ class Run:
         return run
 
 
+def _replaced(state: dict, given: dict | None) -> dict:
+    """``state`` with the lists of ``given`` in place of its own (names and shapes checked)."""
+    if not given:
+        return state
+    out = dict(state)
+    for name, arrays in as_state(given).items():
+        if name not in state:
+            raise ConfigError(f"initial state: the method has no state {name!r} (it has {', '.join(sorted(state))})")
+        if len(arrays) != len(state[name]) or any(a.shape != b.shape for a, b in zip(arrays, state[name])):
+            raise ConfigError(f"initial state {name!r}: expected {len(state[name])} arrays of shapes "
+                              f"{[b.shape for b in state[name]]}, got {[a.shape for a in arrays]}")
+        out[name] = arrays
+    return out
+
+
 def train(config: TrainConfig | None = None, data: Dataset | None = None, steps: int | None = None,
           out_dir=None, keep_in_memory: bool = False, progress: Callable | None = None,
-          resume: Run | None = None, method: str = "sgd_mlp", method_params: dict | None = None) -> Run:
+          resume: Run | None = None, method: str = "sgd_mlp", method_params: dict | None = None,
+          initial: dict | None = None) -> Run:
     """Run quantized SGD (or the registered training ``method``) and record the trace.
 
     ``config`` defaults to ``TrainConfig()``, ``data`` to :func:`zkdl.data.synthetic`
@@ -753,7 +769,9 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, steps:
     there (must not already hold a run). ``keep_in_memory``: keep every step's tensors in
     RAM. ``progress(t, loss, accuracy)`` is called after each step. ``resume``: continue
     that run (same config and data) for ``steps`` more steps, in place. ``method`` /
-    ``method_params``: a registered training method (docs/METHODS.md) and its parameters."""
+    ``method_params``: a registered training method (docs/METHODS.md) and its parameters.
+    ``initial``: state lists that replace those of the method's initial state, e.g.
+    ``{"base": weights}`` (``lora``: fine-tune a given base model); same names and shapes."""
     config = config if config is not None else TrainConfig()
     if data is None:
         data = synthetic(R=config.R) if resume is None else resume.data
@@ -770,6 +788,7 @@ def train(config: TrainConfig | None = None, data: Dataset | None = None, steps:
         if os.path.exists(os.path.join(out_dir, "manifest.json")):
             raise ConfigError(f"{out_dir} already holds a run; use Run.load({out_dir!r}).resume(steps)")
         os.makedirs(out_dir, exist_ok=True)
-    run = Run(cfg, data, initial_state(cfg, method, method_params), out_dir=out_dir, keep_in_memory=keep_in_memory,
+    state = _replaced(initial_state(cfg, method, method_params), initial)
+    run = Run(cfg, data, state, out_dir=out_dir, keep_in_memory=keep_in_memory,
               method=method, method_params=method_params)
     return run.resume(n, progress=progress)

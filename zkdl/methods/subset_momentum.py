@@ -99,8 +99,6 @@ class SubsetMomentumMethod(Method):
                        [Op("left", "AinU", coef=cfg.lr_num << kb, transpose=True), Op("right", "GZU"),
                         Op("out", "Vn", coef=1 << s), Op("out", "remV"), Op("out", "V", coef=-(bn << (R + k)))],
                        {"shift": s, "coef": cfg.lr_num << kb})
-        if b.options.get("prove_loss"):
-            g.mse_loss_output(b, L)
 
     @staticmethod
     def _chains(b: CircuitBuilder, upd: dict, wshape) -> None:

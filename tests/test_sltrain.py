@@ -24,7 +24,7 @@ from tests.test_protocol import TamperedRun
 SEED = 20261204
 NAME = "sltrain"
 PARAMS = {"rank": 2, "density_permille": 200, "support_seed": 3}
-CFG = TrainConfig(width=(6, 5), batch_size=4, lr_shift=6)
+CFG = TrainConfig(width=(6, 5), batch_size=4, lr_shift=10)
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +60,14 @@ def test_only_the_support_trains(run):
 
 def test_tracer_follows_the_float_reference():
     data = D.synthetic(n_samples=200, n_features=8, n_classes=3)
-    cfg = TrainConfig(width=16, layers=3, batch_size=16, lr_shift=7)
+    cfg = TrainConfig(width=16, layers=3, batch_size=16, lr_shift=9)
     r = zkdl.train(cfg, data, steps=30, method=NAME, method_params={"rank": 4, "density_permille": 100})
     losses, _, _ = float_train(r.config, data, 30, r.state(0), **r.method_params)
     rel = np.abs(np.array(r.losses) - np.array(losses)) / np.array(losses)
     assert rel.max() < 0.02, rel.max()
 
 
-@pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
+@pytest.mark.parametrize("zk", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["zk", "plain"])
 def test_honest_proofs_verify_and_chain(run, zk):
     first, sec = prove(run, 0, 2, zk=zk)
     second, _ = prove(run, 2, 1, zk=zk, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
@@ -106,14 +106,15 @@ TAMPERS = {   # relation broken -> trace corruption
 }
 
 
-@pytest.mark.parametrize("what", sorted(TAMPERS))
-def test_each_relation_corrupted_is_rejected(run, what):
+@pytest.mark.parametrize("what,zk", [(w, w == "update_S") for w in sorted(TAMPERS)])
+def test_each_relation_corrupted_is_rejected(run, what, zk):
+    """Plain mode (the same relations, checked faster at these sizes), one of them in ZK."""
     bad = TamperedRun(run, TAMPERS[what])
     with pytest.raises(WitnessError) as err:
-        prove(bad)
+        prove(bad, 0, 1)
     assert any(f.relation.startswith(what + "[") for f in err.value.failures), \
         {f.relation for f in err.value.failures}
-    proof, _ = prove(bad, check_witness=False)
+    proof, _ = prove(bad, 0, 1, check_witness=False, zk=zk)
     with pytest.raises(VerificationError):
         verify(proof)
 

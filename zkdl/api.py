@@ -161,8 +161,11 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     if public_init:
         from zkdl.tracer import initial_state
         init = initial_state(run.config, getattr(run, "method", "sgd_mlp"), getattr(run, "method_params", None))
+        from zkdl.circuits.builder import method_class
         have = run.state(0)
-        if set(have) != set(init) or any(not np.array_equal(a, b) for k in init for a, b in zip(have[k], init[k])):
+        frozen = set(getattr(method_class(getattr(run, "method", "sgd_mlp")), "constant_state", ()))
+        if set(have) != set(init) or any(not np.array_equal(a, b) for k in set(init) - frozen
+                                         for a, b in zip(have[k], init[k])):
             raise ZkdlError("the run's W[0] is not the public initialization of its config's init_seed")
     data, secrets_out = prove_window(run, t0, T, secrets=secrets, check_initial_weights=check_initial_weights,
                                      check_dataset=check_dataset, check_witness=check_witness,

@@ -11,7 +11,7 @@ its effective weights) and of the float one (target: within 1 point). subset_mom
 runs at eta / 8 (its effective step is eta / (1 - beta), about 10.7 eta), sltrain at
 eta / 4 (both factors move, so W moves by about eta (|A|^2 + |B|^2) G). lora runs twice:
 on the default base (the config's random initialization) and fine-tuning the SGD row's
-trained model (``zkdl train --method lora --base MODEL.npz``).
+trained model (``zkdl train --method lora --base MODEL.npz``); hut likewise.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from zkdl import data as D
 from zkdl.config import TrainConfig
 from zkdl.reference import accuracy_float, train_float
 
-METHODS = {"sgd_mlp": {}, "lora": {"rank": 4}, "sltrain": {"rank": 4, "density_permille": 30}, "subset_momentum": {}}
+METHODS = {"sgd_mlp": {}, "lora": {"rank": 4}, "hut": {"rank": 4}, "sltrain": {"rank": 4, "density_permille": 30},
+           "subset_momentum": {}}
 
 
 def float_run(method, cfg, data, steps, state, params):
@@ -37,7 +38,9 @@ def float_run(method, cfg, data, steps, state, params):
         from zkdl.methods.lora_trace import float_train
         losses, _, st = float_train(cfg, data, steps, state, **params)
         return losses, [w + b @ a for w, b, a in zip(st["base"], st["lora_B"], st["lora_A"])]
-    if method == "sltrain":
+    if method == "hut":
+        from zkdl.methods.hut_trace import float_train
+    elif method == "sltrain":
         from zkdl.methods.sltrain_trace import float_train
     else:
         from zkdl.methods.subset_momentum_trace import float_train
@@ -82,7 +85,7 @@ def main():
             print(line, flush=True)
             if method == "sgd_mlp":
                 trained = run.final_weights
-            if method == "lora" and trained is not None:   # LoRA as it is used: fine-tuning a trained base
+            if method in ("lora", "hut") and trained is not None:   # as they are used: fine-tuning a trained base
                 print(measure(name, data, c, method, args.steps, initial={"base": trained})[1], flush=True)
 
 

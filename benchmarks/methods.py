@@ -1,4 +1,5 @@
-"""Training methods side by side: full SGD vs lora (rank 4), subset_momentum (issue 16).
+"""Training methods side by side: full SGD vs lora, hut (rank 4), sltrain (rank 4, 3%),
+subset_momentum (issue 16).
 
     python benchmarks/methods.py                          # widths 64, 256; T = 1 and 4
     python benchmarks/methods.py --widths 256 --Ts 1 --methods sgd_mlp,lora
@@ -49,7 +50,8 @@ print(json.dumps({"width": width, "batch": batch, "T": T, "zk": zk, "range": met
 """
 
 
-PARAMS = {"sgd_mlp": {}, "lora": {"rank": 4}, "subset_momentum": {}}
+PARAMS = {"sgd_mlp": {}, "lora": {"rank": 4}, "hut": {"rank": 4}, "sltrain": {"rank": 4, "density_permille": 30},
+          "subset_momentum": {}}
 
 
 def measure(width, batch, T, zk, method, timeout):
@@ -89,7 +91,7 @@ def main():
     ap.add_argument("--widths", default="64,256")
     ap.add_argument("--Ts", default="1,4")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--methods", default="sgd_mlp,lora,subset_momentum")
+    ap.add_argument("--methods", default="sgd_mlp,lora,hut,sltrain,subset_momentum")
     ap.add_argument("--plain", action="store_true", help="plain (not zero-knowledge) proofs")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per configuration")
     args = ap.parse_args()

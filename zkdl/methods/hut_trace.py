@@ -1,0 +1,137 @@
+"""Tracer side of ``hut`` (:mod:`zkdl.methods.hut`): the exact-integer step (products that
+exceed int64 on the way are computed in Python integers), the initial state, the
+effective weights and a float64 reference. Imported only by the tracer (numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zkdl import quant
+from zkdl.methods.lora_trace import _bounded
+from zkdl.methods.lora_trace import initial_state as _lora_initial
+from zkdl.schedule import batch_indices
+from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _overflow
+
+__all__ = ["initial_state", "trace_step", "effective_weights", "float_train"]
+
+_I64 = 1 << 63
+
+
+def initial_state(config, rank: int = 4) -> dict:
+    """As lora's: the base from the init seed, B uniform in +-2^R / sqrt(d_{l-1}), A = 0."""
+    st = _lora_initial(config, rank)
+    return {"base": st["base"], "hut_B": st["lora_B"], "hut_A": st["lora_A"]}
+
+
+def _mm(a, b) -> np.ndarray:
+    """a @ b exactly: int64 when it fits, else Python integers (an object array)."""
+    try:
+        return quant.exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    except OverflowError:
+        return np.matmul(a.astype(object), b.astype(object))
+
+
+def _int64(t, l, name, x) -> np.ndarray:
+    if x.dtype == object and x.size and (max(x.flat) >= _I64 or min(x.flat) < -_I64):
+        raise _overflow(t, l, name, None, 64, _REMEDY_VALUE, detail=": it does not fit int64")
+    return x.astype(np.int64)
+
+
+def _rescale(t, l, name, x, s: int, bits: int, remedy=_REMEDY_VALUE):
+    """(round(x / 2^s) within ``bits`` signed bits, the remainder), x int64 or Python ints."""
+    q = (x + (1 << (s - 1))) >> s
+    rem = x - q * (1 << s)
+    return _bounded(t, l, name, _int64(t, l, name, q), bits, remedy), _int64(t, l, f"remainder of {name}", rem)
+
+
+def _weights3(config, base, B, A, t=0):
+    """W3 = 2^(2R) W0 + W0 * (B A) per layer (scale 2^(3R)), with P and H."""
+    out = []
+    for l, (w, b, a) in enumerate(zip(base, B, A), start=1):
+        P = _int64(t, l, f"P_{l}", _mm(b, a))
+        H = _int64(t, l, f"H_{l}", w.astype(object) * P if quant.abs_max(w) * quant.abs_max(P) >= _I64 // 2
+                   else w * P)
+        W3 = _int64(t, l, f"W3_{l}", w.astype(object) * (1 << (2 * config.R)) + H)
+        out.append((P, H, W3))
+    return out
+
+
+def effective_weights(config, state: dict, rank: int = 4) -> list:
+    """W = round(W3 / 2^(2R)) at scale 2^R (prediction and export)."""
+    return [quant.round_shift(W3, 2 * config.R)[0]
+            for _, _, W3 in _weights3(config, state["base"], state["hut_B"], state["hut_A"])]
+
+
+def trace_step(cfg, data, st: _State, t: int, rank: int = 4):
+    """One exact step of the Hadamard adapter (formulas in :mod:`zkdl.methods.hut`)."""
+    L, R, Q, Bsz = cfg.layers, cfg.R, cfg.Q, cfg.batch_size
+    base, LB, LA = st.extra["base"], st.extra["hut_B"], st.extra["hut_A"]
+    idx = np.asarray(batch_indices(cfg.batch_seed, data.n_samples, Bsz, t), dtype=np.int64)
+    labels = data.y[idx]
+    A0 = _bounded(t, 0, "A_0 (input batch)", data.X[idx], Q,
+                  "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
+    Y = np.zeros((Bsz, cfg.n_classes), dtype=np.int64)
+    Y[np.arange(Bsz), labels] = 1 << R
+    T = {"batch": idx, "labels": labels, "Y": Y, "A_0": A0}
+    W3s = _weights3(cfg, base, LB, LA, t)
+    acts, S = [A0], [None] * (L + 1)
+    for l in range(1, L + 1):
+        P, H, W3 = W3s[l - 1]
+        T[f"base_{l}"], T[f"hut_B_{l}"], T[f"hut_A_{l}"] = base[l - 1], LB[l - 1], LA[l - 1]
+        T[f"P_{l}"], T[f"H_{l}"], T[f"W3_{l}"] = P, H, W3
+        Zp, T[f"remZ_{l}"] = _rescale(t, l, f"Zp_{l}", _mm(acts[l - 1], W3), 3 * R, Q)
+        T[f"Zp_{l}"] = Zp
+        if l < L:
+            S[l] = T[f"S_{l}"] = (Zp < 0).astype(np.int64)
+            acts.append(np.where(S[l] == 1, 0, Zp))
+            T[f"A_{l}"] = acts[l]
+        else:
+            T[f"G_Z_{l}"] = _bounded(t, l, f"G_Z_{l}", Zp - Y, Q)
+    for l in range(L, 1, -1):
+        GAp, T[f"remGA_{l - 1}"] = _rescale(t, l - 1, f"G_Ap_{l - 1}", _mm(T[f"G_Z_{l}"], W3s[l - 1][2].T), 3 * R, Q)
+        T[f"G_Ap_{l - 1}"] = GAp
+        T[f"G_Z_{l - 1}"] = np.where(S[l - 1] == 1, 0, GAp)
+    a_lr, s, ub = cfg.lr_num, 3 * R + cfg.lr_shift, cfg.update_bits
+    nB, nA = [], []
+    for l in range(1, L + 1):
+        GW = T[f"GW_{l}"] = _int64(t, l, f"G_W_{l}", _mm(acts[l - 1].T, T[f"G_Z_{l}"]))
+        GP = T[f"GP_{l}"] = _int64(t, l, f"GP_{l}", base[l - 1].astype(object) * GW)
+        for x, g, old, out in (("LB", _mm(GP, LA[l - 1].T), LB[l - 1], nB), ("LA", _mm(LB[l - 1].T, GP), LA[l - 1], nA)):
+            d, T[f"rem{x}_{l}"] = _rescale(t, l, f"d{x}_{l}", g.astype(object) * a_lr, s, ub, _REMEDY_UPDATE)
+            T[f"d{x}_{l}"] = d
+            out.append(_bounded(t, l, f"{x}_next_{l}", old - d, Q))
+        T[f"hut_B_next_{l}"], T[f"hut_A_next_{l}"] = nB[-1], nA[-1]
+    loss = 0.5 * float(np.sum(T[f"G_Z_{L}"].astype(np.float64) ** 2)) / (Bsz * float(1 << (2 * R)))
+    acc = float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == labels))
+    return T, _State(None, extra={"base": base, "hut_B": nB, "hut_A": nA}), loss, acc
+
+
+def float_train(config, data, steps: int, state: dict, rank: int = 4):
+    """float64: W = W0 * (1 + B A), dB = eta (G_W * W0) A^T, dA = eta B^T (G_W * W0).
+    Returns (losses, accuracies, final float W)."""
+    sc = float(1 << config.R)
+    W0 = [w / sc for w in state["base"]]
+    Bs = [b / sc for b in state["hut_B"]]
+    As = [a / sc for a in state["hut_A"]]
+    X = data.X_float()
+    L = len(W0)
+    losses, accs = [], []
+    for t in range(steps):
+        idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
+        W = [w + w * (b @ a) for w, b, a in zip(W0, Bs, As)]
+        acts, masks = [X[idx]], []
+        for l in range(L):
+            z = acts[-1] @ W[l]
+            masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU
+            acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
+        Y = np.zeros_like(acts[-1])
+        Y[np.arange(len(idx)), data.y[idx]] = 1.0
+        G = acts[-1] - Y
+        losses.append(0.5 * float(np.sum(G * G)) / len(idx))
+        accs.append(float(np.mean(np.argmax(acts[-1], axis=1) == data.y[idx])))
+        for l in range(L - 1, -1, -1):
+            GP = (acts[l].T @ G) * W0[l]
+            if l > 0:
+                G = (G @ W[l].T) * masks[l - 1]
+            Bs[l], As[l] = Bs[l] - config.eta * GP @ As[l].T, As[l] - config.eta * Bs[l].T @ GP
+    return losses, accs, [w + w * (b @ a) for w, b, a in zip(W0, Bs, As)]

@@ -21,7 +21,7 @@ from tests.test_protocol import TamperedRun
 
 SEED = 20261205
 NAME = "hut"
-CFG = TrainConfig(width=(6, 5), batch_size=4, lr_shift=6)
+CFG = TrainConfig(width=(5,), batch_size=4, lr_shift=6)   # 2 layers: one hidden
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +58,27 @@ def test_tracer_follows_the_float_reference():
     assert np.mean(r.losses[-5:]) < np.mean(r.losses[:5])
 
 
-def test_honest_proofs_verify_and_chain(run):
-    first, sec = prove(run, 0, 2)
-    second, _ = prove(run, 2, 1, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
+@pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
+def test_honest_proofs_verify_and_chain(run, zk):
+    first, sec = prove(run, 0, 2, zk=zk)
+    second, _ = prove(run, 2, 1, zk=zk, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
                       check_dataset=False)
     s1 = verify(first)
     s2 = verify(second, expect_initial=s1.final_weights_digest)
-    assert s1.method == NAME and s1.frozen_digest == s2.frozen_digest
+    assert s1.method == NAME and s1.zk is zk and s1.frozen_digest == s2.frozen_digest
+
+
+def test_train_audit_and_export_from_the_command_line(tmp_path):
+    import json
+    from tests.test_cli import invoke, output
+    res = invoke("train", "--out", tmp_path / "r", "--method", NAME, "--method-param", "rank=2", "--width", "6",
+                 "--layers", "2", "--batch-size", "4", "--data", "synthetic:40", "--steps", "2", "--window", "2",
+                 "--no-zk", "-q")
+    assert res.exit_code == 0, output(res)
+    res = invoke("export-model", tmp_path / "r", "--out", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--json", "--model", tmp_path / "m.npz")
+    assert res.exit_code == 0 and json.loads(res.stdout)["summary"]["method"] == NAME, output(res)
 
 
 def _bump(name, step=0, delta=1, also=None):
@@ -79,7 +93,7 @@ def _bump(name, step=0, delta=1, also=None):
 TAMPERS = {   # relation broken -> trace corruption
     "adapter": _bump("P_2"),
     "hadamard": _bump("H_1"),
-    "effective": _bump("W3_3"),
+    "effective": _bump("W3_2"),
     "weight_grad": _bump("GW_2"),
     "base_grad": _bump("GP_1"),
     "update_B": _bump("dLB_1", also=("hut_B_next_1", -1)),

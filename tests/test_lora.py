@@ -23,7 +23,7 @@ from zkdl.verifier.verify import ChainError, StatementError, circuit_for, verify
 from tests.test_protocol import TamperedRun
 
 SEED = 20261202
-CFG = TrainConfig(width=(6, 5), batch_size=4, lr_shift=6)
+CFG = TrainConfig(width=(5,), batch_size=4, lr_shift=6)   # 2 layers: one hidden
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_adapters_train_and_the_base_stays(run):
     assert set(s0) == {"base", "lora_B", "lora_A"}
     assert all(np.array_equal(a, b) for a, b in zip(s0["base"], s4["base"]))
     assert all(not a.any() for a in s0["lora_A"]) and any(a.any() for a in s4["lora_A"])
-    assert s0["lora_B"][0].shape == (3, 2) and s0["lora_A"][2].shape == (2, 3)
+    assert s0["lora_B"][0].shape == (3, 2) and s0["lora_A"][1].shape == (2, 3)
     for rs in ("bits", "logup"):
         c = circuit_for(run.config, 2, 40, method="lora", method_params={"rank": 2}, range_strategy=rs)
         assert check_witness(c, run, (0, 2)) == []
@@ -67,7 +67,7 @@ def test_tracer_follows_the_float_reference():
     assert r.losses[-1] < r.losses[0]
 
 
-@pytest.mark.parametrize("zk", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["zk", "plain"])
+@pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
 def test_honest_proofs_verify_and_chain(run, first, zk):
     first, sec = first if zk else prove(run, 0, 2, zk=zk, prove_loss=True)
     assert set(sec) == {"dataset", "frozen", "initial", "final"}
@@ -87,7 +87,7 @@ def test_the_frozen_base_is_one_commitment_per_claim(run, first, tmp_path):
     first, sec = first
     fresh = {k: v for k, v in sec.items() if k != "frozen"}
     second, _ = prove(run, 2, 1, secrets=dict(fresh, initial=sec["final"]), check_initial_weights=False,
-                      check_dataset=False)
+                      check_dataset=False, zk=False)
     assert verify(second).frozen_digest != verify(first).frozen_digest
     paths = [tmp_path / "a.zkdl", tmp_path / "b.zkdl"]
     for p, data in zip(paths, (first, second)):
@@ -121,11 +121,11 @@ def _bump(name, step=0, delta=1, also=None):
 TAMPERS = {   # relation family broken -> trace corruption (window 0..0, "base": 0..1)
     "lora_down": _bump("Fq_1"),
     "base_forward": _bump("Z0_2"),
-    "forward": _bump("Zp_3"),
+    "forward": _bump("Zp_2"),
     "lora_up_grad": _bump("Hq_2"),
     "base_backward": _bump("GB0_1"),
     "update_B": _bump("dLB_1", also=("lora_B_next_1", -1)),      # an adapter update off by one
-    "update_A": _bump("dLA_3", also=("lora_A_next_3", -1)),
+    "update_A": _bump("dLA_2", also=("lora_A_next_2", -1)),
     "base": _bump("base_1", step=1),                             # the base moved inside a window
     "chain_final:LA": _bump("lora_A_next_2"),
 }
@@ -153,7 +153,7 @@ def test_zk_mode_rejects_a_bad_adapter_update(run):
 
 def test_train_prove_audit_export_from_the_command_line(tmp_path):
     from tests.test_cli import invoke, output
-    args = ["--width", "6", "--layers", "3", "--batch-size", "4", "--data", "synthetic:40", "--steps", "2",
+    args = ["--width", "6", "--layers", "2", "--batch-size", "4", "--data", "synthetic:40", "--steps", "2",
             "--window", "1", "-q"]
     res = invoke("train", "--out", tmp_path / "r", "--method", "lora", "--method-param", "rank=2", *args)
     assert res.exit_code == 0, output(res)
@@ -181,7 +181,7 @@ def test_public_base_is_recomputed_by_the_audit(tmp_path):
     """--public-base: the base's commitment has zero blinds (frozen_public), the audit
     recomputes it from the seed (a proof without it keeps the base hidden: the test above)."""
     from tests.test_cli import invoke, output
-    args = ["--width", "6", "--layers", "3", "--batch-size", "4", "--data", "synthetic:40", "--steps", "1", "-q",
+    args = ["--width", "6", "--layers", "2", "--batch-size", "4", "--data", "synthetic:40", "--steps", "1", "-q",
             "--method", "lora"]
     res = invoke("train", "--out", tmp_path / "p", "--public-base", *args)
     assert res.exit_code == 0, output(res)

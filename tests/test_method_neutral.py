@@ -6,7 +6,7 @@ import io
 import pathlib
 import tokenize
 
-from zkdl.circuits.builder import METHODS, build_circuit
+from zkdl.circuits.builder import METHODS, build_circuit, discover_methods
 from zkdl.config import TrainConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -22,6 +22,8 @@ def string_literals(path):
 
 def method_tensor_bases():
     cfg = TrainConfig(width=(6, 5), batch_size=3, n_features=3, n_classes=3)
+    discover_methods()      # the shipped methods (lora, hut, sltrain, subset_momentum) are entry points
+    assert {"lora", "hut", "sltrain", "subset_momentum"} <= set(METHODS)
     bases = set()
     for name in METHODS:
         c = build_circuit(cfg, steps=2, n_samples=40, method=name, prove_loss=True)

@@ -154,7 +154,7 @@ def test_zk_mode_rejects_a_bad_adapter_update(run):
 def test_train_prove_audit_export_from_the_command_line(tmp_path):
     from tests.test_cli import invoke, output
     args = ["--width", "6", "--layers", "2", "--batch-size", "4", "--data", "synthetic:40", "--steps", "2",
-            "--window", "1", "-q"]
+            "--window", "1", "--no-zk", "-q"]      # (plain mode: the command-line plumbing, faster)
     res = invoke("train", "--out", tmp_path / "r", "--method", "lora", "--method-param", "rank=2", *args)
     assert res.exit_code == 0, output(res)
     res = invoke("verify", *sorted((tmp_path / "r" / "proofs").iterdir()), "--chain")
@@ -182,7 +182,7 @@ def test_public_base_is_recomputed_by_the_audit(tmp_path):
     recomputes it from the seed (a proof without it keeps the base hidden: the test above)."""
     from tests.test_cli import invoke, output
     args = ["--width", "6", "--layers", "2", "--batch-size", "4", "--data", "synthetic:40", "--steps", "1", "-q",
-            "--method", "lora"]
+            "--no-zk", "--method", "lora"]
     res = invoke("train", "--out", tmp_path / "p", "--public-base", *args)
     assert res.exit_code == 0, output(res)
     res = invoke("audit", tmp_path / "p" / "claim", "--jobs", 1, "--json")
@@ -211,7 +211,7 @@ def test_a_given_base_is_fine_tuned_and_audited_against_it(tmp_path):
         zkdl.train(cfg, D.synthetic(n_samples=40, n_features=3, n_classes=3), steps=1, method="lora",
                    initial={"base": base[:2]})
     args = ["--width", "6", "--layers", "3", "--batch-size", "4", "--data", "synthetic:40:3:3", "--steps", "1",
-            "-q", "--method", "lora", "--lr-shift", "6"]
+            "-q", "--no-zk", "--method", "lora", "--lr-shift", "6"]
     res = invoke("train", "--out", tmp_path / "r", "--base", path, "--public-base", *args)
     assert res.exit_code == 0, output(res)
     run = zkdl.Run.load(tmp_path / "r" / "run")

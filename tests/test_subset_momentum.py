@@ -129,7 +129,7 @@ def test_train_and_audit_from_the_command_line(tmp_path):
     from tests.test_cli import invoke, output
     res = invoke("train", "--out", tmp_path / "r", "--method", NAME, "--method-param", "beta_num=7",
                  "--method-param", "beta_shift=3", "--width", "6", "--layers", "3", "--batch-size", "4",
-                 "--data", "synthetic:40", "--steps", "2", "--window", "1", "-q")
+                 "--data", "synthetic:40", "--steps", "2", "--window", "1", "--no-zk", "-q")
     assert res.exit_code == 0, output(res)
     res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--json")
     assert res.exit_code == 0, output(res)

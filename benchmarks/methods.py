@@ -22,6 +22,8 @@ import os
 import subprocess
 import sys
 
+from range import HEAD as RANGE_HEAD, row  # noqa: F401  (benchmarks/range.py: the same columns)
+
 CHILD = r"""
 import json, resource, sys, time
 import zkdl
@@ -68,22 +70,7 @@ def measure(width, batch, T, zk, method, timeout):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-HEAD = ("| width | T | method | committed M/step | prove s/step | commit | commit statement | lookups | "
-        "other reductions | openings | witness check | verify s | proof KiB | peak RSS MB |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-
-
-def row(r) -> str:
-    if "error" in r:
-        return f"| {r['width']} | {r['T']} | {r['range']} | failed: {r['error']} |"
-    T, tm = r["T"], r["timings"]
-    commit, look, opening = tm.get("commit", 0.0), tm.get("fraction_tree", 0.0), tm.get("open", 0.0)
-    final, check = tm.get("commit_statement", 0.0), tm.get("witness_check", 0.0)
-    other = sum(v for k, v in tm.items() if k not in ("commit", "open", "fraction_tree", "commit_statement",
-                                                      "witness_check"))
-    return (f"| {r['width']} | {T} | {r['range']} | {r['committed'] / T / 1e6:.3f} | {r['prove'] / T:.2f} | "
-            f"{commit / T:.2f} | {final / T:.2f} | {look / T:.2f} | {other / T:.2f} | {opening / T:.2f} | "
-            f"{check / T:.2f} | {r['verify']:.2f} | {r['bytes'] / 1024:.0f} | {r['rss_mb']:.0f} |")
+HEAD = RANGE_HEAD.replace("| range |", "| method |", 1)
 
 
 def main():

@@ -18,9 +18,9 @@ from zkdl.config import TrainConfig
 from zkdl.errors import VerificationError
 from zkdl.methods.lora_trace import float_train
 from zkdl.prooffile import pack, unpack
-from zkdl.prover.aggregate import WitnessError, prove_window
+from zkdl.prover.aggregate import prove_window
 from zkdl.verifier.verify import ChainError, StatementError, circuit_for, verify
-from tests.test_protocol import TamperedRun
+from tests.method_cases import assert_rejected, bump
 
 SEED = 20261202
 CFG = TrainConfig(width=(5,), batch_size=4, lr_shift=6)   # 2 layers: one hidden
@@ -107,48 +107,27 @@ def test_the_header_cannot_drop_or_change_the_frozen_base(first):
         verify(pack(dict(header, statement={k: v for k, v in st.items() if k != "frozen_public"}), body))
 
 
-def _bump(name, step=0, delta=1, also=None):
-    """Trace tamper: tensor ``name`` at window step ``step`` gets +delta at (0, 0) (a copy:
-    honest steps share arrays); ``also`` = (name, delta) keeps a chain consistent."""
-    def tamper(stage, steps):
-        for n, d in [(name, delta)] + ([also] if also else []):
-            a = steps[step].tensors[n].copy()
-            a[0, 0] += d
-            steps[step].tensors[n] = a
-    return tamper
-
-
 TAMPERS = {   # relation family broken -> trace corruption (window 0..0, "base": 0..1)
-    "lora_down": _bump("Fq_1"),
-    "base_forward": _bump("Z0_2"),
-    "forward": _bump("Zp_2"),
-    "lora_up_grad": _bump("Hq_2"),
-    "base_backward": _bump("GB0_1"),
-    "update_B": _bump("dLB_1", also=("lora_B_next_1", -1)),      # an adapter update off by one
-    "update_A": _bump("dLA_2", also=("lora_A_next_2", -1)),
-    "base": _bump("base_1", step=1),                             # the base moved inside a window
-    "chain_final:LA": _bump("lora_A_next_2"),
+    "lora_down": bump("Fq_1"),
+    "side_forward": bump("Zx_2"),
+    "forward": bump("Zp_2"),
+    "lora_up_grad": bump("Hq_2"),
+    "side_backward": bump("Gx_1"),
+    "update_B": bump("dLB_1", also=("lora_B_next_1", -1)),      # an adapter update off by one
+    "update_A": bump("dLA_2", also=("lora_A_next_2", -1)),
+    "base": bump("base_1", step=1),                             # the base moved inside a window
+    "chain_final:LA": bump("lora_A_next_2"),
 }
 
 
 @pytest.mark.parametrize("what", sorted(TAMPERS))
 def test_each_relation_corrupted_is_rejected(run, what):
     """In plain mode (the same relations, checked 8x faster at these sizes); ZK below."""
-    bad = TamperedRun(run, TAMPERS[what])
-    T = 2 if what == "base" else 1
-    with pytest.raises(WitnessError) as err:
-        prove(bad, 0, T)
-    assert any(f.relation.startswith(what + "[") for f in err.value.failures), \
-        {f.relation for f in err.value.failures}
-    proof, _ = prove(bad, 0, T, check_witness=False, zk=False)
-    with pytest.raises(VerificationError):
-        verify(proof)
+    assert_rejected(prove, run, TAMPERS[what], what, T=2 if what == "base" else 1)
 
 
 def test_zk_mode_rejects_a_bad_adapter_update(run):
-    proof, _ = prove(TamperedRun(run, TAMPERS["update_B"]), 0, 1, check_witness=False)
-    with pytest.raises(VerificationError):
-        verify(proof)
+    assert_rejected(prove, run, TAMPERS["update_B"], "update_B", zk=True)
 
 
 def test_train_prove_audit_export_from_the_command_line(tmp_path):

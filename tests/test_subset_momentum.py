@@ -19,9 +19,9 @@ from zkdl.errors import VerificationError
 from zkdl.methods.subset_momentum import subset_start, update_steps
 from zkdl.methods.subset_momentum_trace import float_train
 from zkdl.prooffile import pack, unpack
-from zkdl.prover.aggregate import WitnessError, prove_window
+from zkdl.prover.aggregate import prove_window
 from zkdl.verifier.verify import circuit_for, verify
-from tests.test_protocol import TamperedRun
+from tests.method_cases import assert_rejected, bump
 
 SEED = 20261203
 NAME = "subset_momentum"
@@ -83,46 +83,24 @@ def test_a_proof_restated_at_another_step_is_rejected(run):
         verify(pack(header, body))
 
 
-def _bump(name, step, delta=1, also=None):
-    def tamper(stage, steps):
-        for n, d in [(name, delta)] + ([also] if also else []):
-            a = steps[step].tensors[n].copy()
-            a[0, 0] += d
-            steps[step].tensors[n] = a
-    return tamper
-
-
 TAMPERS = {   # relation broken -> trace corruption (window 0..1: layer 1 outside the subset)
-    "update": _bump("Vn_2", 0, also=("W_next_2", -1)),     # a momentum update off by one
-    "chain": _bump("W_1", 1),                              # a layer outside the subset changed
-    "chain_final": _bump("W_next_1", 1),                   # ... in the statement's final state
-    "velocity_final": _bump("V_next_1", 1),                # its momentum changed
+    "update": bump("Vn_2", 0, also=("W_next_2", -1)),     # a momentum update off by one
+    "chain": bump("W_1", 1),                              # a layer outside the subset changed
+    "chain_final": bump("W_next_1", 1),                   # ... in the statement's final state
+    "velocity_final": bump("V_next_1", 1),                # its momentum changed
 }
 
 
 @pytest.mark.parametrize("what,zk", [(w, w == "update") for w in sorted(TAMPERS)])
 def test_each_relation_corrupted_is_rejected(run, what, zk):
     """Plain mode (the same relations, checked faster at these sizes), one of them in ZK."""
-    bad = TamperedRun(run, TAMPERS[what])
-    with pytest.raises(WitnessError) as err:
-        prove(bad)
-    assert any(f.relation.startswith(what + "[") for f in err.value.failures), \
-        {f.relation for f in err.value.failures}
-    proof, _ = prove(bad, check_witness=False, zk=zk)
-    with pytest.raises(VerificationError):
-        verify(proof)
+    assert_rejected(prove, run, TAMPERS[what], what, T=2, zk=zk)
 
 
 def test_velocity_of_a_waiting_layer_is_its_initial_one(run):
     """Window 2..3: layer 1 updates at steps 2 and 3; V at step 3 is its V' of step 2 (a
     changed V there breaks `velocity`)."""
-    bad = TamperedRun(run, _bump("V_1", 1))
-    with pytest.raises(WitnessError) as err:
-        prove(bad, 2, 2)
-    assert any(f.relation.startswith("velocity[") for f in err.value.failures)
-    proof, _ = prove(bad, 2, 2, check_witness=False, zk=False)
-    with pytest.raises(VerificationError):
-        verify(proof)
+    assert_rejected(prove, run, bump("V_1", 1), "velocity", t0=2, T=2)
 
 
 def test_train_and_audit_from_the_command_line(tmp_path):

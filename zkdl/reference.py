@@ -17,7 +17,7 @@ from zkdl.config import TrainConfig
 from zkdl.data import Dataset
 from zkdl.schedule import batch_indices
 
-__all__ = ["FloatRun", "train_float", "float_step", "predict_float", "accuracy_float"]
+__all__ = ["FloatRun", "train_float", "float_step", "predict_float", "accuracy_float", "float_batch", "mse_output"]
 
 
 @dataclass
@@ -25,6 +25,20 @@ class FloatRun:
     weights: list  # float64 arrays
     losses: list = field(default_factory=list)
     accuracies: list = field(default_factory=list)
+
+
+def float_batch(config, data: Dataset, X: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of the float features X, labels) of step t's batch (the public schedule)."""
+    idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
+    return X[idx], data.y[idx]
+
+
+def mse_output(out: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(G = out - onehot, the batch-mean of 0.5 ||out - onehot||^2, batch accuracy)."""
+    Y = np.zeros_like(out)
+    Y[np.arange(len(labels)), labels] = 1.0
+    G = out - Y
+    return G, 0.5 * float(np.sum(G * G)) / len(labels), float(np.mean(np.argmax(out, axis=1) == labels))
 
 
 def float_step(W: list, X: np.ndarray, labels: np.ndarray, eta: float, n_classes: int):

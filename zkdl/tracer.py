@@ -268,24 +268,31 @@ def _metrics(cfg: TrainConfig, T: dict, GZf) -> tuple[float, float]:
     return loss, float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == T["labels"]))
 
 
+def batch_inputs(cfg: TrainConfig, data: Dataset, t: int) -> dict:
+    """The step's public batch and inputs: ``batch`` (row indices from the schedule),
+    ``labels``, ``Y`` (one-hot times 2^R) and ``A_0`` (the features, checked against the
+    Q-bit bound)."""
+    B, R, Q = cfg.batch_size, cfg.R, cfg.Q
+    idx = np.asarray(batch_indices(cfg.batch_seed, data.n_samples, B, t), dtype=np.int64)
+    labels = data.y[idx]
+    A0 = data.X[idx]
+    if A0.size and (A0.min() < -(1 << (Q - 1)) or A0.max() >= 1 << (Q - 1)):
+        raise _overflow(t, 0, "A_0 (input batch)", A0, Q,
+                        "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
+    Y = np.zeros((B, cfg.n_classes), dtype=np.int64)
+    Y[np.arange(B), labels] = 1 << R
+    return {"batch": idx, "labels": labels, "Y": Y, "A_0": A0}
+
+
 def forward_backward(cfg: TrainConfig, data: Dataset, st: _State, t: int):
     """The forward and backward pass of step t with the weights ``st.W`` (exact, bounds
     checked): (tensors, activations A[0..L-1], their float64 copies, G_Z[1..L], float64
     copies) -- every tensor of the module docstring up to G_Z (W_l included)."""
     L, R, Q = cfg.layers, cfg.R, cfg.Q
-    B = cfg.batch_size
     lo, hi = -(1 << (Q - 1)), (1 << (Q - 1)) - 1
     W, Wf, Wmax = st.W, st.Wf, st.Wmax
-    idx = np.asarray(batch_indices(cfg.batch_seed, data.n_samples, B, t), dtype=np.int64)
-    labels = data.y[idx]
-    A0 = data.X[idx]
-    if A0.size and (A0.min() < lo or A0.max() > hi):
-        raise _overflow(t, 0, "A_0 (input batch)", A0, Q,
-                        "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
-    T: dict[str, np.ndarray] = {"batch": idx, "labels": labels}
-    Y = np.zeros((B, cfg.n_classes), dtype=np.int64)
-    Y[np.arange(B), labels] = 1 << R
-    T["Y"] = Y
+    T = batch_inputs(cfg, data, t)
+    A0, labels = T["A_0"], T["labels"]
     A, Af = [A0], [A0.astype(np.float64)]
     S = [None] * (L + 1)
     GZ, GZf = [None] * (L + 1), [None] * (L + 1)

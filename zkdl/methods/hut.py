@@ -23,9 +23,8 @@ derived. The base is a ``frozen`` statement tensor, as in ``lora``. Parameter ``
 from __future__ import annotations
 
 from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
-from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_layer_runs
-from zkdl.methods.lora import MAX_RANK, _insts, _product_bound
+from zkdl.methods.lora import _insts, _product_bound, adapters, check_adapter_method, frozen_base
 
 __all__ = ["HUTMethod"]
 
@@ -44,33 +43,21 @@ class HUTMethod(Method):
     constant_state = ("base",)
 
     def validate(self, config, steps: int) -> None:
-        if config.loss != "mse":
-            raise CircuitError(f"hut supports loss 'mse' only, got {config.loss!r}")
-        if not 1 <= self.params["rank"] <= MAX_RANK:
-            raise CircuitError(f"hut: rank must be in 1..{MAX_RANK}, got {self.params['rank']}")
+        check_adapter_method(self, config)
 
     def build(self, b: CircuitBuilder) -> None:
         from zkdl.circuits import gadgets as g
         cfg, d, B = b.config, b.dims, b.config.batch_size
-        L, R, Q, k, ub, r = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.update_bits, self.params["rank"]
+        L, R, Q, k, r = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, self.params["rank"]
         ALL, H = list(range(1, L + 1)), list(range(1, L))
-        wshape, bshape, ashape = (lambda l: (d[l - 1], d[l])), (lambda l: (d[l - 1], r)), (lambda l: (r, d[l]))
+        wshape = lambda l: (d[l - 1], d[l])  # noqa: E731
         act = lambda l: (B, d[l])  # noqa: E731
         half = lambda n: 1 << (n - 1)  # noqa: E731
         insts = _insts(b, ALL)
         b.set_layer_runs(mlp_layer_runs(d))
-        g.initial_weights(b, "Wbase", ALL, wshape, Q, check=b.options["check_dataset"], trace="base")
-        g.initial_weights(b, "LB0", ALL, bshape, Q, check=b.options["check_initial_weights"], trace="hut_B")
-        g.initial_weights(b, "LA0", ALL, ashape, Q, check=b.options["check_initial_weights"], trace="hut_A")
+        frozen_base(b)
+        adapters(b, "hut_B", "hut_A", r, 3 * R + k)
         g.data_selection(b, check=b.options["check_dataset"])
-        for x, shape in (("LB", bshape), ("LA", ashape)):
-            g.range_value(b, f"d{x}", ALL, shape, ub, half(ub), source=[[1, f"d{x}_{{l}}"]])
-            g.range_value(b, f"rem{x}", ALL, shape, 3 * R + k, half(3 * R + k), source=[[1, f"rem{x}_{{l}}"]],
-                          defined=True)
-        g.weight_chain(b, "LB", "LB0", "dLB", ALL, bshape, trace="hut_B")
-        g.weight_chain(b, "LA", "LA0", "dLA", ALL, ashape, trace="hut_A")
-        b.stacks("Wb", ALL, wshape, kind="derived_linear", source=[[1, "base_{l}"]])
-        b.relation("base", "linear", insts, [Op("out", "Wb"), Op("term", "Wbase", steps=lambda t: [0])])
         # the effective weights at scale 2^(3R): P = B A, H = W0 * P, W3 = 2^(2R) W0 + H
         pb = _product_bound(b, "LB", "LA", ALL, lambda l: r)
         b.stacks("P", ALL, wshape, kind="derived_product", lo=-pb, hi=pb, source=[[1, "P_{l}"]])

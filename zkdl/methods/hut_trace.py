@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from zkdl import quant
-from zkdl.methods.lora_trace import _bounded
+from zkdl.methods.lora_trace import _bounded, metrics, rescaled_update
 from zkdl.methods.lora_trace import initial_state as _lora_initial
-from zkdl.schedule import batch_indices
-from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _overflow
+from zkdl.reference import float_batch, mse_output
+from zkdl.tracer import _REMEDY_VALUE, _State, _overflow, batch_inputs
 
 __all__ = ["initial_state", "trace_step", "effective_weights", "float_train"]
 
@@ -64,46 +64,34 @@ def effective_weights(config, state: dict, rank: int = 4) -> list:
 
 def trace_step(cfg, data, st: _State, t: int, rank: int = 4):
     """One exact step of the Hadamard adapter (formulas in :mod:`zkdl.methods.hut`)."""
-    L, R, Q, Bsz = cfg.layers, cfg.R, cfg.Q, cfg.batch_size
+    L, R, Q = cfg.layers, cfg.R, cfg.Q
     base, LB, LA = st.extra["base"], st.extra["hut_B"], st.extra["hut_A"]
-    idx = np.asarray(batch_indices(cfg.batch_seed, data.n_samples, Bsz, t), dtype=np.int64)
-    labels = data.y[idx]
-    A0 = _bounded(t, 0, "A_0 (input batch)", data.X[idx], Q,
-                  "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
-    Y = np.zeros((Bsz, cfg.n_classes), dtype=np.int64)
-    Y[np.arange(Bsz), labels] = 1 << R
-    T = {"batch": idx, "labels": labels, "Y": Y, "A_0": A0}
+    T = batch_inputs(cfg, data, t)
     W3s = _weights3(cfg, base, LB, LA, t)
-    acts, S = [A0], [None] * (L + 1)
+    acts, S = [T["A_0"]], [None] * (L + 1)
     for l in range(1, L + 1):
-        P, H, W3 = W3s[l - 1]
         T[f"base_{l}"], T[f"hut_B_{l}"], T[f"hut_A_{l}"] = base[l - 1], LB[l - 1], LA[l - 1]
-        T[f"P_{l}"], T[f"H_{l}"], T[f"W3_{l}"] = P, H, W3
-        Zp, T[f"remZ_{l}"] = _rescale(t, l, f"Zp_{l}", _mm(acts[l - 1], W3), 3 * R, Q)
+        T[f"P_{l}"], T[f"H_{l}"], T[f"W3_{l}"] = W3s[l - 1]
+        Zp, T[f"remZ_{l}"] = _rescale(t, l, f"Zp_{l}", _mm(acts[l - 1], W3s[l - 1][2]), 3 * R, Q)
         T[f"Zp_{l}"] = Zp
         if l < L:
             S[l] = T[f"S_{l}"] = (Zp < 0).astype(np.int64)
             acts.append(np.where(S[l] == 1, 0, Zp))
             T[f"A_{l}"] = acts[l]
         else:
-            T[f"G_Z_{l}"] = _bounded(t, l, f"G_Z_{l}", Zp - Y, Q)
+            T[f"G_Z_{l}"] = _bounded(t, l, f"G_Z_{l}", Zp - T["Y"], Q)
     for l in range(L, 1, -1):
         GAp, T[f"remGA_{l - 1}"] = _rescale(t, l - 1, f"G_Ap_{l - 1}", _mm(T[f"G_Z_{l}"], W3s[l - 1][2].T), 3 * R, Q)
         T[f"G_Ap_{l - 1}"] = GAp
         T[f"G_Z_{l - 1}"] = np.where(S[l - 1] == 1, 0, GAp)
-    a_lr, s, ub = cfg.lr_num, 3 * R + cfg.lr_shift, cfg.update_bits
-    nB, nA = [], []
+    s, nB, nA = 3 * R + cfg.lr_shift, [], []
     for l in range(1, L + 1):
         GW = T[f"GW_{l}"] = _int64(t, l, f"G_W_{l}", _mm(acts[l - 1].T, T[f"G_Z_{l}"]))
         GP = T[f"GP_{l}"] = _int64(t, l, f"GP_{l}", base[l - 1].astype(object) * GW)
-        for x, g, old, out in (("LB", _mm(GP, LA[l - 1].T), LB[l - 1], nB), ("LA", _mm(LB[l - 1].T, GP), LA[l - 1], nA)):
-            d, T[f"rem{x}_{l}"] = _rescale(t, l, f"d{x}_{l}", g.astype(object) * a_lr, s, ub, _REMEDY_UPDATE)
-            T[f"d{x}_{l}"] = d
-            out.append(_bounded(t, l, f"{x}_next_{l}", old - d, Q))
+        nB.append(rescaled_update(cfg, t, l, T, "LB", _mm(GP, LA[l - 1].T), LB[l - 1], s))
+        nA.append(rescaled_update(cfg, t, l, T, "LA", _mm(LB[l - 1].T, GP), LA[l - 1], s))
         T[f"hut_B_next_{l}"], T[f"hut_A_next_{l}"] = nB[-1], nA[-1]
-    loss = 0.5 * float(np.sum(T[f"G_Z_{L}"].astype(np.float64) ** 2)) / (Bsz * float(1 << (2 * R)))
-    acc = float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == labels))
-    return T, _State(None, extra={"base": base, "hut_B": nB, "hut_A": nA}), loss, acc
+    return (T, _State(None, extra={"base": base, "hut_B": nB, "hut_A": nA})) + metrics(cfg, T)
 
 
 def float_train(config, data, steps: int, state: dict, rank: int = 4):
@@ -117,18 +105,16 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4):
     L = len(W0)
     losses, accs = [], []
     for t in range(steps):
-        idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
+        xb, labels = float_batch(config, data, X, t)
         W = [w + w * (b @ a) for w, b, a in zip(W0, Bs, As)]
-        acts, masks = [X[idx]], []
+        acts, masks = [xb], []
         for l in range(L):
             z = acts[-1] @ W[l]
             masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
-        Y = np.zeros_like(acts[-1])
-        Y[np.arange(len(idx)), data.y[idx]] = 1.0
-        G = acts[-1] - Y
-        losses.append(0.5 * float(np.sum(G * G)) / len(idx))
-        accs.append(float(np.mean(np.argmax(acts[-1], axis=1) == data.y[idx])))
+        G, loss, acc = mse_output(acts[-1], labels)
+        losses.append(loss)
+        accs.append(acc)
         for l in range(L - 1, -1, -1):
             GP = (acts[l].T @ G) * W0[l]
             if l > 0:

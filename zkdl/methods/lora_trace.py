@@ -13,8 +13,8 @@ import numpy as np
 
 from zkdl import quant
 from zkdl.data import shake_words
-from zkdl.schedule import batch_indices
-from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _overflow, init_weights
+from zkdl.reference import float_batch, mse_output
+from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _overflow, batch_inputs, init_weights
 
 __all__ = ["initial_state", "trace_step", "effective_weights", "float_train"]
 
@@ -55,58 +55,84 @@ def _bounded(t, l, name, x, bits, remedy=_REMEDY_VALUE):
     return x
 
 
-def trace_step(cfg, data, st: _State, t: int, rank: int = 4):
-    """One exact LoRA step (formulas in :mod:`zkdl.methods.lora`); returns (tensors, next
-    state, loss, accuracy). Tensor names are the circuit's sources."""
-    L, R, Q, B = cfg.layers, cfg.R, cfg.Q, cfg.batch_size
-    base, LB, LA = st.extra["base"], st.extra["lora_B"], st.extra["lora_A"]
-    idx = np.asarray(batch_indices(cfg.batch_seed, data.n_samples, B, t), dtype=np.int64)
-    labels = data.y[idx]
-    A0 = _bounded(t, 0, "A_0 (input batch)", data.X[idx], Q,
-                  "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
-    Y = np.zeros((B, cfg.n_classes), dtype=np.int64)
-    Y[np.arange(B), labels] = 1 << R
-    T = {"batch": idx, "labels": labels, "Y": Y, "A_0": A0}
-    acts, S = [A0], [None] * (L + 1)
+def low_rank_passes(cfg, t: int, T: dict, B: list, A: list, side: list) -> list:
+    """Forward and backward of x (X + B A) for the dense per-layer matrices ``side`` (X)
+    into ``T`` (formulas in :func:`zkdl.methods.lora.low_rank_passes`); returns the
+    activations A[0..L-1]."""
+    L, R, Q = cfg.layers, cfg.R, cfg.Q
+    acts, S = [T["A_0"]], [None] * (L + 1)
     for l in range(1, L + 1):
         a = acts[l - 1]
-        T[f"base_{l}"], T[f"lora_B_{l}"], T[f"lora_A_{l}"] = base[l - 1], LB[l - 1], LA[l - 1]
-        Fq, T[f"remF_{l}"] = quant.round_shift(_mm(t, l, f"Ain_{l} B_{l}", a, LB[l - 1]), R)
+        Fq, T[f"remF_{l}"] = quant.round_shift(_mm(t, l, f"Ain_{l} B_{l}", a, B[l - 1]), R)
         T[f"Fq_{l}"] = _bounded(t, l, f"Fq_{l}", Fq, Q)
-        Z0 = T[f"Z0_{l}"] = _mm(t, l, f"Ain_{l} W0_{l}", a, base[l - 1])
-        Zp, T[f"remZ_{l}"] = quant.round_shift(Z0 + _mm(t, l, f"Fq_{l} A_{l}", Fq, LA[l - 1]), R)
+        Zx = T[f"Zx_{l}"] = _mm(t, l, f"Ain_{l} X_{l}", a, side[l - 1])
+        Zp, T[f"remZ_{l}"] = quant.round_shift(Zx + _mm(t, l, f"Fq_{l} A_{l}", Fq, A[l - 1]), R)
         T[f"Zp_{l}"] = _bounded(t, l, f"Zp_{l}", Zp, Q)
         if l < L:
             S[l] = T[f"S_{l}"] = (Zp < 0).astype(np.int64)
             acts.append(np.where(S[l] == 1, 0, Zp))
             T[f"A_{l}"] = acts[l]
         else:
-            T[f"G_Z_{l}"] = _bounded(t, l, f"G_Z_{l}", Zp - Y, Q)
+            T[f"G_Z_{l}"] = _bounded(t, l, f"G_Z_{l}", Zp - T["Y"], Q)
     for l in range(L, 0, -1):
         gz = T[f"G_Z_{l}"]
-        Hq, T[f"remH_{l}"] = quant.round_shift(_mm(t, l, f"G_Z_{l} A_{l}^T", gz, LA[l - 1].T), R)
+        Hq, T[f"remH_{l}"] = quant.round_shift(_mm(t, l, f"G_Z_{l} A_{l}^T", gz, A[l - 1].T), R)
         T[f"Hq_{l}"] = _bounded(t, l, f"Hq_{l}", Hq, Q)
         if l > 1:
-            GB0 = T[f"GB0_{l - 1}"] = _mm(t, l - 1, f"G_Z_{l} W0_{l}^T", gz, base[l - 1].T)
-            GAp, T[f"remGA_{l - 1}"] = quant.round_shift(GB0 + _mm(t, l - 1, f"Hq_{l} B_{l}^T", Hq, LB[l - 1].T), R)
+            Gx = T[f"Gx_{l - 1}"] = _mm(t, l - 1, f"G_Z_{l} X_{l}^T", gz, side[l - 1].T)
+            GAp, T[f"remGA_{l - 1}"] = quant.round_shift(Gx + _mm(t, l - 1, f"Hq_{l} B_{l}^T", Hq, B[l - 1].T), R)
             T[f"G_Ap_{l - 1}"] = _bounded(t, l - 1, f"G_Ap_{l - 1}", GAp, Q)
             T[f"G_Z_{l - 1}"] = np.where(S[l - 1] == 1, 0, GAp)
-    a_lr, s, ub = cfg.lr_num, R + cfg.lr_shift, cfg.update_bits
-    nB, nA = [], []
-    for l in range(1, L + 1):
-        for x, left, right, old, out in (("LB", acts[l - 1].T, T[f"Hq_{l}"], LB[l - 1], nB),
-                                         ("LA", T[f"Fq_{l}"].T, T[f"G_Z_{l}"], LA[l - 1], nA)):
-            g = _mm(t, l, f"grad {x}_{l}", left, right)
-            if quant.abs_max(g) * a_lr >= 1 << 62:
-                raise _overflow(t, l, f"a * grad {x}_{l}", None, 63, _REMEDY_VALUE,
-                                detail=": the scaled gradient would overflow int64")
-            d, T[f"rem{x}_{l}"] = quant.round_shift(g * a_lr, s)
-            T[f"d{x}_{l}"] = _bounded(t, l, f"d{x}_{l}", d, ub, _REMEDY_UPDATE)
-            out.append(_bounded(t, l, f"{x}_next_{l}", old - d, Q))
-        T[f"lora_B_next_{l}"], T[f"lora_A_next_{l}"] = nB[-1], nA[-1]
+    return acts
+
+
+def rescaled_update(cfg, t: int, l: int, T: dict, x: str, grad, old, shift: int):
+    """d = round(a grad / 2^shift) (``d{x}_{l}``, remainder ``rem{x}_{l}``, within
+    update_bits), returns old - d (within Q bits). ``grad`` int64 or Python ints."""
+    a = cfg.lr_num
+    if grad.dtype != object and quant.abs_max(grad) * a >= 1 << 62:
+        grad = grad.astype(object)
+    g = grad * a
+    q = (g + (1 << (shift - 1))) >> shift
+    rem = g - q * (1 << shift)
+    lim = 1 << 62
+    if q.dtype == object and q.size and (max(abs(v) for v in rem.flat) >= lim or max(abs(v) for v in q.flat) >= lim):
+        raise _overflow(t, l, f"a * grad {x}_{l}", None, 63, _REMEDY_VALUE, detail=": the update does not fit int64")
+    T[f"rem{x}_{l}"] = rem.astype(np.int64)
+    T[f"d{x}_{l}"] = d = _bounded(t, l, f"d{x}_{l}", q.astype(np.int64), cfg.update_bits, _REMEDY_UPDATE)
+    return _bounded(t, l, f"{x}_next_{l}", old - d, cfg.Q)
+
+
+def adapter_updates(cfg, t: int, T: dict, acts: list, B: list, A: list, names: tuple) -> tuple[list, list]:
+    """dB = round(a Ain^T Hq / 2^(R+k)), dA = round(a Fq^T G_Z / 2^(R+k)); the next B and
+    A (recorded as ``{names[i]}_next_{l}``)."""
+    s, nB, nA = cfg.R + cfg.lr_shift, [], []
+    for l in range(1, cfg.layers + 1):
+        nB.append(rescaled_update(cfg, t, l, T, "LB", _mm(t, l, f"grad B_{l}", acts[l - 1].T, T[f"Hq_{l}"]),
+                                  B[l - 1], s))
+        nA.append(rescaled_update(cfg, t, l, T, "LA", _mm(t, l, f"grad A_{l}", T[f"Fq_{l}"].T, T[f"G_Z_{l}"]),
+                                  A[l - 1], s))
+        T[f"{names[0]}_next_{l}"], T[f"{names[1]}_next_{l}"] = nB[-1], nA[-1]
+    return nB, nA
+
+
+def metrics(cfg, T: dict) -> tuple[float, float]:
+    """(loss, batch accuracy) of a step, as the tracer reports them."""
+    L, B, R = cfg.layers, cfg.batch_size, cfg.R
     loss = 0.5 * float(np.sum(T[f"G_Z_{L}"].astype(np.float64) ** 2)) / (B * float(1 << (2 * R)))
-    acc = float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == labels))
-    return T, _State(None, extra={"base": base, "lora_B": nB, "lora_A": nA}), loss, acc
+    return loss, float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == T["labels"]))
+
+
+def trace_step(cfg, data, st: _State, t: int, rank: int = 4):
+    """One exact LoRA step (formulas in :mod:`zkdl.methods.lora`); returns (tensors, next
+    state, loss, accuracy). Tensor names are the circuit's sources."""
+    base, LB, LA = st.extra["base"], st.extra["lora_B"], st.extra["lora_A"]
+    T = batch_inputs(cfg, data, t)
+    for l in range(1, cfg.layers + 1):
+        T[f"base_{l}"], T[f"lora_B_{l}"], T[f"lora_A_{l}"] = base[l - 1], LB[l - 1], LA[l - 1]
+    acts = low_rank_passes(cfg, t, T, LB, LA, base)
+    nB, nA = adapter_updates(cfg, t, T, acts, LB, LA, ("lora_B", "lora_A"))
+    return (T, _State(None, extra={"base": base, "lora_B": nB, "lora_A": nA})) + metrics(cfg, T)
 
 
 def float_train(config, data, steps: int, state: dict, rank: int = 4):
@@ -121,18 +147,16 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4):
     losses, accs = [], []
     L = len(W0)
     for t in range(steps):
-        idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
-        acts, F, masks = [X[idx]], [], []
+        xb, labels = float_batch(config, data, X, t)
+        acts, F, masks = [xb], [], []
         for l in range(L):
             F.append(acts[-1] @ Bs[l])
             z = acts[-1] @ W0[l] + F[-1] @ As[l]
             masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU: (1 - S), S = [Z' < 0]
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
-        Y = np.zeros_like(acts[-1])
-        Y[np.arange(len(idx)), data.y[idx]] = 1.0
-        G = acts[-1] - Y
-        losses.append(0.5 * float(np.sum(G * G)) / len(idx))
-        accs.append(float(np.mean(np.argmax(acts[-1], axis=1) == data.y[idx])))
+        G, loss, acc = mse_output(acts[-1], labels)
+        losses.append(loss)
+        accs.append(acc)
         for l in range(L - 1, -1, -1):
             Hh = G @ As[l].T
             dB, dA = config.eta * acts[l].T @ Hh, config.eta * F[l].T @ G

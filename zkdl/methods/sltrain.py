@@ -12,6 +12,8 @@ nonzero values s_l of S train by SGD. The dense W is never formed; in integers (
     Z'   = round((Fq A + Ain Sd) / 2^R)                 forward, zkReLU on hidden layers
     Hq   = round(G_Z A^T / 2^R)                         every layer
     G_A' = round((Hq[l+1] B[l+1]^T + G_Z[l+1] Sd[l+1]^T) / 2^R)
+                                                        (lora's passes with Sd for W0:
+                                                        :func:`zkdl.methods.lora.low_rank_passes`)
     dB   = round(a Ain^T Hq / 2^(R+k)),  dA = round(a Fq^T G_Z / 2^(R+k))
     ds   = round(a gather(Ain^T G_Z) / 2^(R+k))          the weight gradient at the support
     B', A', s' = B - dB, A - dA, s - ds
@@ -29,7 +31,7 @@ from __future__ import annotations
 from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_layer_runs
-from zkdl.methods.lora import MAX_RANK, _insts, _product_bound
+from zkdl.methods.lora import _insts, _product_bound, adapter_updates, adapters, check_adapter_method, low_rank_passes
 from zkdl.support import SUPPORT_VERSION, support_count
 
 __all__ = ["SLTrainMethod", "layer_supports"]
@@ -54,10 +56,7 @@ class SLTrainMethod(Method):
                 "SV_final": "sl_S"}
 
     def validate(self, config, steps: int) -> None:
-        if config.loss != "mse":
-            raise CircuitError(f"sltrain supports loss 'mse' only, got {config.loss!r}")
-        if not 1 <= self.params["rank"] <= MAX_RANK:
-            raise CircuitError(f"sltrain: rank must be in 1..{MAX_RANK}, got {self.params['rank']}")
+        check_adapter_method(self, config)
         if not 1 <= self.params["density_permille"] <= 1000:
             raise CircuitError(f"sltrain: density_permille must be in 1..1000, got {self.params['density_permille']}")
         if not 0 <= self.params["support_seed"] < (1 << 62):
@@ -65,93 +64,39 @@ class SLTrainMethod(Method):
 
     def build(self, b: CircuitBuilder) -> None:
         from zkdl.circuits import gadgets as g
-        cfg, d, B = b.config, b.dims, b.config.batch_size
+        cfg, d = b.config, b.dims
         L, R, Q, k, ub, r = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.update_bits, self.params["rank"]
-        ALL, H = list(range(1, L + 1)), list(range(1, L))
+        ALL, insts = list(range(1, L + 1)), _insts(b, list(range(1, L + 1)))
         sup = layer_supports(d, self.params["density_permille"])
-        wshape, bshape, ashape = (lambda l: (d[l - 1], d[l])), (lambda l: (d[l - 1], r)), (lambda l: (r, d[l]))
-        sshape, act, low = (lambda l: (sup[l][2], 1)), (lambda l: (B, d[l])), (lambda l: (B, r))
-        half = lambda n: 1 << (n - 1)  # noqa: E731
+        wshape, sshape = (lambda l: (d[l - 1], d[l])), (lambda l: (sup[l][2], 1))
         entries = {"support": SUPPORT_VERSION, "seed": self.params["support_seed"],
                    "layers": {str(l): list(v) for l, v in sup.items()}}
         b.set_layer_runs(mlp_layer_runs(d))
-        chk = b.options["check_initial_weights"]
-        for base, shape, trace in (("LB0", bshape, "sl_B"), ("LA0", ashape, "sl_A"), ("SV0", sshape, "sl_S")):
-            g.initial_weights(b, base, ALL, shape, Q, check=chk, trace=trace)
+        adapters(b, "sl_B", "sl_A", r, R + k)
+        # the sparse values s (count x 1 per layer) and their dense matrix Sd = scatter(s)
+        g.initial_weights(b, "SV0", ALL, sshape, Q, check=b.options["check_initial_weights"], trace="sl_S")
+        g.range_value(b, "dSV", ALL, sshape, ub, 1 << (ub - 1), source=[[1, "dSV_{l}"]])
+        g.range_value(b, "remSV", ALL, sshape, R + k, 1 << (R + k - 1), source=[[1, "remSV_{l}"]])
+        g.weight_chain(b, "SV", "SV0", "dSV", ALL, sshape, trace="sl_S")
         g.data_selection(b, check=b.options["check_dataset"])
-        for x, shape in (("LB", bshape), ("LA", ashape), ("SV", sshape)):
-            g.range_value(b, f"d{x}", ALL, shape, ub, half(ub), source=[[1, f"d{x}_{{l}}"]])
-            g.range_value(b, f"rem{x}", ALL, shape, R + k, half(R + k), source=[[1, f"rem{x}_{{l}}"]],
-                          defined=x != "SV")
-        for x, shape, trace in (("LB", bshape, "sl_B"), ("LA", ashape, "sl_A"), ("SV", sshape, "sl_S")):
-            g.weight_chain(b, x, f"{x}0", f"d{x}", ALL, shape, trace=trace)
         b.stacks("Sd", ALL, wshape, kind="derived_linear", source=[[1, "Sd_{l}"]])
-        b.relation("scatter", "entries", _insts(b, ALL), [Op("out", "Sd"), Op("table", "SV")],
+        b.relation("scatter", "entries", insts, [Op("out", "Sd"), Op("table", "SV")],
                    {**entries, "direction": "scatter"})
-        self._passes(b, ALL, H, act, low, half)
-        a = cfg.lr_num
-        g.rescaled_matmul(b, "update_B", _insts(b, ALL), left=Op("left", "Ain", transpose=True),
-                          right=Op("right", "Hq"), quotient="dLB", remainder="remLB", shift=R + k, coef=a)
-        g.rescaled_matmul(b, "update_A", _insts(b, ALL), left=Op("left", "Fq", transpose=True),
-                          right=Op("right", "G_Z"), quotient="dLA", remainder="remLA", shift=R + k, coef=a)
-        gw = _product_bound(b, "Ain", "G_Z", ALL, lambda l: B)
+        low_rank_passes(b, "Sd", "Sd", "sl_B", r)
+        adapter_updates(b)
+        # the sparse values' gradient: G_W = Ain^T G_Z at the support, a g = 2^(R+k) ds + rem
+        gw = _product_bound(b, "Ain", "G_Z", ALL, lambda l: cfg.batch_size)
         b.stacks("GW", ALL, wshape, kind="derived_product", lo=-gw, hi=gw, source=[[1, "GW_{l}"]])
-        b.relation("weight_grad", "matmul", _insts(b, ALL),
+        b.relation("weight_grad", "matmul", insts,
                    [Op("left", "Ain", transpose=True), Op("right", "G_Z"), Op("out", "GW")], {"shift": 0, "coef": 1})
         b.stacks("gSV", ALL, sshape, kind="derived_linear", source=[[1, "gSV_{l}"]])
-        b.relation("gather", "entries", _insts(b, ALL), [Op("out", "gSV"), Op("table", "GW")],
+        b.relation("gather", "entries", insts, [Op("out", "gSV"), Op("table", "GW")],
                    {**entries, "direction": "gather"})
-        b.relation("update_S", "linear", _insts(b, ALL),
-                   [Op("out", "remSV"), Op("term", "gSV", coef=a), Op("term", "dSV", coef=-(1 << (R + k)))],
+        b.relation("update_S", "linear", insts,
+                   [Op("out", "remSV"), Op("term", "gSV", coef=cfg.lr_num), Op("term", "dSV", coef=-(1 << (R + k)))],
                    {"check": True})
         if b.options.get("prove_loss"):
             g.mse_loss_output(b, L)
-
-    @staticmethod
-    def _passes(b, ALL, H, act, low, half) -> None:
-        """Forward (Fq, Zs = Ain Sd, Zs + Fq A = 2^R Z' + remZ) and backward (Hq; GS =
-        G_Z[l+1] Sd[l+1]^T, GS + Hq[l+1] B[l+1]^T = 2^R G_A' + remGA, G_Z = (1 - S) G_A')."""
-        from zkdl.circuits import gadgets as g
-        cfg, d, B = b.config, b.dims, b.config.batch_size
-        L, R, Q, r = cfg.layers, cfg.R, cfg.Q, b.options["method_params"]["rank"]
-        g.zkrelu_forward(b, H, act, Q)
-        g.range_value(b, "Zp", [L], act, Q, half(Q), role=lambda l: "out", source=[[1, "Zp_{l}"]])
-        g.range_value(b, "remZ", ALL, act, R, half(R), source=[[1, "remZ_{l}"]], defined=True)
-        g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
-        g.range_value(b, "Fq", ALL, low, Q, half(Q), source=[[1, "Fq_{l}"]])
-        g.range_value(b, "remF", ALL, low, R, half(R), source=[[1, "remF_{l}"]], defined=True)
-        g.rescaled_matmul(b, "lora_down", _insts(b, ALL), left=Op("left", "Ain"), right=Op("right", "LB"),
-                          quotient="Fq", remainder="remF", shift=R)
-        zb = _product_bound(b, "Ain", "Sd", ALL, lambda l: d[l - 1])
-        b.stacks("Zs", ALL, act, kind="derived_product", lo=-zb, hi=zb, source=[[1, "Zs_{l}"]])
-        b.relation("sparse_forward", "matmul", _insts(b, ALL),
-                   [Op("left", "Ain"), Op("right", "Sd"), Op("out", "Zs")], {"shift": 0, "coef": 1})
-        b.relation("forward", "matmul", _insts(b, ALL),
-                   [Op("left", "Fq"), Op("right", "LA"), Op("out", "Zp", coef=1 << R), Op("out", "remZ"),
-                    Op("out", "Zs", coef=-1)], {"shift": R, "coef": 1})
-        g.mse_gradient(b, L, act)
-        if H:
-            g.range_value(b, "G_Ap", H, act, Q, half(Q), source=[[1, "G_Ap_{l}"]])
-            g.range_value(b, "remGA", H, act, R, half(R), source=[[1, "remGA_{l}"]], defined=True)
-            g.zkrelu_backward(b, H, act)
-        g.range_value(b, "Hq", ALL, low, Q, half(Q), source=[[1, "Hq_{l}"]])
-        g.range_value(b, "remH", ALL, low, R, half(R), source=[[1, "remH_{l}"]], defined=True)
-        g.rescaled_matmul(b, "lora_up_grad", _insts(b, ALL), left=Op("left", "G_Z"),
-                          right=Op("right", "LA", transpose=True), quotient="Hq", remainder="remH", shift=R)
-        if not H:
-            return
-        nxt = lambda l: l + 1  # noqa: E731
-        g.gather(b, "GZn", "G_Z", H, lambda l: (B, d[l + 1]), nxt, [[1, "G_Z_{next}"]])
-        g.gather(b, "Hqn", "Hq", H, low, nxt, [[1, "Hq_{next}"]])
-        g.gather(b, "LBn", "LB", H, lambda l: (d[l], r), nxt, [[1, "sl_B_{next}"]])
-        g.gather(b, "Sdn", "Sd", H, lambda l: (d[l], d[l + 1]), nxt, [[1, "Sd_{next}"]])
-        gb = _product_bound(b, "GZn", "Sdn", H, lambda l: d[l + 1])
-        b.stacks("GS", H, act, kind="derived_product", lo=-gb, hi=gb, source=[[1, "GS_{l}"]])
-        b.relation("sparse_backward", "matmul", _insts(b, H),
-                   [Op("left", "GZn"), Op("right", "Sdn", transpose=True), Op("out", "GS")], {"shift": 0, "coef": 1})
-        b.relation("backward", "matmul", _insts(b, H),
-                   [Op("left", "Hqn"), Op("right", "LBn", transpose=True), Op("out", "G_Ap", coef=1 << R),
-                    Op("out", "remGA"), Op("out", "GS", coef=-1)], {"shift": R, "coef": 1})
 
 
 register_method(SLTrainMethod)

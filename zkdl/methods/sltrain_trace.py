@@ -11,11 +11,11 @@ import numpy as np
 
 from zkdl import quant
 from zkdl.data import shake_words
-from zkdl.methods.lora_trace import _bounded, _mm
+from zkdl.methods.lora_trace import _mm, adapter_updates, low_rank_passes, metrics, rescaled_update
 from zkdl.methods.sltrain import layer_supports
-from zkdl.schedule import batch_indices
+from zkdl.reference import float_batch, mse_output
 from zkdl.support import support_positions
-from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _overflow
+from zkdl.tracer import _State, batch_inputs
 
 __all__ = ["initial_state", "trace_step", "effective_weights", "float_train", "dense"]
 
@@ -59,62 +59,25 @@ def effective_weights(config, state: dict, rank: int = 4, density_permille: int 
 
 
 def trace_step(cfg, data, st: _State, t: int, rank: int = 4, density_permille: int = 30, support_seed: int = 0):
-    """One exact SLTrain step (formulas in :mod:`zkdl.methods.sltrain`)."""
-    L, R, Q, B = cfg.layers, cfg.R, cfg.Q, cfg.batch_size
+    """One exact SLTrain step (formulas in :mod:`zkdl.methods.sltrain`): lora's passes and
+    adapter updates with the dense sparse part for the base, then the sparse values."""
     dims = cfg.dims()
     LB, LA, SV = st.extra["sl_B"], st.extra["sl_A"], st.extra["sl_S"]
-    idx = np.asarray(batch_indices(cfg.batch_seed, data.n_samples, B, t), dtype=np.int64)
-    labels = data.y[idx]
-    A0 = _bounded(t, 0, "A_0 (input batch)", data.X[idx], Q,
-                  "the data features exceed the Q-bit bound: use a smaller R (--R) or a larger Q (--Q)")
-    Y = np.zeros((B, cfg.n_classes), dtype=np.int64)
-    Y[np.arange(B), labels] = 1 << R
-    T = {"batch": idx, "labels": labels, "Y": Y, "A_0": A0}
-    acts, S, Sd = [A0], [None] * (L + 1), [None] * (L + 1)
-    for l in range(1, L + 1):
-        a = acts[l - 1]
-        T[f"sl_B_{l}"], T[f"sl_A_{l}"], T[f"sl_S_{l}"] = LB[l - 1], LA[l - 1], SV[l - 1]
-        Sd[l] = T[f"Sd_{l}"] = dense(SV[l - 1], l, dims[l - 1], dims[l], support_seed)
-        Fq, T[f"remF_{l}"] = quant.round_shift(_mm(t, l, f"Ain_{l} B_{l}", a, LB[l - 1]), R)
-        T[f"Fq_{l}"] = _bounded(t, l, f"Fq_{l}", Fq, Q)
-        Zs = T[f"Zs_{l}"] = _mm(t, l, f"Ain_{l} S_{l}", a, Sd[l])
-        Zp, T[f"remZ_{l}"] = quant.round_shift(Zs + _mm(t, l, f"Fq_{l} A_{l}", Fq, LA[l - 1]), R)
-        T[f"Zp_{l}"] = _bounded(t, l, f"Zp_{l}", Zp, Q)
-        if l < L:
-            S[l] = T[f"S_{l}"] = (Zp < 0).astype(np.int64)
-            acts.append(np.where(S[l] == 1, 0, Zp))
-            T[f"A_{l}"] = acts[l]
-        else:
-            T[f"G_Z_{l}"] = _bounded(t, l, f"G_Z_{l}", Zp - Y, Q)
-    for l in range(L, 0, -1):
-        gz = T[f"G_Z_{l}"]
-        Hq, T[f"remH_{l}"] = quant.round_shift(_mm(t, l, f"G_Z_{l} A_{l}^T", gz, LA[l - 1].T), R)
-        T[f"Hq_{l}"] = _bounded(t, l, f"Hq_{l}", Hq, Q)
-        if l > 1:
-            GS = T[f"GS_{l - 1}"] = _mm(t, l - 1, f"G_Z_{l} S_{l}^T", gz, Sd[l].T)
-            GAp, T[f"remGA_{l - 1}"] = quant.round_shift(GS + _mm(t, l - 1, f"Hq_{l} B_{l}^T", Hq, LB[l - 1].T), R)
-            T[f"G_Ap_{l - 1}"] = _bounded(t, l - 1, f"G_Ap_{l - 1}", GAp, Q)
-            T[f"G_Z_{l - 1}"] = np.where(S[l - 1] == 1, 0, GAp)
-    a_lr, s, ub = cfg.lr_num, R + cfg.lr_shift, cfg.update_bits
-    new = {"sl_B": [], "sl_A": [], "sl_S": []}
-    for l in range(1, L + 1):
+    T = batch_inputs(cfg, data, t)
+    Sd = [dense(SV[l - 1], l, dims[l - 1], dims[l], support_seed) for l in range(1, cfg.layers + 1)]
+    for l in range(1, cfg.layers + 1):
+        T[f"sl_B_{l}"], T[f"sl_A_{l}"], T[f"sl_S_{l}"], T[f"Sd_{l}"] = LB[l - 1], LA[l - 1], SV[l - 1], Sd[l - 1]
+    acts = low_rank_passes(cfg, t, T, LB, LA, Sd)
+    nB, nA = adapter_updates(cfg, t, T, acts, LB, LA, ("sl_B", "sl_A"))
+    nS = []
+    for l in range(1, cfg.layers + 1):
         rows, cols = dims[l - 1], dims[l]
         GW = T[f"GW_{l}"] = _mm(t, l, f"G_W_{l}", acts[l - 1].T, T[f"G_Z_{l}"])
         pos = np.asarray(support_positions(support_seed, l, rows, cols, len(SV[l - 1])), dtype=np.int64)
-        T[f"gSV_{l}"] = GW[pos // cols, pos % cols].reshape(-1, 1)
-        for x, g, old, key in (("LB", _mm(t, l, f"grad B_{l}", acts[l - 1].T, T[f"Hq_{l}"]), LB[l - 1], "sl_B"),
-                               ("LA", _mm(t, l, f"grad A_{l}", T[f"Fq_{l}"].T, T[f"G_Z_{l}"]), LA[l - 1], "sl_A"),
-                               ("SV", T[f"gSV_{l}"], SV[l - 1], "sl_S")):
-            if quant.abs_max(g) * a_lr >= 1 << 62:
-                raise _overflow(t, l, f"a * grad {x}_{l}", None, 63, _REMEDY_VALUE,
-                                detail=": the scaled gradient would overflow int64")
-            d, T[f"rem{x}_{l}"] = quant.round_shift(g * a_lr, s)
-            T[f"d{x}_{l}"] = _bounded(t, l, f"d{x}_{l}", d, ub, _REMEDY_UPDATE)
-            new[key].append(_bounded(t, l, f"{x}_next_{l}", old - d, Q))
-            T[f"{key}_next_{l}"] = new[key][-1]
-    loss = 0.5 * float(np.sum(T[f"G_Z_{L}"].astype(np.float64) ** 2)) / (B * float(1 << (2 * R)))
-    acc = float(np.mean(np.argmax(T[f"Zp_{L}"], axis=1) == labels))
-    return T, _State(None, extra=new), loss, acc
+        g = T[f"gSV_{l}"] = GW[pos // cols, pos % cols].reshape(-1, 1)
+        nS.append(rescaled_update(cfg, t, l, T, "SV", g, SV[l - 1], cfg.R + cfg.lr_shift))
+        T[f"sl_S_next_{l}"] = nS[-1]
+    return (T, _State(None, extra={"sl_B": nB, "sl_A": nA, "sl_S": nS})) + metrics(cfg, T)
 
 
 def float_train(config, data, steps: int, state: dict, rank: int = 4, density_permille: int = 30,
@@ -131,19 +94,17 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4, density_pe
     X = data.X_float()
     losses, accs = [], []
     for t in range(steps):
-        idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
+        xb, labels = float_batch(config, data, X, t)
         Sd = [dense(Ss[l], l + 1, dims[l], dims[l + 1], support_seed) for l in range(L)]
-        acts, F, masks = [X[idx]], [], []
+        acts, F, masks = [xb], [], []
         for l in range(L):
             F.append(acts[-1] @ Bs[l])
             z = F[-1] @ As[l] + acts[-1] @ Sd[l]
             masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU: (1 - S), S = [Z' < 0]
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
-        Y = np.zeros_like(acts[-1])
-        Y[np.arange(len(idx)), data.y[idx]] = 1.0
-        G = acts[-1] - Y
-        losses.append(0.5 * float(np.sum(G * G)) / len(idx))
-        accs.append(float(np.mean(np.argmax(acts[-1], axis=1) == data.y[idx])))
+        G, loss, acc = mse_output(acts[-1], labels)
+        losses.append(loss)
+        accs.append(acc)
         for l in range(L - 1, -1, -1):
             rows, cols = dims[l], dims[l + 1]
             pos = np.asarray(support_positions(support_seed, l + 1, rows, cols, len(Ss[l])), dtype=np.int64)

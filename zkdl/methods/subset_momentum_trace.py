@@ -8,7 +8,7 @@ import numpy as np
 
 from zkdl import quant
 from zkdl.methods.subset_momentum import subset_start
-from zkdl.schedule import batch_indices
+from zkdl.reference import float_batch, mse_output
 from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _metrics, _overflow, forward_backward, init_weights
 
 __all__ = ["initial_state", "trace_step", "float_train"]
@@ -65,17 +65,15 @@ def float_train(config, data, steps: int, state: dict, beta_num: int = 29, beta_
     L = len(W)
     losses, accs = [], []
     for t in range(steps):
-        idx = batch_indices(config.batch_seed, data.n_samples, config.batch_size, t)
-        acts, masks = [X[idx]], []
+        xb, labels = float_batch(config, data, X, t)
+        acts, masks = [xb], []
         for l in range(L):
             z = acts[-1] @ W[l]
             masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU: (1 - S), S = [Z' < 0]
             acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
-        Y = np.zeros_like(acts[-1])
-        Y[np.arange(len(idx)), data.y[idx]] = 1.0
-        G = acts[-1] - Y
-        losses.append(0.5 * float(np.sum(G * G)) / len(idx))
-        accs.append(float(np.mean(np.argmax(acts[-1], axis=1) == data.y[idx])))
+        G, loss, acc = mse_output(acts[-1], labels)
+        losses.append(loss)
+        accs.append(acc)
         start = subset_start(subset_seed, L, t)
         grads = [None] * L
         for l in range(L - 1, -1, -1):

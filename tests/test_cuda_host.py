@@ -289,6 +289,7 @@ def test_point_conversions_round_trip():
     assert CM.rows_per_batch(4, 65535 // 4) == 1
 
 
+@pytest.mark.slow   # ~12 s of nvcc; the g++ host-harness tests compile the same sources by default
 def test_kernels_compile_to_ptx_for_sm90(tmp_path):
     nvcc = shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc" if Path("/usr/local/cuda/bin/nvcc").exists() else None)
     if nvcc is None:

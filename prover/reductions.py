@@ -101,7 +101,7 @@ def prove_select(ch, label: bytes, rows_point, col_point, claim, rows, data, n_v
     ch.t.absorb_bytes(b"reduce/select", label)
     weights = eq_table_ints(list(rows_point))
     sel = [0] * (1 << n_vars)
-    for r, n in enumerate(rows):
+    for r, n in (rows.items() if isinstance(rows, dict) else enumerate(rows)):
         if n is not None:
             sel[n] = (sel[n] + weights[r]) % P
     dtab, _ = be.partial_evaluate(data, (1 << n_vars, be.length(data) >> n_vars), {1: list(col_point)})

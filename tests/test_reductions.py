@@ -226,3 +226,18 @@ def test_prefix_mle():
     x = [rng.randrange(P) for _ in range(4)]
     for d in range(0, 17):
         assert poly.prefix_mle(d, x) == poly.evaluate([1 if i < d else 0 for i in range(16)], x)
+
+
+def test_sparse_selection_eval_equals_the_dense_one():
+    """selection_eval of a dict {r: n} (the `entries` relation's sparse maps) is the MLE
+    of the same 0/1 matrix as the list form, at random points; and it can fail."""
+    from zkdl.reductions import selection_eval
+    rnd = random.Random(11)
+    for nr, nb in ((1, 1), (5, 3), (6, 7)):
+        dense = [rnd.randrange(1 << nb) if rnd.random() < 0.3 else None for _ in range(1 << nr)]
+        dense[0] = 0
+        sparse = {r: n for r, n in enumerate(dense) if n is not None}
+        p, q = [rnd.randrange(P) for _ in range(nr)], [rnd.randrange(P) for _ in range(nb)]
+        assert selection_eval(p, sparse, q) == selection_eval(p, dense, q)
+        moved = {**sparse, 0: 1}                     # one entry selects another table row
+        assert selection_eval(p, moved, q) != selection_eval(p, dense, q)

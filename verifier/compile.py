@@ -373,7 +373,7 @@ def _define_entries(ctx, c, r, name, point, value, claims, public) -> None:
     dense, sparse = (ot, tt) if scatter else (tt, ot)
     d0, d1 = dense.padded
     s0 = sparse.padded[0]
-    rows = [None] * (ot.stack * ot.padded[0] * ot.padded[1])
+    rows = {}   # out row -> table row, the support's entries only (zkdl.reductions.selection_eval)
     for i, (_, layer) in enumerate(r.instances):
         nr, nc, count = r.params["layers"][str(layer)]
         j = table.src[i][0]

@@ -156,9 +156,24 @@ def verify_instance_map(ch, label: bytes, rho, q, claim, const_weights, sources)
     return finish_instance_map(ch, label, q, claim, const, [b for b, _ in sources], lin_terms, received)
 
 
+def eq_lookup(point):
+    """x -> eq(point, x) for indices x of len(point) bits, from two tables of
+    2^(n/2) entries (eq splits over the high and low halves of the bits): O(2^(n/2))
+    to build, one product per lookup."""
+    h = len(point) // 2
+    hi, lo, low_bits = eq_table(point[:h]), eq_table(point[h:]), len(point) - h
+    mask = (1 << low_bits) - 1
+    return lambda x: hi[x >> low_bits] * lo[x & mask] % P
+
+
 def selection_eval(rows_point, rows, sel_point) -> int:
     """MLE at (rows_point, sel_point) of the public 0/1 matrix Sel[r, n] = [idx[r] == n]:
-    sum_r eq(rows_point, r) eq(sel_point, idx[r]) (padded rows are None)."""
+    sum_r eq(rows_point, r) eq(sel_point, idx[r]). ``rows``: a list idx (padded rows
+    None) or a dict {r: idx[r]} of the selected rows only (a sparse map: O(len(rows))
+    work plus square-root tables)."""
+    if isinstance(rows, dict):
+        e_r, e_n = eq_lookup(rows_point), eq_lookup(sel_point)
+        return sum(e_r(r) * e_n(n) for r, n in rows.items()) % P
     nb = len(sel_point)
     weights = eq_table(rows_point)
     total = 0

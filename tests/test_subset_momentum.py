@@ -49,7 +49,8 @@ def test_the_schedule_is_public_and_the_subset_moves(run):
     for rs in ("bits", "logup"):
         c = circuit_for(run.config, 2, 40, method=NAME, method_params=run.method_params, range_strategy=rs, t0=0)
         assert check_witness(c, run, (0, 2)) == []
-        assert not any(t.base == "Vn" and t.instances[0][1] == 1 for t in c.tensors)    # layer 1: nothing
+        # layer 1 does not update in steps 0..1: nothing committed for it, no backward into it
+        assert not any(t.base in ("Vn", "G_Ap", "G_Z") and t.instances[0][1] == 1 for t in c.tensors)
     c2 = circuit_for(run.config, 2, 40, method=NAME, method_params=run.method_params, t0=2)
     assert c2.digest() != c.digest() and check_witness(c2, run, (2, 2)) == []
 
@@ -89,6 +90,8 @@ TAMPERS = {   # relation broken -> trace corruption (window 0..1: layer 1 outsid
     "chain": bump("W_1", 1),                              # a layer outside the subset changed
     "chain_final": bump("W_next_1", 1),                   # ... in the statement's final state
     "velocity_final": bump("V_next_1", 1),                # its momentum changed
+    "backward": bump("G_Ap_2", 0),                          # the backward into an updating layer
+    "relu_bwd": bump("G_Z_2", 1),
 }
 
 

@@ -16,8 +16,8 @@ up, remainder range-checked):
 A layer outside the subset commits nothing for its update: its W and V at the next step
 are the same tensors (identity links in the circuit's chain relations). V and W chain
 across proofs (statement ``initial`` = [W0, V0], ``final`` = [W_final, V_final]); V0 = 0.
-The forward and backward passes are SGD's (every layer: the backward below s_t is not
-skipped). Parameters: ``beta_num`` b (29), ``beta_shift`` kb (5: beta = 0.906),
+The forward pass is SGD's; the backward pass runs into layer l only at the steps where l
+updates (nothing below s_t is computed into the proof). Parameters: ``beta_num`` b (29), ``beta_shift`` kb (5: beta = 0.906),
 ``subset_seed`` (0).
 """
 
@@ -28,7 +28,7 @@ import json
 
 from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
-from zkdl.circuits.sgd_mlp import mlp_backward, mlp_forward, mlp_layer_runs
+from zkdl.circuits.sgd_mlp import mlp_forward, mlp_layer_runs
 
 __all__ = ["SubsetMomentumMethod", "subset_start", "update_steps"]
 
@@ -89,7 +89,7 @@ class SubsetMomentumMethod(Method):
                           defined=True)
         self._chains(b, upd, wshape)
         mlp_forward(b)
-        mlp_backward(b, H)
+        self._backward(b, upd, H)
         for l in moving:   # the update reads A_in and G_Z at the layer's update steps
             insts = [(t, l) for t in upd[l]]
             for base, src, shape in (("AinU", "Ain", lambda l: (B, d[l - 1])), ("GZU", "G_Z", lambda l: (B, d[l]))):
@@ -99,6 +99,34 @@ class SubsetMomentumMethod(Method):
                        [Op("left", "AinU", coef=cfg.lr_num << kb, transpose=True), Op("right", "GZU"),
                         Op("out", "Vn", coef=1 << s), Op("out", "remV"), Op("out", "V", coef=-(bn << (R + k)))],
                        {"shift": s, "coef": cfg.lr_num << kb})
+
+    @staticmethod
+    def _backward(b: CircuitBuilder, upd: dict, H) -> None:
+        """The backward pass into hidden layer l only at the steps where l updates (l >=
+        s_t; the layers above update too, so their G_Z exists there): per layer, S gathered
+        at those steps (SB), G_Z[l+1] W[l+1]^T = 2^R G_A' + remGA, G_Z = (1 - SB) * G_A'."""
+        from zkdl.circuits import gadgets as g
+        cfg, d, B = b.config, b.dims, b.config.batch_size
+        R, Q = cfg.R, cfg.Q
+        act = lambda l: (B, d[l])  # noqa: E731
+        nxt = lambda l: l + 1  # noqa: E731
+        for l in sorted((l for l in H if upd[l]), reverse=True):
+            steps, insts = upd[l], [(t, l) for t in upd[l]]
+            b.stacks("SB", [l], act, kind="derived_linear", steps=steps, source=[[1, "S_{l}"]])
+            b.relation("gather:SB", "linear", insts, [Op("out", "SB"), Op("term", "S")])
+            g.range_value(b, "G_Ap", [l], act, Q, 1 << (Q - 1), steps=steps, source=[[1, "G_Ap_{l}"]])
+            g.range_value(b, "remGA", [l], act, R, 1 << (R - 1), steps=steps, source=[[1, "remGA_{l}"]],
+                          defined=True)
+            b.stacks("G_Z", [l], act, kind="derived_product", steps=steps, source=[[1, "G_Z_{l}"]])
+            b.relation("relu_bwd", "hadamard", insts, [Op("out", "G_Z"), Op("mask", "SB"), Op("x", "G_Ap")],
+                       {"c0": 1, "c1": -1})
+            for base, src, shape in (("GZn", "G_Z", lambda l: (B, d[l + 1])), ("Wn", "W", lambda l: (d[l], d[l + 1]))):
+                b.stacks(base, [l], shape, kind="derived_linear", steps=steps,
+                         source=[[1, ("G_Z" if src == "G_Z" else "W") + "_{next}"]])
+                b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src, layer=nxt)],
+                           gather=True)
+            g.rescaled_matmul(b, "backward", insts, left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
+                              quotient="G_Ap", remainder="remGA", shift=R)
 
     @staticmethod
     def _chains(b: CircuitBuilder, upd: dict, wshape) -> None:

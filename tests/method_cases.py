@@ -31,3 +31,23 @@ def assert_rejected(prove, run, tamper, relation: str, t0: int = 0, T: int = 1, 
     proof, _ = prove(bad, t0, T, check_witness=False, zk=zk)
     with pytest.raises(VerificationError):
         verify(proof)
+
+
+def assert_honest_chain(prove, run, name: str, zk: bool):
+    """Two chained honest proofs (ZK: one-step windows, for the suite's time) verify, the
+    second from the first's final state, with the method named and one frozen base."""
+    t1 = 1 if zk else 2
+    first, sec = prove(run, 0, t1, zk=zk)
+    second, _ = prove(run, t1, 1, zk=zk, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
+                      check_dataset=False)
+    s1 = verify(first)
+    s2 = verify(second, expect_initial=s1.final_weights_digest)
+    assert s1.method == s2.method == name and s1.zk is s2.zk is zk and s1.frozen_digest == s2.frozen_digest
+    return s1, s2
+
+
+def assert_follows(losses, reference, tol: float = 0.02) -> None:
+    """Every per-step loss within ``tol`` (relative) of the float reference's."""
+    import numpy as np
+    rel = np.abs(np.array(losses) - np.array(reference)) / np.array(reference)
+    assert rel.max() < tol, rel.max()

@@ -20,7 +20,7 @@ from zkdl.methods.lora_trace import float_train
 from zkdl.prooffile import pack, unpack
 from zkdl.prover.aggregate import prove_window
 from zkdl.verifier.verify import ChainError, StatementError, circuit_for, verify
-from tests.method_cases import assert_rejected, bump
+from tests.method_cases import assert_follows, assert_rejected, bump
 
 SEED = 20261202
 CFG = TrainConfig(width=(5,), batch_size=4, lr_shift=6)   # 2 layers: one hidden
@@ -62,8 +62,7 @@ def test_tracer_follows_the_float_reference():
     cfg = TrainConfig(width=16, layers=3, batch_size=16, lr_shift=7)
     r = zkdl.train(cfg, data, steps=30, method="lora", method_params={"rank": 4})
     losses, _, _ = float_train(r.config, data, 30, r.state(0), rank=4)
-    rel = np.abs(np.array(r.losses) - np.array(losses)) / np.array(losses)
-    assert rel.max() < 0.02, rel.max()
+    assert_follows(r.losses, losses)
     assert r.losses[-1] < r.losses[0]
 
 

@@ -19,7 +19,7 @@ from zkdl.methods.sltrain_trace import float_train
 from zkdl.prover.aggregate import prove_window
 from zkdl.support import support_count, support_positions
 from zkdl.verifier.verify import circuit_for, verify
-from tests.method_cases import assert_rejected, bump
+from tests.method_cases import assert_follows, assert_honest_chain, assert_rejected, bump
 
 SEED = 20261204
 NAME = "sltrain"
@@ -63,18 +63,12 @@ def test_tracer_follows_the_float_reference():
     cfg = TrainConfig(width=16, layers=3, batch_size=16, lr_shift=9)
     r = zkdl.train(cfg, data, steps=30, method=NAME, method_params={"rank": 4, "density_permille": 100})
     losses, _, _ = float_train(r.config, data, 30, r.state(0), **r.method_params)
-    rel = np.abs(np.array(r.losses) - np.array(losses)) / np.array(losses)
-    assert rel.max() < 0.02, rel.max()
+    assert_follows(r.losses, losses)
 
 
 @pytest.mark.parametrize("zk", [True, False], ids=["zk", "plain"])
 def test_honest_proofs_verify_and_chain(run, zk):
-    t1 = 1 if zk else 2                         # (ZK: windows of one step, the suite's time)
-    first, sec = prove(run, 0, t1, zk=zk)
-    second, _ = prove(run, t1, 1, zk=zk, secrets=dict(sec, initial=sec["final"]), check_initial_weights=False,
-                      check_dataset=False)
-    s1 = verify(first)
-    assert verify(second, expect_initial=s1.final_weights_digest).method == NAME and s1.zk is zk
+    assert_honest_chain(prove, run, NAME, zk)
 
 
 def _moved_support_entry(stage, steps):

@@ -10,6 +10,7 @@ from, a dense one; docs/PROTOCOL.md) and by the training method ``sltrain``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -25,7 +26,13 @@ def support_count(rows: int, cols: int, permille: int) -> int:
 
 
 def support_positions(seed: int, layer: int, rows: int, cols: int, count: int) -> list[int]:
-    """``count`` distinct sorted flat positions in [0, rows * cols) (module docstring)."""
+    """``count`` distinct sorted flat positions in [0, rows * cols) (module docstring);
+    computed once per argument tuple (every step of a window reads the same support)."""
+    return list(_positions(int(seed), int(layer), int(rows), int(cols), int(count)))
+
+
+@functools.lru_cache(maxsize=256)
+def _positions(seed: int, layer: int, rows: int, cols: int, count: int) -> tuple:
     n = rows * cols
     if not (0 < count <= n <= MAX_ENTRIES):
         raise ValueError(f"support: need 0 < count <= rows * cols <= 2^26, got {count} of {rows} x {cols}")
@@ -39,4 +46,4 @@ def support_positions(seed: int, layer: int, rows: int, cols: int, count: int) -
             if len(chosen) == count:
                 break
         block += 1
-    return sorted(chosen)
+    return tuple(sorted(chosen))

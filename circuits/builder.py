@@ -35,7 +35,8 @@ __all__ = ["CircuitBuilder", "Op", "Method", "METHODS", "register_method", "meth
 
 RANGE_STRATEGIES = ("bits", "logup")
 DEFAULT_RANGE = "logup"  # what zkdl.prove / zkdl train|prove use: faster from width 64 on (README, measured)
-_DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value", "entries": "out"}
+_DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value", "entries": "out",
+             "broadcast": "out"}
 
 
 @dataclass(frozen=True)
@@ -259,13 +260,15 @@ class CircuitBuilder:
             cands = [a * b for a in f for b in x]
             self._set_bound(out, min(cands), max(cands))
         elif k in ("linear", "chain") and params.get("check"):
-            degree, nv = 1, 0      # a constraint sum_i c_i term_i = out, out defined elsewhere
-            top = sum(abs(o.coef) * _absmax(self.bound(o.tensor)) for o in r.operands)
+            degree, nv = 1, 0      # a constraint sum_i c_i term_i + const = out, out defined elsewhere
+            self._check_const(r)
+            top = sum(abs(o.coef) * _absmax(self.bound(o.tensor)) for o in r.operands) + abs(params.get("const", 0))
             if top >= P // 2:
                 raise CircuitError(f"relation {r.name}: |terms| may reach 2^{top.bit_length()}: the integer "
                                    f"relation could wrap around the field modulus")
         elif k in ("linear", "chain"):
             degree, nv = 1, 0
+            const = self._check_const(r)
             lo = hi = 0
             for i in range(len(r.instances)):     # per instance: a gathered term serves only some
                 ilo = ihi = 0
@@ -274,7 +277,7 @@ class CircuitBuilder:
                     a, b = self.bound(o.tensor)
                     c = sorted((o.coef * a * n, o.coef * b * n, 0))
                     ilo, ihi = ilo + c[0], ihi + c[-1]
-                lo, hi = min(lo, ilo), max(hi, ihi)
+                lo, hi = min(lo, ilo + const), max(hi, ihi + const)
             self._set_bound(tens["out"], lo, hi)
         elif k == "booleanity":
             bt = tens["bits"]
@@ -301,6 +304,13 @@ class CircuitBuilder:
             degree, nv = 3, _vars(inst_vars, tens["x"])
         elif k == "row_sum":
             degree, nv = 1, 0   # one evaluation claim at (tau, 1/2, ..., 1/2): no sumcheck
+        elif k == "broadcast":
+            x = tens["x"]
+            if x.shape != (1,):
+                raise CircuitError(f"relation {r.name}: a broadcast reads one value per instance (shape (1,)), "
+                                   f"not {x.shape}")
+            degree, nv = 1, 0   # the claim moves to x, divided by the box indicator: no sumcheck
+            self._set_bound(tens["out"], *self.bound(x.name))
         elif k == "entries":
             tt = tens["table"]
             degree, nv = 2, _vars(log2(next_pow2(len(tt.instances))), tt)
@@ -330,6 +340,21 @@ class CircuitBuilder:
                     t.defined_by.append(r.name)
         return Relation(name=r.name, kind=k, instances=r.instances, operands=r.operands, params=params,
                         degree=degree, num_vars=nv)
+
+    def _check_const(self, r: Relation) -> int:
+        """A linear relation's ``const`` (added on the output's logical box): its terms
+        must be read instance by instance (the verifier adds const times the box's
+        indicator at the claim's point)."""
+        const = r.params.get("const", 0)
+        if const:
+            out = self._tensors[r.operand("out").tensor]
+            if any(s is None for s in out.shape) or any(
+                    len(o.src) != len(r.instances) or len(self._tensors[o.tensor].instances) != len(r.instances)
+                    or any(s != (i,) for i, s in enumerate(o.src))
+                    for o in r.operands):
+                raise CircuitError(f"relation {r.name}: a constant needs operands read instance by instance "
+                                   f"and an output of known size")
+        return const
 
     def _set_bound(self, t: _MutTensor, lo: int, hi: int) -> None:
         lo, hi = min(lo, 0), max(hi, 0)   # padding is zero

@@ -282,8 +282,17 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         exp = _lin([(L.coef, exp)])
         got = _lin([(o.coef, _gather(a, r, o)) for o in r.operands_with("out")])
     elif k in ("linear", "chain"):
-        exp = _lin([(o.coef, _gather(a, r, o)) for o in r.operands_with("term")])
-        got = _gather(a, r, r.operand("out"))
+        out = r.operand("out")
+        const = r.params.get("const", 0)
+        box = [(const, _gather(a, r, out, a.indicator(out.tensor)))] if const else []
+        exp = _lin([(o.coef, _gather(a, r, o)) for o in r.operands_with("term")] + box)
+        got = _gather(a, r, out)
+    elif k == "broadcast":
+        out = r.operand("out")
+        got = _gather(a, r, out)
+        x = _gather(a, r, r.operand("x"))
+        ind = _gather(a, r, out, a.indicator(out.tensor))
+        exp = ind * x.reshape((x.shape[0],) + (1,) * (ind.ndim - 1))
     elif k == "hadamard":
         m = _gather(a, r, r.operand("mask"))
         x = _gather(a, r, r.operand("x"))

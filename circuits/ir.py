@@ -33,8 +33,12 @@ kind           relation (operand roles in brackets)
 matmul         coef * op(left) @ op(right) = sum_i c_i out_i   (op = transpose
                if the operand says so; batched over the instance axis)
 hadamard       out = (c0 + c1 * mask) * x           (element-wise)
-linear, chain  out = sum_i c_i term_i               (element-wise; a term with
-               several sources is their sum)
+linear, chain  out = sum_i c_i term_i [+ const]     (element-wise; a term with
+               several sources is their sum; ``const`` (params) on out's logical
+               box, terms then read instance by instance; ``check``: a
+               constraint on an out defined elsewhere)
+broadcast      out = x[i] at every entry of out's logical box, 0 outside (x:
+               one value per instance, shape (1,): a scalar spread over a tensor)
 booleanity     bits * (one - bits) = 0               (every entry, padding
                included, is 0 or ``one``, default 1)
 range          value + offset in [0, 2^n) inside the logical box, value = 0
@@ -54,7 +58,8 @@ entries        out = a public sparse 0/1 map of table: ``scatter`` (the count x 
                ``gather`` (dense table entries at the support into count x 1 out);
                the support from :func:`zkdl.support.support_positions` (params)
 sum_squares    out = sum over the instance's entries of x^2 (out: a public
-               output of the statement, one value per instance)
+               output of the statement, or a committed tensor, one value per
+               instance)
 padding        (1 - Ind_x) * x = 0                   (a statement tensor is zero
                outside its logical box, e.g. dataset rows >= N; emitted where the
                box is smaller than the padded shape)
@@ -92,7 +97,7 @@ _DIGEST_TAG = b"zkdl/circuit/v2\x00"
 TENSOR_KINDS = ("committed", "derived_linear", "derived_product", "public")
 SCOPES = ("step", "statement", "proof")
 RELATION_KINDS = ("matmul", "hadamard", "linear", "chain", "booleanity", "range", "data", "sum_squares",
-                  "padding", "row_sum", "lookup", "entries")
+                  "padding", "row_sum", "lookup", "entries", "broadcast")
 
 
 class CircuitError(ZkdlError, ValueError):

@@ -239,15 +239,19 @@ def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims, l
     out = _identity(c, r, "out")[0]
     terms = r.operands_with("term")
     ot = c.tensor(out.tensor)
+    const = r.params.get("const", 0) % P
     if all(_is_identity(r, o, c.tensor(o.tensor), ot) for o in terms):
-        if len(terms) == 1:     # out = c term, same layout: the claim moves over, no message
+        if len(terms) == 1 and not const:     # out = c term, same layout: the claim moves over, no message
             o = terms[0]
             claims.add(o.tensor, point, value if o.coef == 1 else ctx.lin([(inv(o.coef % P), value)]))
             return
-        res = ctx.linear(label, point, value, 0, [("tensor", o.coef % P, o.tensor) for o in terms])
+        box = const * box_indicator(ot, point) % P if const else 0
+        res = ctx.linear(label, point, value, box, [("tensor", o.coef % P, o.tensor) for o in terms])
         for o, (pt, v) in zip(terms, res):
             claims.add(o.tensor, pt, v)
         return
+    if const:
+        raise ProtocolBug(f"relation {r.name}: a constant needs terms read instance by instance")
     ib = _inst_bits(ot)
     sources = []
     for o in terms:
@@ -259,6 +263,25 @@ def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims, l
     res = ctx.instance_map(label, list(point[:ib]), list(point[ib:]), value, {}, sources)
     for (pt, v), (_, _, name) in zip(res, sources):
         claims.add(name, pt, v)
+
+
+def box_indicator(t: Tensor, point) -> int:
+    """The multilinear extension, at ``point`` (instance bits, then each axis's bits), of
+    the indicator of t's logical box over its real instances: the public term of a
+    linear relation's ``const`` and of a ``broadcast``."""
+    ib = _inst_bits(t)
+    return sum(eq_table(list(point[:ib]))[:len(t.instances)]) * _entry_box(t, point[ib:]) % P
+
+
+def _entry_box(t: Tensor, q) -> int:
+    """The indicator of t's logical box within one instance, extended at q (axis bits)."""
+    v, at = 1, 0
+    for s, pad in zip(t.shape, t.padded):
+        if s is None:
+            raise ProtocolBug(f"tensor {t.name}: a box of unknown size")
+        v = v * prefix_mle(s, q[at:at + log2(pad)]) % P
+        at += log2(pad)
+    return v
 
 
 def _committed_linear(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
@@ -282,15 +305,20 @@ def _sum_squares(ctx, c: Circuit, r: Relation, claims: Claims, public) -> None:
     instances of x are zero). It ends in one claim on x."""
     (xo,) = _identity(c, r, "x")
     out = c.tensor(r.operand("out").tensor)
-    values = public.outputs.get(out.base)
-    if values is None or len(values) != len(r.instances):
-        raise ProtocolBug(f"relation {r.name} needs {len(r.instances)} public values of {out.base}")
     xt = c.tensor(xo.tensor)
     ib = _inst_bits(xt)
     nx = xt.num_vars - ib
     rho = ctx.challenge(f"{r.name}/rho", ib)
-    total = sum(e * (v % P) for e, v in zip(eq_table(rho), values)) % P
-    claim = ctx.const(total * pow(HALF, nx, P) % P)
+    if out.kind == "public":
+        values = public.outputs.get(out.base)
+        if values is None or len(values) != len(r.instances):
+            raise ProtocolBug(f"relation {r.name} needs {len(r.instances)} public values of {out.base}")
+        total = ctx.const(sum(e * (v % P) for e, v in zip(eq_table(rho), values)) % P)
+    else:   # a committed sum (e.g. a squared norm): its value at rho is sent, a claim to open
+        _identity(c, r, "out")
+        (total,) = ctx.send(f"{r.name}/out", [out.name], list(rho))
+        claims.add(out.name, list(rho), total)
+    claim = ctx.lin([(pow(HALF, nx, P), total)])
     p2, (g,) = ctx.eq_product(r.name, list(rho) + [HALF] * nx, claim, [(0, 1, 0), (0, 1, 0)], [xt.name])
     claims.add(xt.name, p2, g)
 
@@ -339,6 +367,19 @@ def _define_hadamard(ctx, c, r, name, point, value, claims, public) -> None:
     p2, (m, x) = ctx.eq_product(r.name, point, value, [(c0, c1, 0), (0, 1, 1)], [mo.tensor, xo.tensor])
     claims.add(mo.tensor, p2, m)
     claims.add(xo.tensor, p2, x)
+
+
+def _define_broadcast(ctx, c, r, name, point, value, claims, public) -> None:
+    """out[i, e] = x[i] on out's logical box (0 in the padding): out~(rho, q) =
+    x~(rho) Ind_box(q), so the claim moves to x at rho, divided by the public
+    Ind_box(q) (nonzero except with negligible probability over q; then rejected)."""
+    ot = c.tensor(name)
+    (xo,) = _identity(c, r, "x")
+    ib = _inst_bits(ot)
+    ind = _entry_box(ot, list(point[ib:]))
+    if ind % P == 0:
+        raise ProtocolBug(f"relation {r.name}: the box indicator vanishes at the claim's point")
+    claims.add(xo.tensor, list(point[:ib]), ctx.lin([(inv(ind), value)]))
 
 
 def _define_data(ctx, c, r, name, point, value, claims, public) -> None:
@@ -439,7 +480,8 @@ def _booleanity(ctx, c: Circuit, r: Relation, claims: Claims) -> None:
 ROOT_RULES = {"matmul": _matmul, "linear": _committed_linear, "chain": _committed_linear,
               "sum_squares": _sum_squares, "padding": _padding, "row_sum": _row_sum}
 DEFINING_RULES = {"hadamard": _define_hadamard, "data": _define_data, "range": _define_range,
-                  "matmul": _define_matmul, "entries": _define_entries}
+                  "matmul": _define_matmul, "entries": _define_entries,
+                  "broadcast": _define_broadcast}
 
 
 def run_circuit(ctx, c: Circuit, public: Public) -> None:

@@ -30,7 +30,7 @@ from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_forward, mlp_layer_runs
 
-__all__ = ["SubsetMomentumMethod", "subset_start", "update_steps"]
+__all__ = ["SubsetMomentumMethod", "subset_start", "update_steps", "subset_backward", "subset_chains"]
 
 
 def subset_start(seed: int, layers: int, step: int) -> int:
@@ -87,9 +87,9 @@ class SubsetMomentumMethod(Method):
             g.range_value(b, "Vn", [l], wshape, ub, 1 << (ub - 1), steps=upd[l], source=[[1, "Vn_{l}"]])
             g.range_value(b, "remV", [l], wshape, s, 1 << (s - 1), steps=upd[l], source=[[1, "remV_{l}"]],
                           defined=True)
-        self._chains(b, upd, wshape)
+        subset_chains(b, upd, wshape)
         mlp_forward(b)
-        self._backward(b, upd, H)
+        subset_backward(b, upd, H)
         for l in moving:   # the update reads A_in and G_Z at the layer's update steps
             insts = [(t, l) for t in upd[l]]
             for base, src, shape in (("AinU", "Ain", lambda l: (B, d[l - 1])), ("GZU", "G_Z", lambda l: (B, d[l]))):
@@ -100,66 +100,70 @@ class SubsetMomentumMethod(Method):
                         Op("out", "Vn", coef=1 << s), Op("out", "remV"), Op("out", "V", coef=-(bn << (R + k)))],
                        {"shift": s, "coef": cfg.lr_num << kb})
 
-    @staticmethod
-    def _backward(b: CircuitBuilder, upd: dict, H) -> None:
-        """The backward pass into hidden layer l only at the steps where l updates (l >=
-        s_t; the layers above update too, so their G_Z exists there): per layer, S gathered
-        at those steps (SB), G_Z[l+1] W[l+1]^T = 2^R G_A' + remGA, G_Z = (1 - SB) * G_A'."""
-        from zkdl.circuits import gadgets as g
-        cfg, d, B = b.config, b.dims, b.config.batch_size
-        R, Q = cfg.R, cfg.Q
-        act = lambda l: (B, d[l])  # noqa: E731
-        nxt = lambda l: l + 1  # noqa: E731
-        for l in sorted((l for l in H if upd[l]), reverse=True):
-            steps, insts = upd[l], [(t, l) for t in upd[l]]
-            b.stacks("SB", [l], act, kind="derived_linear", steps=steps, source=[[1, "S_{l}"]])
-            b.relation("gather:SB", "linear", insts, [Op("out", "SB"), Op("term", "S")])
-            g.range_value(b, "G_Ap", [l], act, Q, 1 << (Q - 1), steps=steps, source=[[1, "G_Ap_{l}"]])
-            g.range_value(b, "remGA", [l], act, R, 1 << (R - 1), steps=steps, source=[[1, "remGA_{l}"]],
-                          defined=True)
-            b.stacks("G_Z", [l], act, kind="derived_product", steps=steps, source=[[1, "G_Z_{l}"]])
-            b.relation("relu_bwd", "hadamard", insts, [Op("out", "G_Z"), Op("mask", "SB"), Op("x", "G_Ap")],
-                       {"c0": 1, "c1": -1})
-            for base, src, shape in (("GZn", "G_Z", lambda l: (B, d[l + 1])), ("Wn", "W", lambda l: (d[l], d[l + 1]))):
-                b.stacks(base, [l], shape, kind="derived_linear", steps=steps,
-                         source=[[1, ("G_Z" if src == "G_Z" else "W") + "_{next}"]])
-                b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src, layer=nxt)],
-                           gather=True)
-            g.rescaled_matmul(b, "backward", insts, left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
-                              quotient="G_Ap", remainder="remGA", shift=R)
 
-    @staticmethod
-    def _chains(b: CircuitBuilder, upd: dict, wshape) -> None:
-        """W[t] = W0 - sum of the layer's V' before t; V at an update step = V0 or the
-        layer's last V' before it; the statement's W_final and V_final likewise at T."""
-        T, L, ub = b.T, b.config.layers, b.config.update_bits
-        ALL = list(range(1, L + 1))
-        before = lambda t, l: [u for u in upd[l] if u < t]  # noqa: E731
-        last = lambda t, l: before(t, l)[-1:]  # noqa: E731
-        b.stacks("W", ALL, wshape, kind="derived_linear", source=[[1, "W_{l}"]])
-        b.relation("chain", "chain", [(t, l) for t in range(T) for l in ALL],
-                   [Op("out", "W"), Op("term", "W0", steps=lambda t: [0]),
-                    Op("term", "Vn", coef=-1, steps_at=before, optional=True)], gather=True)
-        for l in ALL:
-            if upd[l]:
-                b.stacks("V", [l], wshape, kind="derived_linear", steps=upd[l], source=[[1, "V_{l}"]])
-                b.relation("velocity", "linear", [(t, l) for t in upd[l]],
-                           [Op("out", "V"), Op("term", "V0", steps_at=lambda t, l: [0][:not before(t, l)]),
-                            Op("term", "Vn", steps_at=last)], gather=True)
-        lo = min(b.bound(b.stack_of("W0", l))[0] for l in ALL)
-        hi = max(b.bound(b.stack_of("W0", l))[1] for l in ALL)
-        du = 1 << (ub - 1)
-        b.stacks("W_final", ALL, wshape, kind="committed", scope="statement", steps=[T - 1],
-                 lo=lo - T * du, hi=hi + T * du, source=[[1, "W_next_{l}"]])
-        b.relation("chain_final", "chain", [(T - 1, l) for l in ALL],
-                   [Op("out", "W_final", steps=lambda t: [t]), Op("term", "W0", steps=lambda t: [0]),
-                    Op("term", "Vn", coef=-1, steps_at=lambda t, l: before(T, l), optional=True)], gather=True)
-        b.stacks("V_final", ALL, wshape, kind="committed", scope="statement", steps=[T - 1], lo=-du, hi=du - 1,
-                 source=[[1, "V_next_{l}"]])
-        b.relation("velocity_final", "chain", [(T - 1, l) for l in ALL],
-                   [Op("out", "V_final", steps=lambda t: [t]),
-                    Op("term", "V0", steps_at=lambda t, l: [0][:not upd[l]]),
-                    Op("term", "Vn", steps_at=lambda t, l: upd[l][-1:], optional=True)], gather=True)
+def subset_backward(b: CircuitBuilder, upd: dict, H) -> None:
+    """The backward pass into hidden layer l only at the steps where l updates (l >=
+    s_t; the layers above update too, so their G_Z exists there): per layer, S gathered
+    at those steps (SB), G_Z[l+1] W[l+1]^T = 2^R G_A' + remGA, G_Z = (1 - SB) * G_A'."""
+    from zkdl.circuits import gadgets as g
+    cfg, d, B = b.config, b.dims, b.config.batch_size
+    R, Q = cfg.R, cfg.Q
+    act = lambda l: (B, d[l])  # noqa: E731
+    nxt = lambda l: l + 1  # noqa: E731
+    for l in sorted((l for l in H if upd[l]), reverse=True):
+        steps, insts = upd[l], [(t, l) for t in upd[l]]
+        b.stacks("SB", [l], act, kind="derived_linear", steps=steps, source=[[1, "S_{l}"]])
+        b.relation("gather:SB", "linear", insts, [Op("out", "SB"), Op("term", "S")])
+        g.range_value(b, "G_Ap", [l], act, Q, 1 << (Q - 1), steps=steps, source=[[1, "G_Ap_{l}"]])
+        g.range_value(b, "remGA", [l], act, R, 1 << (R - 1), steps=steps, source=[[1, "remGA_{l}"]],
+                      defined=True)
+        b.stacks("G_Z", [l], act, kind="derived_product", steps=steps, source=[[1, "G_Z_{l}"]])
+        b.relation("relu_bwd", "hadamard", insts, [Op("out", "G_Z"), Op("mask", "SB"), Op("x", "G_Ap")],
+                   {"c0": 1, "c1": -1})
+        for base, src, shape in (("GZn", "G_Z", lambda l: (B, d[l + 1])), ("Wn", "W", lambda l: (d[l], d[l + 1]))):
+            b.stacks(base, [l], shape, kind="derived_linear", steps=steps,
+                     source=[[1, ("G_Z" if src == "G_Z" else "W") + "_{next}"]])
+            b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src, layer=nxt)],
+                       gather=True)
+        g.rescaled_matmul(b, "backward", insts, left=Op("left", "GZn"), right=Op("right", "Wn", transpose=True),
+                          quotient="G_Ap", remainder="remGA", shift=R)
+
+
+def subset_chains(b: CircuitBuilder, upd: dict, wshape, *, delta: str = "Vn", state: str = "V",
+                  new: str = "Vn", state_bits: int | None = None, link: str = "velocity") -> None:
+    """W[t] = W0 - sum of the layer's ``delta`` (the update, in ``update_bits``) before t;
+    ``state`` (V) at an update step = state0 (V0) or the layer's last ``new`` (V') before
+    it; the statement's W_final and state_final (``state_bits`` wide) likewise at T.
+    Relations ``chain``, ``link``, ``chain_final``, ``link_final``."""
+    T, L, ub = b.T, b.config.layers, b.config.update_bits
+    sb = ub if state_bits is None else state_bits
+    ALL = list(range(1, L + 1))
+    before = lambda t, l: [u for u in upd[l] if u < t]  # noqa: E731
+    last = lambda t, l: before(t, l)[-1:]  # noqa: E731
+    b.stacks("W", ALL, wshape, kind="derived_linear", source=[[1, "W_{l}"]])
+    b.relation("chain", "chain", [(t, l) for t in range(T) for l in ALL],
+               [Op("out", "W"), Op("term", "W0", steps=lambda t: [0]),
+                Op("term", delta, coef=-1, steps_at=before, optional=True)], gather=True)
+    for l in ALL:
+        if upd[l]:
+            b.stacks(state, [l], wshape, kind="derived_linear", steps=upd[l], source=[[1, state + "_{l}"]])
+            b.relation(link, "linear", [(t, l) for t in upd[l]],
+                       [Op("out", state), Op("term", state + "0", steps_at=lambda t, l: [0][:not before(t, l)]),
+                        Op("term", new, steps_at=last)], gather=True)
+    lo = min(b.bound(b.stack_of("W0", l))[0] for l in ALL)
+    hi = max(b.bound(b.stack_of("W0", l))[1] for l in ALL)
+    du, ds = 1 << (ub - 1), 1 << (sb - 1)
+    b.stacks("W_final", ALL, wshape, kind="committed", scope="statement", steps=[T - 1],
+             lo=lo - T * du, hi=hi + T * du, source=[[1, "W_next_{l}"]])
+    b.relation("chain_final", "chain", [(T - 1, l) for l in ALL],
+               [Op("out", "W_final", steps=lambda t: [t]), Op("term", "W0", steps=lambda t: [0]),
+                Op("term", delta, coef=-1, steps_at=lambda t, l: before(T, l), optional=True)], gather=True)
+    b.stacks(state + "_final", ALL, wshape, kind="committed", scope="statement", steps=[T - 1], lo=-ds, hi=ds - 1,
+             source=[[1, state + "_next_{l}"]])
+    b.relation(link + "_final", "chain", [(T - 1, l) for l in ALL],
+               [Op("out", state + "_final", steps=lambda t: [t]),
+                Op("term", state + "0", steps_at=lambda t, l: [0][:not upd[l]]),
+                Op("term", new, steps_at=lambda t, l: upd[l][-1:], optional=True)], gather=True)
 
 
 register_method(SubsetMomentumMethod)

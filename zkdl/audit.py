@@ -329,6 +329,11 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     file) of a ``--public-base`` claim, to recompute its frozen commitment from. Raises
     ClaimError when the claim (or the data) cannot be read at all, or the model or base
     file is missing or no zkdl model file."""
+    from zkdl.federated_audit import audit_federated, is_federated
+    if os.path.isdir(claim_dir) and is_federated(claim_dir):   # zkdl-federated-claim/v1 (zkdl.federated_audit)
+        if data_spec is not None or model_path is not None or base_path is not None:
+            raise ClaimError(f"{claim_dir}: a federated claim: --data, --model and --base do not apply to it")
+        return audit_federated(claim_dir, jobs)
     _check_inputs(claim_dir, model_path)
     base = _load_base(base_path)
     started = time.perf_counter()

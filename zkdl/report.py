@@ -23,6 +23,9 @@ def _printable(line: str) -> str:
 
 
 def text_report(r: dict) -> str:
+    if r.get("format") == "zkdl-federated-audit/v1":
+        from zkdl.federated_report import federated_text_report
+        return federated_text_report(r)
     s = r["summary"]
     out = []
     verdict = "HOLDS" if r["ok"] else "DOES NOT HOLD"
@@ -133,6 +136,9 @@ def _svg_metric(points: list[tuple[int, float]], label: str) -> str:
 
 
 def html_report(r: dict) -> str:
+    if r.get("format") == "zkdl-federated-audit/v1":
+        from zkdl.federated_report import federated_html_report
+        return federated_html_report(r)
     e = html.escape
     s = r["summary"]
     hp = s.get("hyperparameters") or {}

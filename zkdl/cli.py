@@ -115,7 +115,8 @@ def check_public_base(method, public_base: bool) -> None:
 @anchor_options
 @publish_metrics_option
 @click.option("--method", default=None, metavar="NAME",
-              help="Training method: a registered plugin (docs/METHODS.md) [default: sgd_mlp].")
+              help="Training method: a registered plugin (docs/METHODS.md) [default: sgd_mlp]; fedavg / fedstale: "
+                   "a federated run of clients on shards of --data (--method-param clients=K,rounds=R,...).")
 @click.option("--method-param", "method_param", multiple=True, metavar="KEY=INT",
               help="A parameter of --method (repeatable), e.g. --method-param frozen_layers=2.")
 @click.option("--base", "base_path", type=click.Path(dir_okay=False), default=None, metavar="MODEL.npz",
@@ -137,6 +138,13 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     `zkdl train --resume --out OUT` continues the run (options not given are taken
     from OUT; options given must match it).
     """
+    if method in ("fedavg", "fedstale"):   # a federated run: zkdl.federated_cli
+        from zkdl.federated_cli import train_federated
+        return train_federated(click.get_current_context(), method, method_param, out=out, force=force, width=width,
+                               layers=layers, batch_size=batch_size, lr_num=lr_num, lr_shift=lr_shift, lr=lr, R=R,
+                               Q=Q, seed=seed, update_bits=update_bits, data_spec=data_spec,
+                               label_column=label_column, backend=backend, no_zk=no_zk, threads=threads,
+                               range_strategy=range_strategy, quiet=quiet)
     say = Progress(quiet)
     anchors = dict(public_data=public_data, public_init=public_init, public_base=public_base, prove_loss=prove_loss,
                    range=range_strategy)

@@ -8,6 +8,7 @@ Output directory (written through a staging directory; it appears only when comp
     claim/proofs/round_<r>/aggregate.zkdl       the aggregation W_r -> W_{r+1}
     secrets/round_<r>/...json                   the commitment blinds (0600; keep private)
     summary.json                                per-round client losses, proof sizes and times
+    run/global_final.npz                        the final global model W_R (int64 per layer W1..WL)
 
 Trust model of the simulation: the global model W_r and the blinds of its commitment are
 shared by the server with the round's participants (they need both to prove that they
@@ -230,7 +231,8 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
         summary = {"format": SUMMARY_FORMAT, "config": base, "federation": fed, "data": data.name,
                    "rounds": summary_rounds, "seconds": round(time.monotonic() - started, 3), "complete": True}
         atomic_write(os.path.join(staging, "summary.json"), (json.dumps(summary, indent=1) + "\n").encode())
-        np.savez(os.path.join(staging, "global_weights.npz"), **{f"W{l + 1}": w for l, w in enumerate(g_w[-1])})
+        os.makedirs(os.path.join(staging, "run"))     # the final global model (the server's, int64 at scale 2^R)
+        np.savez(os.path.join(staging, "run", "global_final.npz"), **{f"W{l + 1}": w for l, w in enumerate(g_w[-1])})
         rundir.install(staging, out, replace)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -10,12 +10,12 @@ from tests.test_protocol import TamperedRun
 
 
 def bump(name, step=0, delta=1, also=None):
-    """Trace corruption: tensor ``name`` at window step ``step`` gets +delta at (0, 0) (a
+    """Trace corruption: tensor ``name`` at window step ``step`` gets +delta at its first entry (a
     copy: honest steps share arrays); ``also`` = (name, delta) keeps a chain consistent."""
     def tamper(stage, steps):
         for n, d in [(name, delta)] + ([also] if also else []):
             a = steps[step].tensors[n].copy()
-            a[0, 0] += d
+            a[(0,) * a.ndim] += d
             steps[step].tensors[n] = a
     return tamper
 

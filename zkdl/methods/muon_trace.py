@@ -42,12 +42,13 @@ def _fits(t, l, name, x, bits, remedy=_REMEDY_VALUE):
     return x
 
 
-def _normalize(T: dict, l: int, t: int, Mn: np.ndarray, R: int) -> np.ndarray:
-    """N = sum Mn^2 + 1, s = floor(2^K / sqrt(N)) and its residuals, X0 = round(s Mn / 2^(K-R))."""
+def _normalize(T: dict, l: int, t: int, Mn: np.ndarray, R: int, scale: int | None = None) -> np.ndarray:
+    """N = sum Mn^2 + 1, s = floor(2^K / sqrt(N)) and its residuals, X0 = round(s Mn /
+    2^(K-R)). (``scale``: another s, for the tests that show it is rejected.)"""
     K = NORM_BITS
     n2 = int(np.sum(Mn.astype(object) ** 2))
     ne = n2 + 1
-    s = isqrt((1 << (2 * K)) // ne)
+    s = isqrt((1 << (2 * K)) // ne) if scale is None else scale
     p, q = s * s * ne, s * ne
     for name, v in (("nrm2", n2), ("nrm2e", ne), ("nscale", s), ("nscale2", s * s), ("nprod", p), ("nlin", q),
                     ("nlow", (1 << (2 * K)) - p), ("nhigh", p + 2 * q + ne - (1 << (2 * K)) - 1)):

@@ -12,7 +12,8 @@ VERIFIER_SIDE = ["zkdl", "zkdl.errors", "zkdl.field", "zkdl.poly", "zkdl.transcr
                  "zkdl.circuits.ir", "zkdl.circuits.builder", "zkdl.circuits.lookup", "zkdl.logup",
                  "zkdl.verifier", "zkdl.verifier.limits",
                  "zkdl.verifier.compile", "zkdl.verifier.verify", "zkdl.audit", "zkdl.report",
-                 "zkdl.verify_pool", "zkdl._verify_worker"]
+                 "zkdl.verify_pool", "zkdl._verify_worker", "zkdl.federated", "zkdl.federated_audit",
+                 "zkdl.federated_report"]
 FORBIDDEN_PREFIXES = ["numba", "cupy", "zkdl.prover", "zkdl.tracer", "zkdl.field.vector",
                       "zkdl.field.kernels", "llvmlite"]
 

@@ -13,7 +13,8 @@ import numpy as np
 from zkdl import quant
 from zkdl.errors import OverflowBoundError
 
-__all__ = ["aggregate_step", "initial_state", "effective_weights", "aggregate", "float_federated", "shards"]
+__all__ = ["aggregate_step", "initial_state", "effective_weights", "aggregate", "float_federated", "shards",
+           "integer_federated", "global_loss", "fidelity"]
 
 
 def _coefs(params: dict) -> list[int]:
@@ -111,3 +112,44 @@ def float_federated(base_cfg, data, fed: dict, initial_weights) -> dict:
         hist.append(W)
         losses.append(round_losses)
     return {"weights": hist, "losses": losses}
+
+
+def integer_federated(base_cfg, data, fed: dict) -> list:
+    """The exact-integer federated run without proofs (what zkdl.federated_sim proves):
+    the global weights [W_0, ..., W_R] (int64 per layer)."""
+    from zkdl.config import TrainConfig
+    from zkdl.federated import aggregation_inputs, client_config, participants
+    from zkdl.tracer import init_weights, train
+    cfg = base_cfg.for_data(data)
+    parts, base = shards(data, fed["clients"]), cfg.to_dict()
+    G, finals = [init_weights(cfg)], {}
+    for r in range(fed["rounds"]):
+        for k in participants(fed["participation_seed"], r, fed["clients"], fed["participants"]):
+            ccfg = TrainConfig.from_dict(client_config(base, r, k, fed["local_steps"]))
+            finals[(r, k)] = train(ccfg, parts[k], fed["local_steps"], initial={"W": G[r]}).final_state["W"]
+        inputs = aggregation_inputs(fed, r)
+        xs = [G[src[1]] if src[0] == "global" else finals[(src[1], src[2])] for src, _ in inputs]
+        G.append(aggregate(xs, [c for _, c in inputs], fed["shift"], cfg.Q)[0])
+    return G
+
+
+def global_loss(weights, data, R: int | None = None) -> float:
+    """The MSE loss 0.5 ||out - onehot||^2 (mean over the rows) of a model on the whole dataset, in
+    float64 (int64 weights are dequantized at scale 2^R)."""
+    from zkdl.reference import mse_output, predict_float
+    W = [w.astype(np.float64) / float(1 << R) if w.dtype.kind in "iu" else w for w in weights]
+    return mse_output(predict_float(W, data.X_float()), data.y)[1]
+
+
+def fidelity(base_cfg, data, fed: dict) -> list[dict]:
+    """Per round r = 0..R: the whole-data loss of the integer global model W_r and of the
+    float64 reference's, and their relative gap."""
+    from zkdl.tracer import init_weights
+    cfg = base_cfg.for_data(data)
+    gi = integer_federated(cfg, data, fed)
+    gf = float_federated(cfg, data, fed, init_weights(cfg))["weights"]
+    out = []
+    for r, (a, b) in enumerate(zip(gi, gf)):
+        li, lf = global_loss(a, data, cfg.R), global_loss(b, data)
+        out.append({"round": r, "loss_int": li, "loss_float": lf, "rel_gap": abs(li - lf) / lf})
+    return out

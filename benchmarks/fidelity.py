@@ -11,7 +11,9 @@ its effective weights) and of the float one (target: within 1 point). subset_mom
 runs at eta / 8 (its effective step is eta / (1 - beta), about 10.7 eta), sltrain at
 eta / 4 (both factors move, so W moves by about eta (|A|^2 + |B|^2) G). lora runs twice:
 on the default base (the config's random initialization) and fine-tuning the SGD row's
-trained model (``zkdl train --method lora --base MODEL.npz``); hut likewise.
+trained model (``zkdl train --method lora --base MODEL.npz``); hut likewise. muon
+(issue 17) runs at eta = 4 / 2^9 (about 0.008, near its reference's 0.02: its step is a
+normalised direction, not a gradient).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from zkdl.config import TrainConfig
 from zkdl.reference import accuracy_float, train_float
 
 METHODS = {"sgd_mlp": {}, "lora": {"rank": 4}, "hut": {"rank": 4}, "sltrain": {"rank": 4, "density_permille": 30},
-           "subset_momentum": {}}
+           "subset_momentum": {}, "muon": {}}
+LR = {"muon": (4, 9)}   # Muon's step does not scale with the gradient (eta ~ 0.01, as its reference)
 
 
 def float_run(method, cfg, data, steps, state, params):
@@ -42,6 +45,8 @@ def float_run(method, cfg, data, steps, state, params):
         from zkdl.methods.hut_trace import float_train
     elif method == "sltrain":
         from zkdl.methods.sltrain_trace import float_train
+    elif method == "muon":
+        from zkdl.methods.muon_trace import float_train
     else:
         from zkdl.methods.subset_momentum_trace import float_train
     losses, _, W = float_train(cfg, data, steps, state, **params)
@@ -81,6 +86,8 @@ def main():
         trained = None
         for method in args.methods.split(","):
             c = cfg.replace(lr_shift=cfg.lr_shift + {"subset_momentum": 3, "sltrain": 2}.get(method, 0))
+            if method in LR:
+                c = c.replace(lr_num=LR[method][0], lr_shift=LR[method][1])
             run, line = measure(name, data, c, method, args.steps)
             print(line, flush=True)
             if method == "sgd_mlp":

@@ -135,9 +135,8 @@ class EggrollMethod(Method):
 
     def build(self, b: CircuitBuilder) -> None:
         from zkdl.circuits import gadgets as g
-        if b.options.get("prove_loss"):
-            raise CircuitError("eggroll proves each member's loss (committed), not a public loss output: "
-                               "drop --prove-loss")
+        # (no public loss output: each member's loss is committed and proven; ``prove_loss``
+        # adds nothing)
         cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
         L, R, Q = cfg.layers, cfg.R, cfg.Q
         p = self.params

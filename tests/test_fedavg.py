@@ -194,12 +194,13 @@ def _tamper_rem(stage, obj):
         obj[name] = a
 
 
-def test_zero_knowledge_federated_claim(tmp_path, data):
-    fed = normalize_federation({"clients": 2, "rounds": 2, "local_steps": 1, "participants": 1, "beta_num": 1,
-                                "beta_shift": 1}, data)
-    claim = simulate(str(tmp_path), data, fed, "zk", zk=True)
-    rep = audit_claim(claim, jobs=2)
-    assert rep["ok"] and rep["summary"]["zk"] is True, rep["failures"]
+def test_zero_knowledge_federated_claim_through_the_api(tmp_path, data):
+    import zkdl
+    out = str(tmp_path / "zk")
+    m = zkdl.train_federated(CFG, data, out, method="fedstale", params={"clients": 2, "rounds": 2, "participants": 1})
+    assert m["federation"]["beta_num"] == 2 and m["zk"] is True
+    rep = zkdl.audit_claim(os.path.join(out, "claim"), jobs=2)
+    assert rep["ok"] and rep["summary"]["zk"] is True and rep["summary"]["method"] == "fedstale", rep["failures"]
 
 
 def test_cli_train_and_audit(tmp_path):

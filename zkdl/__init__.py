@@ -11,7 +11,7 @@ from zkdl.errors import VerificationError, ZkdlError
 __version__ = "0.1.0"
 
 __all__ = ["Proof", "Run", "Statement", "TrainConfig", "VerificationError", "ZkdlError", "__version__",
-           "audit_claim", "build_claim", "prove", "train", "verify"]
+           "audit_claim", "build_claim", "prove", "train", "train_federated", "verify"]
 
 
 def __getattr__(name):
@@ -26,6 +26,9 @@ def __getattr__(name):
     if name in ("audit_claim", "build_claim"):
         from zkdl import audit
         return getattr(audit, name)
+    if name == "train_federated":   # FedAvg / FedStale (zkdl.federated_sim)
+        from zkdl.federated_sim import train_federated
+        return train_federated
     if name == "Statement":
         from zkdl.verifier.verify import Statement
         return Statement

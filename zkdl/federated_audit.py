@@ -309,6 +309,8 @@ def audit_federated(claim_dir: str, jobs: int | None = None) -> dict:
         notes.append("PLAIN mode (not zero-knowledge): sound, but the proofs do not hide data or weights")
     notes.append("trust model: the global model W_r and its commitment's blinds are shared with the participants "
                  "(they prove from it); the claim hides every client's data and weights from the auditor")
+    if fed["client_weights"] != [c["n_samples"] for c in m["clients"]]:
+        notes.append("the clients' aggregation weights are not their shard sizes (public parameters, as stated)")
     if fed["beta_num"]:
         notes.append(f"FedStale: non-participants contribute their last update with beta = "
                      f"{fed['beta_num']}/2^{fed['beta_shift']}")

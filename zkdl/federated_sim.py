@@ -29,7 +29,7 @@ import numpy as np
 from zkdl.federated import (AGG_METHOD, FEDERATED_FORMAT, check_federation, client_config, participants,
                             stale_sources)
 
-__all__ = ["run_federated", "normalize_federation", "aggregation_inputs_for"]
+__all__ = ["run_federated", "train_federated", "normalize_federation", "aggregation_inputs_for"]
 
 SUMMARY_FORMAT = "zkdl-federated-summary/v1"
 
@@ -238,3 +238,29 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def train_federated(config=None, data=None, out: str = "zkdl-fedrun", *, method: str = "fedavg",
+                    params: dict | None = None, zk: bool = True, range_strategy: str | None = None,
+                    backend: str = "cpu", threads=None, progress=None, replace: bool = False) -> dict:
+    """The Python API of ``zkdl train --method fedavg|fedstale``: simulate K clients on
+    shards of ``data`` for R rounds, prove every client round and every aggregation into
+    ``out`` and return the federated claim's manifest (audit ``out/claim`` with
+    ``zkdl.audit_claim``). ``params``: clients, rounds, local_steps, participants (0:
+    ceil(K/2)), participation_seed, shift, beta_num, beta_shift (``fedstale``: beta = 1/2
+    unless given)."""
+    from zkdl.config import TrainConfig
+    from zkdl.data import synthetic
+    from zkdl.errors import ConfigError
+    if method not in ("fedavg", "fedstale"):
+        raise ConfigError(f"method must be 'fedavg' or 'fedstale', got {method!r}")
+    config = config if config is not None else TrainConfig()
+    data = data if data is not None else synthetic(R=config.R)
+    p = {**({"beta_num": 2, "beta_shift": 2} if method == "fedstale" else {}), **(params or {})}
+    from zkdl.circuits.ir import CircuitError
+    try:
+        fed = normalize_federation(p, data)
+    except CircuitError as exc:
+        raise ConfigError(str(exc)) from None
+    return run_federated(config, data, fed, out, zk=zk, range_strategy=range_strategy, backend=backend,
+                         threads=threads, say=progress, replace=replace)

@@ -240,7 +240,7 @@ class EggrollMethod(Method):
                     Op("term", "Lm", coef=-1, layer=lambda q: member_id(2 * (q - FIT), L))], gather=True)
         b.stacks("Sf", FITS, one, kind="committed", lo=0, hi=1, source=[[1, "Sf_{l}"]])
         b.relation("bool:Sf", "booleanity", _insts(b, FITS), [Op("bits", "Sf")])
-        g.range_value(b, "Uf", FITS, one, FIT_SHIFT, 0, source=[[1, "Dd_{l}"], [1 << FIT_SHIFT, "Sf_{l}"]])
+        g.range_value(b, "Uf", FITS, one, FIT_SHIFT, 0, source=[[1, "Uf_{l}"]])
         b.relation("fitness_sign", "linear", _insts(b, FITS),
                    [Op("out", "Dd"), Op("term", "Uf"), Op("term", "Sf", coef=-(1 << FIT_SHIFT))], {"check": True})
 

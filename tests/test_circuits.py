@@ -468,3 +468,23 @@ def test_methods_from_entry_points(monkeypatch):
             build_circuit(_cfg(), steps=1, method="test_missing")
     finally:
         METHODS.pop("test_plugged", None)
+
+
+def test_constants_and_broadcasts_need_instance_by_instance_operands():
+    """A linear relation's ``const`` is added on the output's box, which the verifier
+    evaluates only for terms read instance by instance; a broadcast spreads one value
+    per instance. The builder refuses anything else (a message, before any proof)."""
+    from zkdl.circuits.builder import CircuitBuilder, Op
+    from zkdl.circuits.ir import CircuitError
+    from zkdl.config import TrainConfig
+    cfg = TrainConfig(width=4, layers=2)
+    b = CircuitBuilder(cfg, 2, {"range_strategy": "logup", "dims": [4, 4, 4], "n_samples": 8})
+    b.set_layer_runs([[1, 2]])
+    b.stacks("x", [1], lambda l: (2, 2), kind="committed", lo=-4, hi=4, source=[[1, "x_{l}"]])
+    b.stacks("y", [1], lambda l: (2, 2), kind="derived_linear", steps=[0], source=[[1, "y_{l}"]])
+    with pytest.raises(CircuitError, match="constant"):   # y[0] = x[0] + x[1] + 3: a gathered term
+        b.relation("sum", "linear", [(0, 1)], [Op("out", "y"), Op("term", "x", steps=lambda t: [0, 1])],
+                   {"const": 3})
+    with pytest.raises(CircuitError, match="one value per instance"):
+        b.stacks("z", [1], lambda l: (2, 2), kind="derived_linear", source=[[1, "z_{l}"]])
+        b.relation("spread", "broadcast", [(0, 1), (1, 1)], [Op("out", "z"), Op("x", "x")])

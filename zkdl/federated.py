@@ -156,7 +156,8 @@ def aggregation_params(fed: dict, r: int) -> dict:
 
 
 class FedAggMethod(Method):
-    """The server's aggregation step: 2^s FW_final + rem = sum_i c_i FI_i, per layer."""
+    """The server's aggregation step: 2^s FW_final + rem = sum_i c_i FI_i, per layer (everything
+    at the window's step 0; an aggregation proof has T = 1, which the audit checks)."""
 
     name = AGG_METHOD
     params = {"shift": 12, "inputs": 1, "c0": 1 << 12}
@@ -182,8 +183,6 @@ class FedAggMethod(Method):
         s = self.params["shift"]
         if not 1 <= s <= 24:
             raise CircuitError(f"{AGG_METHOD}: shift must be in 1..24, got {s}")
-        if steps != 1:
-            raise CircuitError(f"{AGG_METHOD}: an aggregation is one step (T = 1), got T = {steps}")
         if any(abs(self.params[f"c{i}"]) >= (1 << 40) for i in range(self.params["inputs"])):
             raise CircuitError(f"{AGG_METHOD}: coefficients must lie in (-2^40, 2^40)")
 
@@ -197,7 +196,7 @@ class FedAggMethod(Method):
         for i in range(n):
             g.initial_weights(b, f"FI{i}", ALL, wshape, Q, check=True, trace=f"fi{i}")
         g.initial_weights(b, "FW_final", ALL, wshape, Q, check=True, trace="fi_next0")
-        g.range_value(b, "Frem", ALL, wshape, s, 1 << (s - 1), source=[[1, "Frem_{l}"]])
+        g.range_value(b, "Frem", ALL, wshape, s, 1 << (s - 1), steps=[0], source=[[1, "Frem_{l}"]])
         b.relation("aggregate", "linear", [(0, l) for l in ALL],
                    [Op("out", "Frem")] + [Op("term", f"FI{i}", coef=self.params[f"c{i}"]) for i in range(n)]
                    + [Op("term", "FW_final", coef=-(1 << s))], {"check": True})

@@ -264,6 +264,8 @@ def audit_federated(claim_dir: str, jobs: int | None = None) -> dict:
         if st["method"] != AGG_METHOD:
             fail("wrong_method", where, f"an aggregation proof of method {st['method']!r}, expected {AGG_METHOD}")
             continue
+        if st["steps"] != [0, 1]:
+            fail("steps_mismatch", where, f"covers steps {st['steps']}, an aggregation is one step [0, 1]")
         if st["config"] != {**base, "steps": 1}:
             fail("config_mismatch", where, "not the federation's model config")
         if st["method_params"] != want_params:

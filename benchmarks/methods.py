@@ -1,5 +1,6 @@
 """Training methods side by side: full SGD vs lora, hut (rank 4), sltrain (rank 4, 3%),
-subset_momentum (issue 16), muon (Drop-Muon's schedule; issue 17).
+subset_momentum (issue 16), muon (Drop-Muon's schedule; issue 17), eggroll (evolution strategies,
+4 antithetic pairs of rank 2; issue 17).
 
     python benchmarks/methods.py                          # widths 64, 256; T = 1 and 4
     python benchmarks/methods.py --widths 256 --Ts 1 --methods sgd_mlp,lora
@@ -53,7 +54,7 @@ print(json.dumps({"width": width, "batch": batch, "T": T, "zk": zk, "range": met
 
 
 PARAMS = {"sgd_mlp": {}, "lora": {"rank": 4}, "hut": {"rank": 4}, "sltrain": {"rank": 4, "density_permille": 30},
-          "subset_momentum": {}, "muon": {}}
+          "subset_momentum": {}, "muon": {}, "eggroll": {"pairs": 4, "rank": 2}}
 
 
 def measure(width, batch, T, zk, method, timeout):

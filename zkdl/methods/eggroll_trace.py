@@ -152,15 +152,33 @@ def _forward(W, x):
     return a
 
 
+def normal_factors(dims, step: int, pairs: int, rank: int, density_permille: int, seed: int) -> dict:
+    """Float EGGROLL's factors for comparison: (i, l) -> (A_i, B_i) with normal entries
+    (numpy's PCG64 from [seed, step], not the integer rule's), scaled so that the
+    entries of A_i B_i^T have the integer factors' variance: A ~ N(0, 2 rho (1 - rho)),
+    B ~ N(0, rho), rho = density_permille / 1000."""
+    rho = density_permille / 1000.0
+    g = np.random.default_rng([int(seed), int(step)])
+    out = {}
+    for i in range(pairs):
+        for l in range(1, len(dims)):
+            A = g.standard_normal((dims[l - 1], rank)) * np.sqrt(2 * rho * (1 - rho))
+            B = g.standard_normal((dims[l], rank)) * np.sqrt(rho)
+            out[(i, l)] = (A, B, None)
+    return out
+
+
 def float_step(config, W, xb, labels, t, pairs=4, rank=2, density_permille=500, sigma_shift=5, step_shift=8,
-               threshold=0, seed=0):
+               threshold=0, seed=0, normal=False):
     """One float64 EGGROLL step from the float weights W (a new list): members
-    W +- sigma A_i B_i^T (sigma = 2^-ks, the same public factors), float forward passes,
-    f_i = +1 where loss_+ <= loss_-, Z = sum f_i A_i B_i^T, W' = W + 2^-ke ([Z > thr] -
-    [Z < -thr]). Returns (loss, accuracy of W, fitness signs S_i, W')."""
+    W +- sigma A_i B_i^T (sigma = 2^-ks; the same public factors, or ``normal`` ones:
+    :func:`normal_factors`), float forward passes, f_i = +1 where loss_+ <= loss_-,
+    Z = sum f_i A_i B_i^T, W' = W + 2^-ke ([Z > thr] - [Z < -thr]). Returns (loss,
+    accuracy of W, fitness signs S_i, W')."""
     dims = list(config.dims())
     L = len(W)
-    fac = factors(dims, t, pairs, rank, density_permille, seed)
+    fac = (normal_factors if normal else factors)(dims, t, pairs, rank, density_permille, seed)
+    E = {k: a @ b.T for k, (a, b, _) in fac.items()}
     sigma = 2.0 ** -sigma_shift
     out = _forward(W, xb)
     _, loss, acc = mse_output(out, labels)
@@ -168,21 +186,21 @@ def float_step(config, W, xb, labels, t, pairs=4, rank=2, density_permille=500, 
     for i in range(pairs):
         ls = []
         for sgn in (1, -1):
-            Wm = [W[l] + sgn * sigma * (fac[(i, l + 1)][0] @ fac[(i, l + 1)][1].T) for l in range(L)]
+            Wm = [W[l] + sgn * sigma * E[(i, l + 1)] for l in range(L)]
             G, _, _ = mse_output(_forward(Wm, xb), labels)
             ls.append(float(np.sum(G * G)))
         S.append(int(ls[1] - ls[0] < 0))
     nW = []
     for l in range(L):
-        Z = sum((1 - 2 * S[i]) * (fac[(i, l + 1)][0] @ fac[(i, l + 1)][1].T) for i in range(pairs))
+        Z = sum((1 - 2 * S[i]) * E[(i, l + 1)] for i in range(pairs))
         move = (Z > threshold).astype(np.float64) - (Z < -threshold).astype(np.float64)
         nW.append(W[l] + 2.0 ** -step_shift * move)
     return loss, acc, S, nW
 
 
-def float_train(config, data, steps: int, state: dict, **params):
-    """float64 EGGROLL from the dequantized initial state. Returns (losses, accuracies,
-    final float W)."""
+def float_train(config, data, steps: int, state: dict, normal: bool = False, **params):
+    """float64 EGGROLL from the dequantized initial state (``normal``: with normal
+    factors, float EGGROLL proper). Returns (losses, accuracies, final float W)."""
     p = {**DEFAULTS, **params}
     sc = float(1 << config.R)
     W = [w / sc for w in state["W"]]
@@ -190,7 +208,7 @@ def float_train(config, data, steps: int, state: dict, **params):
     losses, accs = [], []
     for t in range(steps):
         xb, labels = float_batch(config, data, X, t)
-        loss, acc, _, W = float_step(config, W, xb, labels, t, **p)
+        loss, acc, _, W = float_step(config, W, xb, labels, t, normal=normal, **p)
         losses.append(loss)
         accs.append(acc)
     return losses, accs, W
@@ -225,3 +243,47 @@ def fidelity(run, steps: int | None = None) -> dict:
         gap = max(gap, abs(loss - run.losses[t]))
     return {"steps": n, "sign_agreement": agree_s / max(signs, 1), "move_agreement": agree_m / max(moves, 1),
             "max_loss_gap": gap}
+
+
+# ----------------------------------------------------------------------------- table
+def main(argv=None) -> None:
+    """The fidelity table of docs/METHODS.md and the README:
+
+        python -m zkdl.methods.eggroll_trace --steps 300 [--method-param pairs=8 ...]
+    """
+    import argparse
+
+    import zkdl
+    from zkdl import data as D
+    from zkdl.config import TrainConfig
+    from zkdl.reference import accuracy_float
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--method-param", action="append", default=[])
+    args = ap.parse_args(argv)
+    params = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.method_param)}
+    sets = [("synthetic", D.synthetic(), TrainConfig(width=32, batch_size=32))]
+    try:
+        sets.append(("digits", D.digits(), TrainConfig(width=64, layers=3, batch_size=32)))
+    except zkdl.errors.DataError as exc:
+        print(f"(digits left out: {exc})")
+    print("| data | params | steps | sign / move agreement (same state) | max loss gap per step (first 100) | "
+          "loss (int) first -> last | final accuracy int | float (same factors) | float (normal factors) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, data, cfg in sets:
+        run = zkdl.train(cfg, data, steps=args.steps, method="eggroll", method_params=params)
+        fid = fidelity(run, min(args.steps, 100))
+        lf, _, Wf = float_train(run.config, data, args.steps, run.state(0), **run.method_params)
+        _, _, Wn = float_train(run.config, data, args.steps, run.state(0), normal=True, **run.method_params)
+        n = min(100, args.steps)
+        li, lf = np.array(run.losses[:n]), np.array(lf[:n])
+        gap = float(np.max(np.abs(li - lf) / lf))
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "defaults"
+        print(f"| {name} | {shown} | {args.steps} | {fid['sign_agreement'] * 100:.1f}% / "
+              f"{fid['move_agreement'] * 100:.1f}% | {gap * 100:.4f}% | {run.losses[0]:.4f} -> {run.losses[-1]:.4f} | "
+              f"{run.accuracy() * 100:.1f}% | {accuracy_float(Wf, data) * 100:.1f}% | "
+              f"{accuracy_float(Wn, data) * 100:.1f}% |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@ built-in synthetic data (2048 x 16, 4 classes), clients on shards of it; every c
 round is one proof of its E local steps (it range-checks W_r, and its dataset in its first
 round), every aggregation one proof. Columns: seconds per client proof and per local step,
 client proof KiB, seconds per aggregation (its inputs: W_r, the fresh and stale finals,
-the stale globals; it range-checks all of them), aggregation KiB, the audit's wall time
+the stale globals; it range-checks its remainder and output), aggregation KiB, the audit's wall time
 (every proof verified, 2 worker processes). Fidelity: per round, the whole-data loss of
 the integer global model W_r and of the float64 run (same batches, same participation,
 only rounding differs), largest relative gap over the rounds.

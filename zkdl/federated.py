@@ -19,7 +19,8 @@ The aggregation is proven by its own one-step proof of the method ``fedavg_agg``
 clients' final weights and the stale rounds' weights (byte-identical to the commitments
 of the client proofs and of earlier aggregations, which the audit checks), its output
 FW_final is W_{r+1}; one linear constraint 2^s FW_final + rem = sum_i c_i FI_i, rem
-range-checked, every input and the output range-checked to Q bits.
+range-checked, the output range-checked to Q bits (the inputs too, unless their bounds are
+inherited: ``check_initial_weights`` False, as the federated claims of zkdl.federated_sim).
 """
 
 from __future__ import annotations
@@ -193,8 +194,11 @@ class FedAggMethod(Method):
         ALL = list(range(1, len(d)))
         wshape = (lambda l: (d[l - 1], d[l]))
         b.set_layer_runs(mlp_layer_runs(d))      # the stacks (so the commitment order) of sgd_mlp's W
+        # the inputs' Q-bit range checks are optional (check_initial_weights): in a federated claim each
+        # input is linked to a proof that bounds it (a client proof's final weights W_r - sum dW, a global
+        # model range-checked by its aggregation and by the client proofs starting from it)
         for i in range(n):
-            g.initial_weights(b, f"FI{i}", ALL, wshape, Q, check=True, trace=f"fi{i}")
+            g.initial_weights(b, f"FI{i}", ALL, wshape, Q, check=b.options["check_initial_weights"], trace=f"fi{i}")
         g.initial_weights(b, "FW_final", ALL, wshape, Q, check=True, trace="fi_next0")
         g.range_value(b, "Frem", ALL, wshape, s, 1 << (s - 1), steps=[0], source=[[1, "Frem_{l}"]])
         b.relation("aggregate", "linear", [(0, l) for l in ALL],

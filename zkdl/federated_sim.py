@@ -193,12 +193,13 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
                 bl.append(b)
             arun = Run(agg_cfg, agg_data, state, method=AGG_METHOD, method_params=params, keep_in_memory=True)
             arun.resume(1)
-            acirc = circuit_for(agg_cfg, 1, agg_data.n_samples, True, True, False, AGG_METHOD, arun.method_params,
+            acirc = circuit_for(agg_cfg, 1, agg_data.n_samples, False, True, False, AGG_METHOD, arun.method_params,
                                 range_strategy)
             init = [bl[int(b[2:])][l] for b, l in _layers_of(acirc, "initial")]
             tamper = faults.get("agg_tamper", {}).get(r)
             t = time.monotonic()
-            proof, sec = prove_window(arun, 0, 1, secrets={"initial": init}, zk=zk, range_strategy=range_strategy,
+            proof, sec = prove_window(arun, 0, 1, secrets={"initial": init}, check_initial_weights=False, zk=zk,
+                                      range_strategy=range_strategy,
                                       backend=backend, threads=threads, tamper=tamper,
                                       check_witness=tamper is None)
             seconds = time.monotonic() - t

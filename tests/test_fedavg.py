@@ -146,10 +146,14 @@ def test_manifest_statements_are_checked(tmp_path, honest):
     json.dump(m2, open(mpath, "w"))
     rep = audit_claim(claim, jobs=2)
     assert {"participation_mismatch", "global_link"} <= codes(rep)
-    json.dump({**m, "rounds": m["rounds"][:2]}, open(mpath, "w"))
     from zkdl.audit import ClaimError
-    with pytest.raises(ClaimError):
-        audit_claim(claim)
+    for bad in ({**m, "rounds": m["rounds"][:2]}, {**m, "federation": {**m["federation"], "clients": 999}},
+                {**m, "globals": m["globals"][:-1]}, {**m, "clients": "x"}):
+        json.dump(bad, open(mpath, "w"))
+        with pytest.raises(ClaimError):
+            audit_claim(claim)
+    res = CliRunner().invoke(cli, ["audit", claim])
+    assert res.exit_code == 2 and "Traceback" not in res.output
 
 
 def test_a_corrupted_aggregation_is_rejected_by_the_verifier(tmp_path, data, fed):

@@ -227,11 +227,11 @@ def fidelity(run, steps: int | None = None) -> dict:
     n = run.n_steps if steps is None else steps
     signs = agree_s = moves = agree_m = 0
     gap = 0.0
-    for t in range(n):
-        W = [w / sc for w in run.state(t)["W"]]
+    for t, st in enumerate(run.iter_steps(0, n)):      # one pass (a run not in memory replays)
+        tr = st.tensors
+        W = [tr[f"W_{l}"] / sc for l in range(1, cfg.layers + 1)]
         xb, labels = float_batch(cfg, data, X, t)
         loss, _, S, nW = float_step(cfg, W, xb, labels, t, **p)
-        tr = run.step(t).tensors
         Si = [int(tr[f"Sf_{fitness_id(i)}"][0]) for i in range(p["pairs"])]
         signs += len(S)
         agree_s += sum(a == b for a, b in zip(S, Si))

@@ -130,8 +130,8 @@ def test_train_and_audit_from_the_command_line(tmp_path):
     assert res.exit_code == 0, output(res)
     res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--json")
     assert res.exit_code == 0, output(res)
-    assert json.loads(res.stdout)["summary"]["method_params"] == {"beta_num": 61, "beta_shift": 6, "subset": 0,
-                                                                  "subset_seed": 0}
+    assert json.loads(res.stdout)["summary"]["method_params"] == {"beta_num": 61, "beta_shift": 6, "momentum_shift": 6,
+                                                                  "subset": 0, "subset_seed": 0}
     res = invoke("export-model", tmp_path / "r", "--out", tmp_path / "m.npz")
     assert res.exit_code == 0, output(res)
     res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--model", tmp_path / "m.npz")

@@ -9,9 +9,10 @@ rows/cols)) X5. With ``subset = 1`` (default) only layers s_t..L update at step 
 
 The exact integer version (scale 2^R, round half up, every remainder range-checked;
 docs/METHODS.md "muon" gives the bounds), for an updating layer with m x n = d_{l-1} x
-d_l, G = A_in^T G_Z (scale 2^(2R)), beta = b / 2^kb:
+d_l, G = A_in^T G_Z (scale 2^(2R)), beta = b / 2^kb, M at scale 2^(R-j) (j =
+``momentum_shift``: the momentum of G / 2^j, which the normalisation does not see):
 
-    M'  = round(((2^kb - b) G + b 2^R M) / 2^(R+kb))            (M' = beta M + (1-beta) G)
+    M'  = round(((2^kb - b) G + b 2^(R+j) M) / 2^(R+kb+j))      (M' = beta M + (1-beta) G / 2^j)
     N   = sum M'^2 + 1;  s = floor(2^K / sqrt(N)), proven by
           0 <= 2^(2K) - s^2 N  and  0 <= (s+1)^2 N - 2^(2K) - 1    (K = NORM_BITS)
     X0  = round(s M' / 2^(K-R))                                  (||X0||_F <= 2^R)
@@ -25,8 +26,9 @@ d_l, G = A_in^T G_Z (scale 2^(2R)), beta = b / 2^kb:
 sc = isqrt(4^F max(d_l, d_{l-1}) // d_{l-1}) = sqrt(max(1, rows/cols)) 2^F of the
 reference implementation (its weight is d_l x d_{l-1}). Nothing of the float version
 lacks an integer form except the square root, which is the committed s above.
-Parameters: ``beta_num`` (61), ``beta_shift`` (6: beta = 0.953), ``subset`` (1:
-Drop-Muon's schedule, 0: every layer every step), ``subset_seed`` (0).
+Parameters: ``beta_num`` (61), ``beta_shift`` (6: beta = 0.953), ``momentum_shift``
+(6: room for batch sums of 64 rows), ``subset`` (1: Drop-Muon's schedule, 0: every layer
+every step), ``subset_seed`` (0).
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class MuonMethod(Method):
     """Muon on the layer schedule of Drop-Muon (module docstring)."""
 
     name = "muon"
-    params = {"beta_num": 61, "beta_shift": 6, "subset": 1, "subset_seed": 0}
+    params = {"beta_num": 61, "beta_shift": 6, "momentum_shift": 6, "subset": 1, "subset_seed": 0}
     tracer_step = "zkdl.methods.muon_trace:trace_step"
     initial_state = "zkdl.methods.muon_trace:initial_state"
     statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0", "M0"], "final": ["W_final", "M_final"],
@@ -91,6 +93,8 @@ class MuonMethod(Method):
         if not (0 <= kb <= 16 and 0 <= b < (1 << kb)):
             raise CircuitError(f"muon: need 0 <= beta_shift <= 16 and 0 <= beta_num < 2^beta_shift (beta < 1), "
                                f"got {b}/2^{kb}")
+        if not 0 <= self.params["momentum_shift"] <= config.R:
+            raise CircuitError(f"muon: need 0 <= momentum_shift <= R ({config.R})")
         if self.params["subset"] not in (0, 1):
             raise CircuitError("muon: subset must be 0 (every layer) or 1 (Drop-Muon's schedule)")
         if not 0 <= self.params["subset_seed"] < (1 << 62):
@@ -127,18 +131,19 @@ class MuonMethod(Method):
         from zkdl.circuits import gadgets as g
         cfg, d, B = b.config, b.dims, b.config.batch_size
         R = cfg.R
-        bn, kb = self.params["beta_num"], self.params["beta_shift"]
+        bn, kb, j = self.params["beta_num"], self.params["beta_shift"], self.params["momentum_shift"]
         insts = [(t, l) for t in steps]
         wshape = lambda l: (d[l - 1], d[l])  # noqa: E731
         for base, src, shape in (("AinU", "Ain", lambda l: (B, d[l - 1])), ("GZU", "G_Z", lambda l: (B, d[l]))):
             b.stacks(base, [l], shape, kind="derived_linear", steps=steps, source=b.tensor(b.stack_of(src, l)).source)
             b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src)])
-        g.range_value(b, "remM", [l], wshape, R + kb, 1 << (R + kb - 1), steps=steps, source=[[1, "remM_{l}"]],
+        sh = R + kb + j
+        g.range_value(b, "remM", [l], wshape, sh, 1 << (sh - 1), steps=steps, source=[[1, "remM_{l}"]],
                       defined=True)
         b.relation("momentum_update", "matmul", insts,
                    [Op("left", "AinU", coef=(1 << kb) - bn, transpose=True), Op("right", "GZU"),
-                    Op("out", "Mn", coef=1 << (R + kb)), Op("out", "remM"), Op("out", "M", coef=-(bn << R))],
-                   {"shift": R + kb, "coef": (1 << kb) - bn})
+                    Op("out", "Mn", coef=1 << sh), Op("out", "remM"), Op("out", "M", coef=-(bn << (R + j)))],
+                   {"shift": sh, "coef": (1 << kb) - bn})
         _normalize(b, l, steps, insts, wshape)
         _newton_schulz(b, l, steps, insts, wshape, lr=cfg.lr_num * shape_scale(d[l - 1], d[l]))
 

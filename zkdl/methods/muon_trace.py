@@ -18,7 +18,7 @@ __all__ = ["initial_state", "trace_step", "float_train", "float_newton_schulz"]
 _NS_FLOAT = (3.4445, -4.7750, 2.0315)
 
 
-def initial_state(config, beta_num: int = 61, beta_shift: int = 6, subset: int = 1, subset_seed: int = 0) -> dict:
+def initial_state(config, beta_num: int = 61, beta_shift: int = 6, momentum_shift: int = 6, subset: int = 1, subset_seed: int = 0) -> dict:
     W = init_weights(config)
     return {"W": W, "M": [np.zeros_like(w) for w in W]}
 
@@ -90,7 +90,7 @@ def _newton_schulz(T: dict, l: int, t: int, X: np.ndarray, cfg, lr: int) -> np.n
     return dW
 
 
-def trace_step(cfg, data, st: _State, t: int, beta_num: int = 61, beta_shift: int = 6, subset: int = 1,
+def trace_step(cfg, data, st: _State, t: int, beta_num: int = 61, beta_shift: int = 6, momentum_shift: int = 6, subset: int = 1,
                subset_seed: int = 0):
     """SGD's forward and backward pass, then on the updating layers the momentum, its
     normalisation, five Newton-Schulz steps and W' = W - dW; the others keep W and M."""
@@ -106,11 +106,11 @@ def trace_step(cfg, data, st: _State, t: int, beta_num: int = 61, beta_shift: in
         T[f"M_{l}"] = M[l - 1]
         if l in moving:
             G = _mm(t, l, f"G_W_{l}", A[l - 1].T, GZ[l])
-            c1, c2 = (1 << beta_shift) - beta_num, beta_num << R
+            c1, c2 = (1 << beta_shift) - beta_num, beta_num << (R + momentum_shift)
             if quant.abs_max(G) * c1 + quant.abs_max(M[l - 1]) * c2 >= 1 << 62:
                 raise _overflow(t, l, f"Mn_{l}", None, 63, _REMEDY_VALUE,
                                 detail=": the momentum update would overflow int64")
-            Mn, T[f"remM_{l}"] = quant.round_shift(G * c1 + M[l - 1] * c2, R + beta_shift)
+            Mn, T[f"remM_{l}"] = quant.round_shift(G * c1 + M[l - 1] * c2, R + beta_shift + momentum_shift)
             T[f"Mn_{l}"] = _fits(t, l, f"Mn_{l}", Mn, mb)
             X0 = _normalize(T, l, t, Mn, R)
             dW = _newton_schulz(T, l, t, X0, cfg, cfg.lr_num * shape_scale(d[l - 1], d[l]))
@@ -135,14 +135,15 @@ def float_newton_schulz(M: np.ndarray, eps: float) -> np.ndarray:
     return X.T if tall else X
 
 
-def float_train(config, data, steps: int, state: dict, beta_num: int = 61, beta_shift: int = 6, subset: int = 1,
+def float_train(config, data, steps: int, state: dict, beta_num: int = 61, beta_shift: int = 6, momentum_shift: int = 6, subset: int = 1,
                 subset_seed: int = 0):
-    """float64: M' = beta M + (1 - beta) G_W, W' = W - eta sqrt(max(1, d_l / d_{l-1}))
-    NS5(M') on the same layers, from the dequantized state. Returns (losses, accuracies,
+    """float64: M' = beta M + (1 - beta) G_W / 2^j, W' = W - eta sqrt(max(1, d_l /
+    d_{l-1})) NS5(M') on the same layers (eps 2^(j-R)), from the dequantized state. Returns (losses, accuracies,
     final float W)."""
     sc = float(1 << config.R)
     W = [w / sc for w in state["W"]]
-    M = [m / sc for m in state["M"]]
+    msc = float(1 << (config.R - momentum_shift))
+    M = [m / msc for m in state["M"]]
     beta = beta_num / float(1 << beta_shift)
     X = data.X_float()
     L = len(W)
@@ -166,7 +167,7 @@ def float_train(config, data, steps: int, state: dict, beta_num: int = 61, beta_
                 G = (G @ W[l].T) * masks[l - 1]
         for l in range(L):
             if l + 1 in moving:
-                M[l] = beta * M[l] + (1 - beta) * grads[l]
+                M[l] = beta * M[l] + (1 - beta) * grads[l] / (1 << momentum_shift)
                 m, n = W[l].shape
-                W[l] = W[l] - config.eta * np.sqrt(max(1.0, n / m)) * float_newton_schulz(M[l], 1.0 / sc)
+                W[l] = W[l] - config.eta * np.sqrt(max(1.0, n / m)) * float_newton_schulz(M[l], 1.0 / msc)
     return losses, accs, W

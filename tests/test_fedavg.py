@@ -210,13 +210,16 @@ def test_zero_knowledge_federated_claim_through_the_api(tmp_path, data):
 def test_cli_train_and_audit(tmp_path):
     out = str(tmp_path / "fedrun")
     runner = CliRunner()
-    res = runner.invoke(cli, ["train", "--method", "fedavg", "--method-param", "clients=2,rounds=1",
+    res = runner.invoke(cli, ["train", "--method", "fedavg", "--method-param", "clients=3,rounds=2",
                               "--method-param", "participants=2", "--width", "6", "--layers", "2",
                               "--batch-size", "4", "--data", "synthetic:40", "--no-zk", "--out", out, "--quiet"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["audit", out, "--html", str(tmp_path / "a.html")])
     assert res.exit_code == 0 and "federated claim" in res.output and "HOLDS" in res.output, res.output
     assert "Federated claim: HOLDS" in open(tmp_path / "a.html").read()
+    m = json.load(open(os.path.join(out, "claim", "manifest.json")))     # FedAvg, partial participation
+    assert m["federation"]["beta_num"] == 0 and all(len(rd["participants"]) == 2 and not rd["stale"]
+                                                    for rd in m["rounds"])
     for args, msg in ((["--method-param", "clients=0"], "clients must be in"),
                       (["--method-param", "colour=3"], "no such parameter"),
                       (["--method-param", "clients"], "expected KEY=INT"),

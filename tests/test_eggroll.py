@@ -118,7 +118,11 @@ TAMPERS = {   # relation broken -> trace corruption (step 0)
     "ones": poke("ONE"),                                   # the public all-ones vector
     "perturb_PA:0": poke(f"PA_{U0}", flip=True),           # a public perturbation factor changed
     "perturb_PB:0": poke(f"PB_{U0}", flip=True),
+    "perturb_NA:0": poke(f"NA_{U0}", flip=True),
     "factor_A": poke(f"Ap_{U0}"),
+    "factor_B": poke(f"Bp_{U0}"),
+    "gather:Pa": poke(f"Pa_{M_HID}"),                      # a member reading another pair's factor
+    "gather:Wg": poke(f"Wg_{M_HID}"),                      # ... or other weights
     "member_base": poke(f"ZW_{M_HID}"),                    # a member's forward pass
     "member_down": poke(f"F_{M_HID}"),
     "member_forward": poke(f"Zp_{M_OUT}"),
@@ -126,6 +130,8 @@ TAMPERS = {   # relation broken -> trace corruption (step 0)
     "member_loss": poke(f"Lm_{M_OUT}"),                    # a member's score
     "fitness_gap": poke(f"Dd_{Q0}"),
     "fitness_sign": poke(f"Sf_{Q0}", flip=True),           # a fitness sign flipped
+    "gather:SG": lambda stage, steps: steps[0].tensors.update(     # a pair's fitness read flipped
+        {f"SG_{U0}": 1 - steps[0].tensors[f"SG_{U0}"], f"SB_{U0}": 1 - steps[0].tensors[f"SB_{U0}"]}),
     "fitness_spread": poke(f"SB_{U0}"),
     "fitness_apply": poke(f"Fa_{U0}"),
     "pair_update": poke(f"Zi_{U0}"),

@@ -116,10 +116,11 @@ TAMPERS = {   # relation broken -> trace corruption (window 0..1: layer 1 outsid
 }
 
 
-@pytest.mark.parametrize("what,zk", [(w, w == "update") for w in sorted(TAMPERS)])
-def test_each_relation_corrupted_is_rejected(run, what, zk):
-    """Plain mode (the same relations, checked faster at these sizes), one of them in ZK."""
-    assert_rejected(prove, run, TAMPERS[what], what, T=2, zk=zk)
+@pytest.mark.parametrize("what", sorted(TAMPERS))
+def test_each_relation_corrupted_is_rejected(run, what):
+    """Plain mode: the same relations as in ZK, checked faster at these sizes (the ZK
+    rules themselves are each method's honest ZK chain and the other methods' ZK cases)."""
+    assert_rejected(prove, run, TAMPERS[what], what, T=2)
 
 
 def test_train_and_audit_from_the_command_line(tmp_path):

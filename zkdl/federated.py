@@ -51,7 +51,9 @@ def federation_defaults() -> dict:
 def check_federation(fed: dict) -> None:
     """Raise CircuitError unless the federation parameters are usable."""
     need = federation_defaults()
-    if not isinstance(fed, dict) or set(fed) - set(need) - {"client_weights"}:
+    if not isinstance(fed, dict):
+        raise CircuitError("federation parameters must be an object")
+    if set(fed) - set(need) - {"client_weights"}:
         raise CircuitError(f"federation parameters: unknown keys {sorted(set(fed) - set(need) - {'client_weights'})} "
                            f"(known: {', '.join(sorted(need))})")
     for k in need:

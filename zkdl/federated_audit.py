@@ -25,6 +25,7 @@ import time
 
 from zkdl import __version__
 from zkdl.audit import MANIFEST, MAX_MANIFEST, ClaimError, _inside, _no_constant, _StrictJSONError, _unique_keys
+from zkdl.circuits.ir import CircuitError
 from zkdl.errors import VerificationError
 from zkdl.federated import (AGG_METHOD, FEDERATED_FORMAT, aggregation_inputs, aggregation_params, check_federation,
                             client_config, participants, stale_sources)
@@ -84,7 +85,7 @@ def load_federated_manifest(claim_dir: str) -> dict:
     fed = m.get("federation")
     try:
         check_federation(fed)
-    except Exception as exc:  # noqa: BLE001 - CircuitError or a malformed value: unusable
+    except CircuitError as exc:
         raise ClaimError(f"{mpath}: 'federation': {str(exc)[:200]}") from None
     K, Rn = fed["clients"], fed["rounds"]
     clients = m.get("clients")

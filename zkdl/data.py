@@ -6,6 +6,22 @@ A :class:`Dataset` holds int64 features ``X`` (N x d) on the fixed-point grid wi
 feature column (zero mean, unit variance; a constant column becomes all zeros) and then
 quantizes with round half up: ``X = floor(x * 2^R + 1/2)``.
 
+Scaling (:class:`Scaling`): the map a loader applied, returned as ``Dataset.scaling``:
+the per-feature ``mean`` and ``std`` (float64, of the training rows), the fixed point
+``R`` and the training ``classes`` (the sorted distinct raw labels; label id i is
+``classes[i]``). Every loader accepts ``scaling=`` to encode another set (an eval or
+test set) with those training statistics and that label map instead of its own: features
+``x -> (x - mean) / std`` (a column whose training std is 0 becomes 0), quantized with
+``R``; a label that is not among the training classes is a DataError. Without
+``scaling=`` a loader computes its own (so a training set is encoded exactly as before:
+same bytes, same digest). ``Scaling.to_dict`` / ``from_dict`` give its JSON form
+(``zkdl-scaling/v1``, docs/FORMAT.md section 4.3).
+
+Held-out split (:func:`eval_split_indices`, :func:`load_spec_split`): rows are ordered
+by SHAKE-256 words of ``(seed, n, n_eval)``; the first ``n_eval = ceil(fraction * n)``
+of that order are the eval rows, the others the training rows, both kept in file order.
+The training rows are standardized by their own statistics, the eval rows by those.
+
 ``digest()`` is the SHA-256 of the canonical bytes: the tag ``b"zkdl/dataset/v1"``, the
 canonical JSON ``{"frac_bits","n_classes","n_features","n_samples"}``, then X and y as
 little-endian int64, row-major. The name is not part of it.
@@ -22,6 +38,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -29,8 +46,69 @@ import numpy as np
 
 from zkdl.errors import DataError
 
-__all__ = ["Dataset", "synthetic", "load_npz", "load_csv", "digits", "from_arrays",
-           "quantize", "shake_words"]
+__all__ = ["Dataset", "Scaling", "synthetic", "load_npz", "load_csv", "digits", "from_arrays",
+           "quantize", "shake_words", "load_spec", "load_spec_split", "eval_split_indices"]
+
+SCALING_FORMAT = "zkdl-scaling/v1"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How raw features and labels became a Dataset's integers (see the module doc)."""
+
+    mean: tuple      # float per feature (of the training rows)
+    std: tuple       # float per feature (population std, ddof 0); 0: a constant column
+    R: int           # fractional bits of the fixed point
+    classes: tuple   # str per class id: the training set's sorted distinct raw labels
+
+    @property
+    def n_features(self) -> int:
+        return len(self.mean)
+
+    def to_dict(self) -> dict:
+        return {"format": SCALING_FORMAT, "R": int(self.R), "n_features": self.n_features,
+                "mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std],
+                "classes": [str(c) for c in self.classes]}
+
+    @classmethod
+    def from_dict(cls, d, src: str = "scaling") -> "Scaling":
+        """The Scaling of :meth:`to_dict`'s JSON (DataError naming ``src`` if malformed)."""
+        if not isinstance(d, dict) or d.get("format") != SCALING_FORMAT:
+            found = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise DataError(f"{src}: not a zkdl scaling record (format {found!r}, expected {SCALING_FORMAT!r})")
+        mean, std, classes, R = d.get("mean"), d.get("std"), d.get("classes"), d.get("R")
+        num = (int, float)
+        if type(R) is not int or not 0 <= R <= 62:
+            raise DataError(f"{src}: scaling R must be an int in [0, 62]")
+        if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) >= 1
+                and all(isinstance(v, num) and not isinstance(v, bool) and math.isfinite(v) for v in mean + std)
+                and all(v >= 0 for v in std)):
+            raise DataError(f"{src}: scaling mean and std must be equal-length lists of finite numbers (std >= 0)")
+        if not (isinstance(classes, list) and len(classes) >= 2 and all(isinstance(c, str) for c in classes)
+                and len(set(classes)) == len(classes)):
+            raise DataError(f"{src}: scaling classes must be a list of at least 2 distinct strings")
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std), R, tuple(classes))
+
+    def encode_features(self, X, src: str = "data") -> np.ndarray:
+        """Float features (N, d) -> int64 on the grid 2^-R, with this scaling."""
+        Xf = _float_features(X, src)
+        if Xf.shape[1] != self.n_features:
+            raise DataError(f"{src}: {Xf.shape[1]} features, the training data had {self.n_features}")
+        return quantize(_standardize(Xf, np.array(self.mean, dtype=np.float64),
+                                     np.array(self.std, dtype=np.float64)), self.R)
+
+    def encode_labels(self, y, src: str = "data") -> np.ndarray:
+        """Raw labels -> class ids of the training classes (DataError for an unknown label)."""
+        vals = _label_values(np.asarray(y), src)
+        index = {c: i for i, c in enumerate(self.classes)}
+        out = np.empty(len(vals), dtype=np.int64)
+        for i, v in enumerate(vals.tolist()):
+            k = index.get(str(v))
+            if k is None:
+                raise DataError(f"{src}: label {str(v)[:40]!r} (row {i}) is not a class of the training data "
+                                f"(classes {', '.join(self.classes[:12])}{' ...' if len(self.classes) > 12 else ''})")
+            out[i] = k
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +119,7 @@ class Dataset:
     n_classes: int
     frac_bits: int
     classes: tuple[str, ...] = field(default=())
+    scaling: Scaling | None = field(default=None)  # how the rows were encoded (not part of the digest)
 
     @property
     def n_samples(self) -> int:
@@ -71,8 +150,11 @@ class Dataset:
 
     # raw (already quantized) storage, used by Run.save / Run.load
     def save_raw(self, f) -> None:
-        meta = json.dumps({"name": self.name, "n_classes": self.n_classes, "frac_bits": self.frac_bits,
-                           "classes": list(self.classes)}, sort_keys=True)
+        m = {"name": self.name, "n_classes": self.n_classes, "frac_bits": self.frac_bits,
+             "classes": list(self.classes)}
+        if self.scaling is not None:
+            m["scaling"] = self.scaling.to_dict()
+        meta = json.dumps(m, sort_keys=True)
         np.savez(f, X=self.X, y=self.y, meta=np.frombuffer(meta.encode(), dtype=np.uint8))
 
     @classmethod
@@ -83,7 +165,8 @@ class Dataset:
                 meta = json.loads(bytes(z["meta"]).decode())
         except (OSError, KeyError, ValueError) as e:
             raise DataError(f"{path}: cannot read stored quantized dataset ({e})") from None
-        ds = cls(meta["name"], X, y, int(meta["n_classes"]), int(meta["frac_bits"]), tuple(meta["classes"]))
+        scaling = Scaling.from_dict(meta["scaling"], str(path)) if "scaling" in meta else None
+        ds = cls(meta["name"], X, y, int(meta["n_classes"]), int(meta["frac_bits"]), tuple(meta["classes"]), scaling)
         _check_quantized(ds, str(path))
         return ds
 
@@ -126,28 +209,61 @@ def _unit_uniform(words: np.ndarray) -> np.ndarray:
     return ((words >> np.uint64(11)).astype(np.float64) + 1.0) * (2.0 ** -53)
 
 
-def _labels(y_raw: np.ndarray, src: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Map raw labels to 0..C-1 (sorted order of distinct labels)."""
+def _label_values(y_raw: np.ndarray, src: str) -> np.ndarray:
+    """Raw labels as int64 (integral numbers) or str values."""
+    if y_raw.ndim != 1:
+        raise DataError(f"{src}: y must be 1-D (one label per sample), got shape {y_raw.shape}")
     if y_raw.dtype.kind in "iub":
-        vals = y_raw.astype(np.int64)
-    elif y_raw.dtype.kind == "f":
+        return y_raw.astype(np.int64)
+    if y_raw.dtype.kind == "f":
         if not np.all(np.isfinite(y_raw)):
             raise DataError(f"{src}: labels contain NaN or infinity")
         if not np.all(y_raw == np.round(y_raw)):
             raise DataError(f"{src}: labels must be integers (class ids), found non-integer values")
-        vals = y_raw.astype(np.int64)
-    elif y_raw.dtype.kind in "US":
-        vals = y_raw.astype(str)
-    else:
-        raise DataError(f"{src}: labels have unsupported dtype {y_raw.dtype}")
+        return y_raw.astype(np.int64)
+    if y_raw.dtype.kind in "US":
+        return y_raw.astype(str)
+    raise DataError(f"{src}: labels have unsupported dtype {y_raw.dtype}")
+
+
+def _labels(y_raw: np.ndarray, src: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Map raw labels to 0..C-1 (sorted order of distinct labels)."""
+    vals = _label_values(y_raw, src)
     classes, y = np.unique(vals, return_inverse=True)
     if len(classes) < 2:
         raise DataError(f"{src}: needs at least 2 classes, found {len(classes)} ({classes.tolist()!r})")
     return y.astype(np.int64).reshape(-1), tuple(str(c) for c in classes.tolist())
 
 
-def from_arrays(X, y, *, name: str = "arrays", R: int = 16, src: str | None = None) -> Dataset:
-    """Validate float features X (N, d) and labels y (N,), standardize, quantize."""
+def _float_features(X, src: str) -> np.ndarray:
+    X = np.asarray(X)
+    if X.dtype.kind not in "iubf":
+        raise DataError(f"{src}: X must be numeric, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise DataError(f"{src}: X must be 2-D (samples x features), got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError(f"{src}: empty dataset (X has shape {X.shape})")
+    Xf = X.astype(np.float64)
+    if not np.all(np.isfinite(Xf)):
+        bad = np.argwhere(~np.isfinite(Xf))[0]
+        raise DataError(f"{src}: X contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
+    return Xf
+
+
+def _standardize(Xf: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    Xs = (Xf - mean) / np.where(std > 0, std, 1.0)
+    Xs[:, std == 0] = 0.0
+    return Xs
+
+
+def from_arrays(X, y, *, name: str = "arrays", R: int | None = None, src: str | None = None,
+                scaling: Scaling | None = None) -> Dataset:
+    """Validate float features X (N, d) and labels y (N,), standardize, quantize.
+
+    Without ``scaling``: standardize by X's own per-feature mean and std, label ids from
+    y's sorted distinct labels, fixed point ``R`` (default 16); the result's ``.scaling``
+    records that. With ``scaling`` (a training set's): encode with its mean, std, R and
+    classes (``R``, if given, must equal ``scaling.R``)."""
     src = src or name
     X = np.asarray(X)
     y = np.asarray(y)
@@ -161,22 +277,25 @@ def from_arrays(X, y, *, name: str = "arrays", R: int = 16, src: str | None = No
         raise DataError(f"{src}: empty dataset (X has shape {X.shape})")
     if X.shape[0] != y.shape[0]:
         raise DataError(f"{src}: mismatched lengths: X has {X.shape[0]} rows but y has {y.shape[0]} labels")
-    Xf = X.astype(np.float64)
-    if not np.all(np.isfinite(Xf)):
-        bad = np.argwhere(~np.isfinite(Xf))[0]
-        raise DataError(f"{src}: X contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
+    Xf = _float_features(X, src)
+    if scaling is not None:
+        if R is not None and R != scaling.R:
+            raise DataError(f"{src}: R={R} but the training scaling has R={scaling.R}")
+        Xq = scaling.encode_features(Xf, src)
+        yi = scaling.encode_labels(y, src)
+        return Dataset(name, Xq, yi, len(scaling.classes), scaling.R, scaling.classes, scaling)
+    R = 16 if R is None else R
     yi, classes = _labels(y, src)
     mean = Xf.mean(axis=0)
     std = Xf.std(axis=0)
-    Xs = (Xf - mean) / np.where(std > 0, std, 1.0)
-    Xs[:, std == 0] = 0.0
-    return Dataset(name, quantize(Xs, R), yi, len(classes), R, classes)
+    sc = Scaling(tuple(float(v) for v in mean), tuple(float(v) for v in std), R, classes)
+    return Dataset(name, quantize(_standardize(Xf, mean, std), R), yi, len(classes), R, classes, sc)
 
 
 # --------------------------------------------------------------------------- sources
 def synthetic(n_samples: int = 2048, n_features: int = 16, n_classes: int = 4, *,
               clusters_per_class: int = 2, separation: float = 1.6, seed: int = 0,
-              R: int = 16) -> Dataset:
+              R: int | None = None, scaling: Scaling | None = None) -> Dataset:
     """Built-in deterministic classification task (no file, no download).
 
     Each class is a mixture of ``clusters_per_class`` Gaussian clusters (unit variance)
@@ -185,6 +304,13 @@ def synthetic(n_samples: int = 2048, n_features: int = 16, n_classes: int = 4, *
     randomness comes from SHAKE-256 words (Box-Muller), so the data are the same on every
     platform; the digest pins the quantized result.
     """
+    X, y, name = _synthetic_arrays(n_samples, n_features, n_classes, clusters_per_class=clusters_per_class,
+                                   separation=separation, seed=seed)
+    return from_arrays(X, y, name=name, R=R, scaling=scaling)
+
+
+def _synthetic_arrays(n_samples: int = 2048, n_features: int = 16, n_classes: int = 4, *,
+                      clusters_per_class: int = 2, separation: float = 1.6, seed: int = 0):
     for nm, v in (("n_samples", n_samples), ("n_features", n_features), ("n_classes", n_classes),
                   ("clusters_per_class", clusters_per_class)):
         if not isinstance(v, int) or v < 1:
@@ -207,7 +333,7 @@ def synthetic(n_samples: int = 2048, n_features: int = 16, n_classes: int = 4, *
     cl = (i // n_classes) % clusters_per_class
     X = centres[y * clusters_per_class + cl] + noise
     name = f"synthetic(n={n_samples},d={n_features},c={n_classes},seed={seed})"
-    return from_arrays(X, y, name=name, R=R)
+    return X, y, name
 
 
 def _need_file(path) -> str:
@@ -219,8 +345,14 @@ def _need_file(path) -> str:
     return p
 
 
-def load_npz(path, *, R: int = 16, name: str | None = None) -> Dataset:
-    """Load arrays ``X`` (N, d) numeric and ``y`` (N,) class labels from a .npz file."""
+def load_npz(path, *, R: int | None = None, name: str | None = None, scaling: Scaling | None = None) -> Dataset:
+    """Load arrays ``X`` (N, d) numeric and ``y`` (N,) class labels from a .npz file
+    (``scaling``: encode with a training set's scaling, see :func:`from_arrays`)."""
+    X, y, p = _npz_arrays(path)
+    return from_arrays(X, y, name=name or os.path.basename(p), R=R, src=p, scaling=scaling)
+
+
+def _npz_arrays(path):
     p = _need_file(path)
     try:
         with open(p, "rb") as fh:
@@ -244,12 +376,18 @@ def load_npz(path, *, R: int = 16, name: str | None = None) -> Dataset:
         raise DataError(f"{p}: not a readable .npz file ({e})") from None
     except Exception as e:  # zipfile.BadZipFile and friends
         raise DataError(f"{p}: not a readable .npz file ({type(e).__name__}: {e})") from None
-    return from_arrays(X, y, name=name or os.path.basename(p), R=R, src=p)
+    return X, y, p
 
 
-def load_csv(path, label_column: str = "label", *, R: int = 16, name: str | None = None) -> Dataset:
+def load_csv(path, label_column: str = "label", *, R: int | None = None, name: str | None = None,
+             scaling: Scaling | None = None) -> Dataset:
     """Load a CSV file with a header row; ``label_column`` holds labels, all other columns
-    are numeric features."""
+    are numeric features (``scaling``: encode with a training set's scaling)."""
+    X, y, p = _csv_arrays(path, label_column)
+    return from_arrays(X, y, name=name or os.path.basename(p), R=R, src=p, scaling=scaling)
+
+
+def _csv_arrays(path, label_column: str = "label"):
     p = _need_file(path)
     try:
         with open(p, newline="", encoding="utf-8") as f:
@@ -288,25 +426,31 @@ def load_csv(path, label_column: str = "label", *, R: int = 16, name: str | None
         y = np.array([int(s) for s in labels], dtype=np.int64)
     except ValueError:
         y = np.array(labels, dtype=str)
-    return from_arrays(feats, y, name=name or os.path.basename(p), R=R, src=p)
+    return feats, y, p
 
 
-def digits(*, R: int = 16) -> Dataset:
+def digits(*, R: int | None = None, scaling: Scaling | None = None) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1797 x 64, 10 classes); no download.
 
     Needs the optional extra ``zkdl[digits]`` (scikit-learn)."""
+    X, y = _digits_arrays()
+    return from_arrays(X, y, name="digits", R=R, scaling=scaling)
+
+
+def _digits_arrays():
     try:
         from sklearn.datasets import load_digits
     except ImportError:
         raise DataError("digits: scikit-learn is not installed (pip install 'zkdl[digits]')") from None
     d = load_digits()
-    return from_arrays(d.data, d.target, name="digits", R=R)
+    return d.data, d.target
 
 
+_SPEC_HELP = "data specs: 'synthetic', 'digits' or a .npz/.csv path"
 
-def load_spec(spec: str, label_column: str = "label", *, R: int = 16) -> Dataset:
-    """A dataset named as on the command line (``--data``): ``synthetic`` (or
-    ``synthetic:N[:FEATURES[:CLASSES]]``), ``digits``, or a ``.npz`` / ``.csv`` path."""
+
+def _spec_source(spec: str, label_column: str):
+    """(X, y, name, src) of a data spec, before any scaling."""
     if spec == "synthetic" or spec.startswith("synthetic:"):
         parts = spec.split(":")[1:]
         try:
@@ -315,14 +459,69 @@ def load_spec(spec: str, label_column: str = "label", *, R: int = 16) -> Dataset
             raise DataError(f"{spec!r}: expected synthetic[:N[:FEATURES[:CLASSES]]] with integers") from None
         if len(sizes) > 3:
             raise DataError(f"{spec!r}: at most N, FEATURES and CLASSES")
-        return synthetic(R=R, **dict(zip(("n_samples", "n_features", "n_classes"), sizes)))
+        X, y, name = _synthetic_arrays(**dict(zip(("n_samples", "n_features", "n_classes"), sizes)))
+        return X, y, name, name
     if spec == "digits":
-        return digits(R=R)
+        X, y = _digits_arrays()
+        return X, y, "digits", "digits"
     lower = spec.lower()
     if lower.endswith(".npz"):
-        return load_npz(spec, R=R)
+        X, y, p = _npz_arrays(spec)
+        return X, y, os.path.basename(p), p
     if lower.endswith(".csv"):
-        return load_csv(spec, label_column, R=R)
+        X, y, p = _csv_arrays(spec, label_column)
+        return X, y, os.path.basename(p), p
     if not os.path.exists(spec):
-        raise DataError(f"{spec}: file not found (data specs: 'synthetic', 'digits' or a .npz/.csv path)")
+        raise DataError(f"{spec}: file not found ({_SPEC_HELP})")
     raise DataError(f"{spec}: unknown data file type (expected a .npz or .csv file)")
+
+
+def load_spec(spec: str, label_column: str = "label", *, R: int | None = None,
+              scaling: Scaling | None = None) -> Dataset:
+    """A dataset named as on the command line (``--data``): ``synthetic`` (or
+    ``synthetic:N[:FEATURES[:CLASSES]]``), ``digits``, or a ``.npz`` / ``.csv`` path.
+    ``scaling``: encode it with a training set's scaling (an eval or test set)."""
+    X, y, name, src = _spec_source(spec, label_column)
+    return from_arrays(X, y, name=name, R=R, src=src, scaling=scaling)
+
+
+def eval_split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, eval rows) of a held-out split of ``n`` rows, both ascending.
+
+    ``n_eval = ceil(fraction * n)`` with ``fraction`` taken as its shortest decimal
+    (0.2 is exactly 1/5); the rows are ordered by the 64-bit words of
+    ``SHAKE-256(b"zkdl/eval-split/v1|" + JSON [seed, n, n_eval])`` (a stable sort, row
+    i has word i) and the first ``n_eval`` of that order are held out. Deterministic in
+    (n, fraction, seed) on every platform."""
+    from fractions import Fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise DataError(f"eval split: the fraction must be a number strictly between 0 and 1, got {fraction!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise DataError(f"eval split: the seed must be a non-negative int, got {seed!r}")
+    n_eval = math.ceil(Fraction(repr(float(fraction))) * n)
+    if n_eval < 1 or n - n_eval < 2:
+        raise DataError(f"eval split {fraction}: {n} rows leave {n - n_eval} for training and {n_eval} for "
+                        f"evaluation; need at least 2 and 1")
+    words = shake_words(b"zkdl/eval-split/v1|" + json.dumps([seed, n, n_eval]).encode(), n)
+    order = np.argsort(words, kind="stable")
+    return np.sort(order[n_eval:]).astype(np.int64), np.sort(order[:n_eval]).astype(np.int64)
+
+
+def load_spec_split(spec: str, label_column: str = "label", *, R: int | None = None, fraction: float,
+                    seed: int) -> tuple[Dataset, Dataset]:
+    """(training set, eval set) of a data spec split by :func:`eval_split_indices`: the
+    training rows standardized by their own statistics (so ``train.scaling`` is theirs),
+    the eval rows encoded with ``train.scaling``."""
+    X, y, name, src = _spec_source(spec, label_column)
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:   # the messages of from_arrays
+        from_arrays(X, y, name=name, R=R, src=src)
+    n = int(X.shape[0])
+    tr, ev = eval_split_indices(n, fraction, seed)
+    tag = f"{fraction:g} held out, seed {seed}"
+    train = from_arrays(X[tr], y[tr], name=f"{name}[train: {len(tr)} of {n} rows, {tag}]", R=R,
+                        src=f"{src} (training rows)")
+    held = from_arrays(X[ev], y[ev], name=f"{name}[eval: {len(ev)} of {n} rows, {tag}]", src=f"{src} (eval rows)",
+                       scaling=train.scaling)
+    return train, held

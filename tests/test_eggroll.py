@@ -171,6 +171,10 @@ def test_train_and_audit_from_the_command_line(tmp_path):
     assert json.loads(res.stdout)["summary"]["method_params"] == {
         "density_permille": 500, "pairs": 2, "rank": 1, "seed": 0, "sigma_shift": 5, "step_shift": 8,
         "threshold": 0}
+    res = invoke("export-model", tmp_path / "r", "--out", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    res = invoke("audit", tmp_path / "r" / "claim", "--jobs", 1, "--model", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
     res = invoke("train", "--out", tmp_path / "bad", "--method", NAME, "--method-param", "pairs=0",
                  "--steps", "1", "-q")
     assert res.exit_code == 2 and "pairs" in output(res) and "Traceback" not in output(res), output(res)

@@ -79,7 +79,7 @@ def main():
     ap.add_argument("--widths", default="64,256")
     ap.add_argument("--Ts", default="1,4")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--methods", default="sgd_mlp,lora,hut,sltrain,subset_momentum")
+    ap.add_argument("--methods", default="sgd_mlp,lora,hut,sltrain,subset_momentum,eggroll")
     ap.add_argument("--plain", action="store_true", help="plain (not zero-knowledge) proofs")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per configuration")
     args = ap.parse_args()

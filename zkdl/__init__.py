@@ -11,7 +11,7 @@ from zkdl.errors import VerificationError, ZkdlError
 __version__ = "0.1.0"
 
 __all__ = ["Proof", "Run", "Statement", "TrainConfig", "VerificationError", "ZkdlError", "__version__",
-           "audit_claim", "build_claim", "prove", "train", "train_federated", "verify"]
+           "audit_claim", "build_claim", "predict", "prove", "train", "train_federated", "verify"]
 
 
 def __getattr__(name):
@@ -29,6 +29,12 @@ def __getattr__(name):
     if name == "train_federated":   # FedAvg / FedStale (zkdl.federated_sim)
         from zkdl.federated_sim import train_federated
         return train_federated
+    if name == "predict":   # class labels of a trained model (zkdl.evaluate)
+        from zkdl.evaluate import predict
+        return predict
+    if name == "evaluate":
+        import importlib
+        return importlib.import_module("zkdl.evaluate")
     if name == "Statement":
         from zkdl.verifier.verify import Statement
         return Statement

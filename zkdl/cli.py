@@ -1,5 +1,5 @@
 """The ``zkdl`` command line: train, prove, verify, inspect, claim, audit, export-model,
-circuit emit.
+evaluate, circuit emit.
 
 What the commands share (exit codes, the error handling of the group, options) is in
 ``zkdl.cli_common``; the output directory of ``zkdl train`` / ``zkdl prove`` in
@@ -122,11 +122,19 @@ def check_public_base(method, public_base: bool) -> None:
 @click.option("--base", "base_path", type=click.Path(dir_okay=False), default=None, metavar="MODEL.npz",
               help="The frozen base model of a method that has one (lora): a zkdl model file (`zkdl "
                    "export-model`) whose weights fit the config [default: the initialization from --seed].")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Train N epochs instead of --steps: N * floor(rows / batch) steps (an epoch is one shuffle of "
+                   "the training rows cut into full batches; the rows mod batch left at its end sit that epoch out).")
+@click.option("--eval-split", "eval_split", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              metavar="FRACTION", help="Hold out ceil(FRACTION * rows) rows of --data (chosen by --seed) for "
+                                       "evaluation; train on the others.")
+@click.option("--eval-data", "eval_spec", default=None, metavar="SPEC",
+              help="A held-out set (the forms of --data), encoded with the training set's scaling.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr; print only the output directory.")
 def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, seed, data_spec, label_column,
           no_prove, backend, no_zk, threads, force, public_data, public_init, public_base, prove_loss,
           range_strategy, publish_metrics, quiet, update_bits=None, resume=False, method=None, method_param=(),
-          base_path=None):
+          base_path=None, epochs=None, eval_split=None, eval_spec=None):
     """Train an MLP with exact integer SGD, record every step and prove it.
 
     With no options this runs the embedded default: an 8-layer, width-32 ReLU MLP
@@ -137,7 +145,25 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     the finished steps and proofs (summary.json "complete": false), and
     `zkdl train --resume --out OUT` continues the run (options not given are taken
     from OUT; options given must match it).
+
+    Held-out evaluation (not proven): --eval-split FRACTION holds out rows of --data
+    (seeded by --seed), --eval-data SPEC reads a separate set; either is encoded with
+    the training rows' scaling, evaluated (loss and accuracy on every row) on W[0],
+    after every epoch and after the last step, and recorded in summary.json
+    "evaluation" and OUT/run/eval.npz. --epochs N: N epochs of floor(rows / batch)
+    steps each, instead of --steps.
     """
+    ctx = click.get_current_context()
+    from click.core import ParameterSource
+    steps_given = ctx.get_parameter_source("steps") not in (None, ParameterSource.DEFAULT)
+    if method in ("fedavg", "fedstale") and (epochs or eval_split or eval_spec):
+        raise Fail(f"--epochs, --eval-split and --eval-data are not available for --method {method}", EXIT_USAGE)
+    if epochs is not None and steps_given:
+        raise Fail("give either --steps or --epochs, not both", EXIT_USAGE)
+    if eval_split is not None and eval_spec is not None:
+        raise Fail("give either --eval-split or --eval-data, not both", EXIT_USAGE)
+    if resume and (eval_split is not None or eval_spec is not None):
+        raise Fail("--resume: a resumed run keeps its held-out set (omit --eval-split / --eval-data)", EXIT_USAGE)
     if method in ("fedavg", "fedstale"):   # a federated run: zkdl.federated_cli
         from zkdl.federated_cli import train_federated
         return train_federated(click.get_current_context(), method, method_param, out=out, force=force, width=width,
@@ -170,9 +196,29 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     if not no_prove:  # an unavailable backend is reported before training, not after
         from zkdl.api import resolve_backend
         backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
+    held, held_source = None, None
     if not resume:
-        data = load_data(data_spec, label_column, cfg.R)
+        if eval_split is not None:
+            from zkdl.data import load_spec_split
+            data, held = load_spec_split(data_spec, label_column, R=cfg.R, fraction=eval_split, seed=cfg.batch_seed)
+            held_source = {"source": "split", "spec": data_spec, "fraction": eval_split, "seed": cfg.batch_seed}
+        else:
+            data = load_data(data_spec, label_column, cfg.R)
+            if eval_spec is not None:
+                held = load_data(eval_spec, label_column, cfg.R, scaling=data.scaling)
+                held_source = {"source": "file", "spec": eval_spec}
         cfg = cfg.for_data(data)
+    elif os.path.isfile(os.path.join(out, "run", "eval.npz")):
+        from zkdl.data import Dataset
+        held = Dataset.load_raw(os.path.join(out, "run", "eval.npz"))
+    per_epoch = data.n_samples // cfg.batch_size
+    if per_epoch < 1:
+        raise Fail(f"--batch-size {cfg.batch_size} exceeds the {data.n_samples} training rows", EXIT_USAGE)
+    if epochs is not None:
+        if resume and cfg.steps != epochs * per_epoch:
+            raise Fail(f"--resume: {out} was trained with steps {cfg.steps} (given --epochs {epochs}: "
+                       f"{epochs * per_epoch} steps); drop --epochs or match it", EXIT_USAGE)
+        cfg = cfg.replace(steps=epochs * per_epoch)
     initial = None
     if base_path is not None:
         if resume:
@@ -183,9 +229,16 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
     say(f"zkdl {__version__}: {'resuming' if resume else 'training'} {cfg.layers}-layer MLP {list(cfg.dims())} "
         f"on {data.name}, batch {cfg.batch_size}, eta {cfg.lr_num}/2^{cfg.lr_shift}, {steps} steps"
         + ("" if no_prove else f", proofs of {window} step(s) each"))
+    left_out = data.n_samples - per_epoch * cfg.batch_size
+    say(f"epoch = {per_epoch} batches of {cfg.batch_size} from a fresh shuffle of the {data.n_samples} training rows"
+        + (f" ({left_out} rows of each shuffle, different ones each epoch, sit that epoch out)" if left_out else "")
+        + f"; {steps} steps = {steps / per_epoch:g} epochs"
+        + ("" if held is None else f"; held-out set: {held.n_samples} rows ({held.name})"))
+    prior_eval = None
     staging = rundir.staging_dir(out)
     run = None
     summary = None
+    history = []  # held-out evaluations: {"epoch", "step", "loss", "accuracy"}
     train_opts = {"window": None if no_prove else window, "no_prove": bool(no_prove), "no_zk": bool(no_zk),
                   "publish_metrics": bool(publish_metrics), **anchors}
     try:
@@ -201,12 +254,36 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
             run = zkdl.train(cfg, data, 0, out_dir=os.path.join(staging, "run"), method=method or "sgd_mlp",
                              method_params=method_params, initial=initial)  # an empty run, then its steps
         n0 = run.n_steps
+        history = []
+        if held is not None:
+            if resume:
+                prior_eval = prior.get("evaluation") if isinstance(prior.get("evaluation"), dict) else {}
+                held_source = {k: v for k, v in (prior_eval.get("data") or {}).items()
+                               if k in ("source", "spec", "fraction", "seed")}
+                history = [h for h in prior_eval.get("history") or [] if isinstance(h, dict)
+                           and isinstance(h.get("step"), int) and h["step"] <= n0]
+            else:
+                from zkdl.tracer import _atomic_write
+                _atomic_write(os.path.join(staging, "run", "eval.npz"), held.save_raw)
+
+        def evaluate_now(t_next):
+            el, ea = run.evaluate(held)
+            e = t_next / per_epoch
+            history[:] = [h for h in history if h["step"] != t_next] + [
+                {"epoch": round(e, 4), "step": t_next, "loss": el, "accuracy": ea}]
+            say(f"epoch {e:g} (W[{t_next}]): eval loss {el:.4f}  eval accuracy {ea:.3f}  "
+                f"on {held.n_samples} held-out rows")
+
+        if held is not None and n0 == 0:
+            evaluate_now(0)
 
         def on_step(t, loss, acc):
             el = time.monotonic() - t_start
             eta = el / (t + 1 - n0) * (steps - t - 1)
             say(f"step {t} ({t + 1} of {steps}): loss {loss:.4f}  batch accuracy {acc:.3f}  "
                 f"[{fmt_seconds(el)}, ETA {fmt_seconds(eta)}]")
+            if held is not None and ((t + 1) % per_epoch == 0 or t + 1 == steps):
+                evaluate_now(t + 1)
 
         if resume:
             say(f"resuming {out}: {n0} of {steps} steps recorded, "
@@ -219,6 +296,10 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         summary["train_options"] = train_opts
         summary["train_seconds"] = round(time.monotonic() - t_start + (prior.get("train_seconds") or 0), 3)
         summary["proofs"] = [e for e in rundir.prior_proofs(prior) if os.path.isfile(os.path.join(staging, e["file"]))]
+        summary["epochs"] = {"batches_per_epoch": per_epoch, "epochs": round(run.n_steps / per_epoch, 4),
+                             "rows_left_out_per_epoch": data.n_samples - per_epoch * cfg.batch_size}
+        if held is not None:
+            summary["evaluation"] = rundir.eval_record(held, held_source or {}, history, per_epoch)
         entries = []
         if not no_prove:
             import shlex
@@ -249,6 +330,8 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
                 summary.update(run="run", window=train_opts["window"], train_options=train_opts,
                                train_seconds=round(time.monotonic() - t_start + (prior.get("train_seconds") or 0), 3),
                                proofs=rundir.prior_proofs(prior))
+                if held is not None:
+                    summary["evaluation"] = rundir.eval_record(held, held_source or {}, history, per_epoch)
             n_proofs = rundir.keep_interrupted(run, staging, summary)
             rundir.install(staging, out, replace)
         except BaseException:
@@ -263,7 +346,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         raise
     run.out_dir = os.path.join(out, "run")
     say(f"done in {fmt_seconds(say.elapsed())}")
-    rundir.print_report(run, entries, out, quiet)
+    rundir.print_report(run, entries, out, quiet, evaluation=summary.get("evaluation"))
     if not quiet and no_prove:
         click.echo(f"prove later with:\n  zkdl prove {out}")
 
@@ -535,6 +618,52 @@ def export_model_cmd(run_out, path, force):
     what = f"W[{k}], the weights after steps 0..{k - 1}" if k > 0 else "W[0], the initial weights"
     click.echo(f"model {what} ({meta['layers']} layers) written to {path}; it opens final "
                f"weights {meta['final_weights_digest'][:16]}… of {meta['proof']}")
+
+
+@cli.command("evaluate")
+@click.argument("model_path", metavar="MODEL.npz")
+@click.argument("data_spec", metavar="DATA")
+@click.option("--run", "run_dir", default=None, metavar="RUN_OUT_DIR",
+              help="The `zkdl train` output directory whose summary.json holds the training scaling [default: the "
+                   "directory holding MODEL.npz].")
+@click.option("--label-column", default="label", show_default=True, help="Label column of a .csv data file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
+    """Accuracy and confusion matrix of a released model on a dataset (not proven).
+
+    MODEL.npz is a `zkdl export-model` file; DATA a data spec as for `zkdl train
+    --data` ('synthetic[:N...]', 'digits', a .npz or .csv path). DATA is encoded with the
+    training data's scaling (per-feature mean and std, R, label map) recorded in the
+    summary.json of --run, or of the directory holding MODEL.npz (a model exported into
+    its run directory); a summary of another config there is an error. Without a
+    recorded scaling DATA is standardized by its own statistics and its labels numbered
+    in sorted order (as a training set would be), with a note on stderr.
+    Exit 2 for a missing or unreadable file, a file that is no zkdl model, a model of
+    another run, or data whose features or classes do not fit the model.
+    """
+    from zkdl.evaluate import EvaluationError, evaluate
+    try:
+        rep = evaluate(model_path, data_spec, label_column, run_dir=run_dir)
+    except (EvaluationError, ZkdlError) as exc:
+        raise Fail(str(exc), EXIT_USAGE) from None
+    if rep["scaling"] != "training":
+        click.echo(f"note: no training scaling recorded for {model_path} (pass --run RUN_OUT_DIR); {data_spec} is "
+                   f"standardized by its own statistics and its labels numbered in sorted order, so the "
+                   f"accuracy is only meaningful if that matches the training data", err=True)
+    if as_json:
+        click.echo(json.dumps(rep, indent=1, sort_keys=True))
+        return
+    echo = click.echo
+    echo(encodable(f"model {rep['model']} on {rep['data']} ({rep['n_samples']} rows, scaling: "
+                   f"{rep['scaling_source'] or rep['scaling']})"))
+    echo(f"accuracy {rep['accuracy']:.4f} ({rep['correct']} of {rep['n_samples']} correct), "
+         f"loss {rep['loss']:.4f}  (not proven)")
+    cls = rep["classes"]
+    w = max(5, max(len(c) for c in cls) + 1, max(len(str(v)) for row in rep["confusion"] for v in row) + 1)
+    echo("confusion matrix (rows: true class, columns: predicted):")
+    echo(encodable(" " * w + "".join(f"{c[:w - 1]:>{w}}" for c in cls)))
+    for c, row in zip(cls, rep["confusion"]):
+        echo(encodable(f"{c[:w - 1]:>{w}}" + "".join(f"{v:>{w}}" for v in row)))
 
 
 @cli.command()

@@ -234,9 +234,11 @@ def make_config(width, layers, batch_size, lr_num, lr_shift, R, Q, seed, steps=N
     return TrainConfig(**kw)
 
 
-def load_data(spec: str, label_column: str, R: int):
+def load_data(spec: str, label_column: str, R: int | None, scaling=None):
+    """The dataset of a data spec (``scaling``: a training set's zkdl.data.Scaling, for
+    an eval or test set)."""
     from zkdl import data as D
-    return D.load_spec(spec, label_column, R=R)
+    return D.load_spec(spec, label_column, R=R, scaling=scaling)
 
 
 def parse_steps(spec: str | None, n: int) -> tuple[int, int]:

@@ -97,6 +97,9 @@ def summary_base(run) -> dict:
         "config": run.config.to_dict(),
         "config_digest": run.config.digest(),
         "data": {"name": run.data.name, "digest": run.data.digest(), "n_samples": int(run.data.n_samples)},
+        # how the training features and labels were encoded (zkdl.data.Scaling; `zkdl evaluate`
+        # encodes a test set with it); None for a run recorded before scalings were kept
+        "scaling": None if getattr(run.data, "scaling", None) is None else run.data.scaling.to_dict(),
         "run": None,
         "n_steps": run.n_steps,
         "training": [{"t": t, "loss": run.losses[t], "accuracy": run.accuracies[t]} for t in range(run.n_steps)],
@@ -278,7 +281,17 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
     return entries
 
 
-def print_report(run, entries: list[dict], out_shown: str, quiet: bool) -> None:
+def eval_record(held, source: dict, history: list[dict], per_epoch: int) -> dict:
+    """summary.json "evaluation": the held-out set (name, content digest, rows, where it
+    came from), the batches per epoch and the history of (epoch, step, loss, accuracy)
+    of the weights W[step] on every held-out row (step 0: the initial weights; then
+    after every epoch, and after the last step)."""
+    return {"data": {"name": held.name, "digest": held.digest(), "n_samples": int(held.n_samples), **source},
+            "file": "run/eval.npz", "batches_per_epoch": per_epoch, "history": history,
+            "final": history[-1] if history else None}
+
+
+def print_report(run, entries: list[dict], out_shown: str, quiet: bool, evaluation: dict | None = None) -> None:
     echo = click.echo
     if quiet:
         echo(out_shown)
@@ -294,6 +307,17 @@ def print_report(run, entries: list[dict], out_shown: str, quiet: bool) -> None:
                 echo(f"  {'...':>6}")
             else:
                 echo(f"  {t:>6}  {run.losses[t]:>10.4f}  {run.accuracies[t]:>8.3f}")
+    if evaluation and evaluation.get("history"):
+        hist = evaluation["history"]
+        echo(f"held-out evaluation on {evaluation['data']['n_samples']} rows ({evaluation['data']['name']}), "
+             f"not proven:")
+        echo(f"  {'epoch':>6}  {'step':>6}  {'eval loss':>10}  {'eval acc':>8}")
+        shown = hist if len(hist) <= 12 else hist[:5] + [None] + hist[-5:]
+        for h in shown:
+            if h is None:
+                echo(f"  {'...':>6}")
+            else:
+                echo(f"  {h['epoch']:>6g}  {h['step']:>6}  {h['loss']:>10.4f}  {h['accuracy']:>8.3f}")
     if entries:
         w = max(len(e["file"]) for e in entries)
         echo(f"proofs ({len(entries)}):")

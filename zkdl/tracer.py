@@ -71,7 +71,7 @@ from zkdl.data import Dataset, shake_words, synthetic
 from zkdl.errors import ConfigError, DataError, OverflowBoundError
 from zkdl.schedule import batch_indices
 
-__all__ = ["train", "Run", "StepTrace", "init_weights", "predict", "accuracy", "initial_state", "effective_weights",
+__all__ = ["train", "Run", "StepTrace", "init_weights", "predict", "accuracy", "loss_accuracy", "initial_state", "effective_weights",
            "state_digest", "as_state",
            "weights_digest", "tensor_names", "TRACE_FORMAT"]
 
@@ -404,6 +404,19 @@ def accuracy(weights: Weights, data: Dataset) -> float:
     return float(np.mean(np.argmax(predict(weights, data.X, data.frac_bits), axis=1) == data.y))
 
 
+def loss_accuracy(weights: Weights, data: Dataset) -> tuple[float, float]:
+    """(loss, accuracy) of the weights on every row of ``data``, the training step's
+    metrics over the whole set: ``0.5 * sum((Z'_L - 2^R onehot)^2) / (N 2^(2R))`` and the
+    fraction of rows whose argmax(Z'_L) (first maximum on ties) is the label."""
+    out = predict(weights, data.X, data.frac_bits)
+    if out.shape[1] != data.n_classes:
+        raise DataError(f"{data.name}: {data.n_classes} classes, the model has {out.shape[1]} outputs")
+    G = out.astype(np.float64)
+    G[np.arange(data.n_samples), data.y] -= float(1 << data.frac_bits)
+    loss = 0.5 * float(np.sum(G * G)) / (data.n_samples * float(1 << (2 * data.frac_bits)))
+    return loss, float(np.mean(np.argmax(out, axis=1) == data.y))
+
+
 # ----------------------------------------------------------------------------- trace
 @dataclass
 class StepTrace:
@@ -550,6 +563,12 @@ class Run:
     def accuracy(self, data: Dataset | None = None, t: int | None = None) -> float:
         """Quantized accuracy of the weights before step t (default: final) on data."""
         return accuracy(self.weights(self.n_steps if t is None else t), data or self.data)
+
+    def evaluate(self, data: Dataset, t: int | None = None) -> tuple[float, float]:
+        """(loss, accuracy) of the weights before step t (default: final) on every row of
+        ``data`` (e.g. a held-out set encoded with ``self.data.scaling``), see
+        :func:`loss_accuracy`."""
+        return loss_accuracy(self.weights(self.n_steps if t is None else t), data)
 
     # -------------------------------------------------------------- running
     def resume(self, steps: int, progress: Callable | None = None) -> "Run":

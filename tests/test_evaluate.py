@@ -216,6 +216,14 @@ def test_evaluate_uses_training_scaling(proven):
     s = json.loads((proven / "summary.json").read_text())
     held = D.Dataset.load_raw(proven / "run" / "eval.npz")
     assert zkdl.evaluate.evaluate(model, held)["accuracy"] == s["evaluation"]["final"]["accuracy"]
+    res = invoke("evaluate", proven / "model.npz", proven / "run" / "eval.npz", "--json")   # stored rows as they are
+    assert res.exit_code == 0, output(res)
+    assert json.loads(res.stdout)["accuracy"] == s["evaluation"]["final"]["accuracy"]
+    other = D.synthetic(40, 3, 3, seed=9)
+    with open(proven.parent / "other-eval.npz", "wb") as f:
+        other.save_raw(f)
+    assert_usage_error(invoke("evaluate", proven / "model.npz", proven.parent / "other-eval.npz"),
+                       "encoded with another scaling")
     text = invoke("evaluate", proven / "model.npz", "synthetic:40:3:3")
     assert text.exit_code == 0 and "confusion matrix" in text.stdout and "accuracy" in text.stdout
 

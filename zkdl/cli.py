@@ -637,7 +637,9 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
     summary.json of --run, or of the directory holding MODEL.npz (a model exported into
     its run directory); a summary of another config there is an error. Without a
     recorded scaling DATA is standardized by its own statistics and its labels numbered
-    in sorted order (as a training set would be), with a note on stderr.
+    in sorted order (as a training set would be), with a note on stderr. A quantized
+    set zkdl stored is used as it is: `zkdl evaluate OUT/model.npz OUT/run/eval.npz`
+    evaluates on the held-out rows of `zkdl train --eval-split`.
     Exit 2 for a missing or unreadable file, a file that is no zkdl model, a model of
     another run, or data whose features or classes do not fit the model.
     """
@@ -646,7 +648,7 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
         rep = evaluate(model_path, data_spec, label_column, run_dir=run_dir)
     except (EvaluationError, ZkdlError) as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
-    if rep["scaling"] != "training":
+    if rep["scaling"] == "own statistics":
         click.echo(f"note: no training scaling recorded for {model_path} (pass --run RUN_OUT_DIR); {data_spec} is "
                    f"standardized by its own statistics and its labels numbered in sorted order, so the "
                    f"accuracy is only meaningful if that matches the training data", err=True)
@@ -655,7 +657,7 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
         return
     echo = click.echo
     echo(encodable(f"model {rep['model']} on {rep['data']} ({rep['n_samples']} rows, scaling: "
-                   f"{rep['scaling_source'] or rep['scaling']})"))
+                   f"{rep['scaling_source'] if rep['scaling'] == 'training' else rep['scaling']})"))
     echo(f"accuracy {rep['accuracy']:.4f} ({rep['correct']} of {rep['n_samples']} correct), "
          f"loss {rep['loss']:.4f}  (not proven)")
     cls = rep["classes"]

@@ -235,6 +235,22 @@ def predict(model, X, *, R: int | None = None, scaling=None, labels: bool = Fals
     return np.array(classes, dtype=object)[ids]
 
 
+def _is_stored_dataset(spec) -> bool:
+    """Whether ``spec`` names a quantized dataset file zkdl wrote (Dataset.save_raw: X, y
+    and a JSON meta with frac_bits), such as a run's run/eval.npz."""
+    p = os.fspath(spec)
+    if not p.lower().endswith(".npz") or not os.path.isfile(p):
+        return False
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            if set(z.files) != {"X", "y", "meta"} or z["meta"].dtype != np.uint8:
+                return False
+            meta = json.loads(z["meta"].tobytes())
+    except Exception:  # noqa: BLE001 - not ours: the data loader reports what is wrong with it
+        return False
+    return isinstance(meta, dict) and "frac_bits" in meta and "n_classes" in meta
+
+
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     """C x C int64 counts: row = true class id, column = predicted class id."""
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -252,6 +268,11 @@ def evaluate(model, data, label_column: str = "label", *, run_dir=None) -> dict:
     m = Model.load(model, run_dir) if isinstance(model, (str, os.PathLike)) else as_model(model)
     if isinstance(data, Dataset):
         ds, how = data, "given"
+    elif _is_stored_dataset(data):   # zkdl's own quantized rows (run/eval.npz, run/data.npz): used as stored
+        ds = Dataset.load_raw(data)
+        if m.scaling is not None and ds.scaling is not None and ds.scaling != m.scaling:
+            raise EvaluationError(f"{data}: stored rows encoded with another scaling than the model's training data")
+        how = "stored (already encoded)"
     else:
         ds = load_spec(data, label_column, R=m.R, scaling=m.scaling)
         how = "training" if m.scaling is not None else "own statistics"

@@ -294,3 +294,29 @@ def test_predict_api(proven):
         zkdl.predict(42, Xq)
     with pytest.raises(EvaluationError, match="file not found"):
         zkdl.predict("missing-model.npz", Xq)
+
+
+def test_interrupted_run_resumes_its_evaluation(tmp_path, monkeypatch):
+    import zkdl.cli as zcli
+
+    class Interrupting(zcli.Progress):
+        def __call__(self, msg):
+            if msg.startswith("step 9 ("):
+                raise KeyboardInterrupt
+            super().__call__(msg)
+
+    out = tmp_path / "o"
+    monkeypatch.setattr(zcli, "Progress", Interrupting)
+    res = invoke("train", "--out", out, "--no-prove", *TINY, "--data", "synthetic:30:3:3", "--eval-split", 0.2,
+                 "--epochs", 3)
+    assert res.exit_code == 130, output(res)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["complete"] is False and s["n_steps"] == 10
+    assert [h["step"] for h in s["evaluation"]["history"]] == [0, 6]
+    monkeypatch.undo()
+    res = invoke("train", "--resume", "--out", out)
+    assert res.exit_code == 0, output(res)
+    s = json.loads((out / "summary.json").read_text())
+    assert s["n_steps"] == 18 and [h["step"] for h in s["evaluation"]["history"]] == [0, 6, 12, 18]
+    run, held = zkdl.Run.load(out / "run"), D.Dataset.load_raw(out / "run" / "eval.npz")
+    assert run.evaluate(held) == (s["evaluation"]["final"]["loss"], s["evaluation"]["final"]["accuracy"])

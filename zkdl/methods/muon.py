@@ -39,7 +39,7 @@ from math import isqrt
 from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_forward, mlp_layer_runs
-from zkdl.methods.subset_momentum import subset_backward, subset_chains, update_steps
+from zkdl.methods.subset_momentum import subset_backward, subset_chains, update_inputs, update_steps
 
 __all__ = ["MuonMethod", "NS_COEFS", "NS_BITS", "NORM_BITS", "NS_STEPS", "momentum_bits", "shape_scale",
            "muon_update_steps"]
@@ -129,14 +129,11 @@ class MuonMethod(Method):
     def _layer(self, b: CircuitBuilder, l: int, steps: list, mb: int) -> None:
         """The momentum, its normalisation and the Newton-Schulz steps of layer l."""
         from zkdl.circuits import gadgets as g
-        cfg, d, B = b.config, b.dims, b.config.batch_size
+        cfg, d = b.config, b.dims
         R = cfg.R
         bn, kb, j = self.params["beta_num"], self.params["beta_shift"], self.params["momentum_shift"]
-        insts = [(t, l) for t in steps]
+        insts = update_inputs(b, l, steps)
         wshape = lambda l: (d[l - 1], d[l])  # noqa: E731
-        for base, src, shape in (("AinU", "Ain", lambda l: (B, d[l - 1])), ("GZU", "G_Z", lambda l: (B, d[l]))):
-            b.stacks(base, [l], shape, kind="derived_linear", steps=steps, source=b.tensor(b.stack_of(src, l)).source)
-            b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src)])
         sh = R + kb + j
         g.range_value(b, "remM", [l], wshape, sh, 1 << (sh - 1), steps=steps, source=[[1, "remM_{l}"]],
                       defined=True)

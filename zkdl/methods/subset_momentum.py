@@ -30,7 +30,8 @@ from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_forward, mlp_layer_runs
 
-__all__ = ["SubsetMomentumMethod", "subset_start", "update_steps", "subset_backward", "subset_chains"]
+__all__ = ["SubsetMomentumMethod", "subset_start", "update_steps", "update_inputs", "subset_backward",
+           "subset_chains"]
 
 
 def subset_start(seed: int, layers: int, step: int) -> int:
@@ -71,7 +72,7 @@ class SubsetMomentumMethod(Method):
 
     def build(self, b: CircuitBuilder) -> None:
         from zkdl.circuits import gadgets as g
-        cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
+        cfg, T, d = b.config, b.T, b.dims
         L, R, Q, k, ub = cfg.layers, cfg.R, cfg.Q, cfg.lr_shift, cfg.update_bits
         bn, kb = self.params["beta_num"], self.params["beta_shift"]
         ALL, H = list(range(1, L + 1)), list(range(1, L))
@@ -90,15 +91,23 @@ class SubsetMomentumMethod(Method):
         subset_chains(b, upd, wshape)
         mlp_forward(b)
         subset_backward(b, upd, H)
-        for l in moving:   # the update reads A_in and G_Z at the layer's update steps
-            insts = [(t, l) for t in upd[l]]
-            for base, src, shape in (("AinU", "Ain", lambda l: (B, d[l - 1])), ("GZU", "G_Z", lambda l: (B, d[l]))):
-                b.stacks(base, [l], shape, kind="derived_linear", steps=upd[l], source=b.tensor(b.stack_of(src, l)).source)
-                b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src)])
+        for l in moving:
+            insts = update_inputs(b, l, upd[l])
             b.relation("update", "matmul", insts,
                        [Op("left", "AinU", coef=cfg.lr_num << kb, transpose=True), Op("right", "GZU"),
                         Op("out", "Vn", coef=1 << s), Op("out", "remV"), Op("out", "V", coef=-(bn << (R + k)))],
                        {"shift": s, "coef": cfg.lr_num << kb})
+
+
+def update_inputs(b: CircuitBuilder, l: int, steps: list) -> list:
+    """AinU, GZU: A_in and G_Z of layer l gathered at its update steps (what its update
+    matmul reads); returns the update's instances."""
+    d, B = b.dims, b.config.batch_size
+    insts = [(t, l) for t in steps]
+    for base, src, shape in (("AinU", "Ain", lambda l: (B, d[l - 1])), ("GZU", "G_Z", lambda l: (B, d[l]))):
+        b.stacks(base, [l], shape, kind="derived_linear", steps=steps, source=b.tensor(b.stack_of(src, l)).source)
+        b.relation(f"gather:{base}", "linear", insts, [Op("out", base), Op("term", src)])
+    return insts
 
 
 def subset_backward(b: CircuitBuilder, upd: dict, H) -> None:

@@ -594,9 +594,13 @@ def claim_cmd(run_out, claim_dir, publish_metrics, quiet):
 @cli.command("export-model")
 @click.argument("run_out", metavar="RUN_OUT_DIR", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "-o", "path", default=None, type=click.Path(dir_okay=False),
-              help="The .npz file to write [default: RUN_OUT_DIR/model.npz].")
+              help="The file to write [default: RUN_OUT_DIR/model.npz, or RUN_OUT_DIR/model.pt with --format torch].")
+@click.option("--format", "fmt", type=click.Choice(["npz", "torch"]), default="npz", show_default=True,
+              help="npz: the released model with its opening; torch: a state_dict (.pt) for the same "
+                   "nn.Sequential of Linear/ReLU layers (weights transposed to out x in and dequantized by "
+                   "2^-R, biases too; needs PyTorch: pip install 'zkdl[torch]').")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
-def export_model_cmd(run_out, path, force):
+def export_model_cmd(run_out, path, force, fmt):
     """Release the trained model with the opening of its commitment.
 
     Writes the final weights of the last proof of RUN_OUT_DIR (a `zkdl train` / `zkdl
@@ -605,12 +609,28 @@ def export_model_cmd(run_out, path, force):
     final-weight commitment), plus meta (JSON: config, step, the digest they open). An
     auditor checks it with `zkdl audit CLAIM --model FILE`. The file reveals these
     weights and nothing else; the opening is checked against the proof before writing.
+
+    With --format torch: a torch state_dict (`torch.save`) that loads into the same
+    nn.Sequential(Linear, ReLU, ..., Linear): `{2(l-1)}.weight` = W<l>^T / 2^R and
+    `{2(l-1)}.bias` = b<l> / 2^R (method sgd_bias), float32; the opening is checked as for
+    the .npz, but the .pt holds no blinds (docs/FORMAT.md section 6).
     """
     from zkdl.anchors import AnchorError, export_model
-    path = path or os.path.join(run_out, "model.npz")
+    path = path or os.path.join(run_out, "model.pt" if fmt == "torch" else "model.npz")
     if os.path.exists(path) and not force:
         raise Fail(f"{path} exists (use --force to replace it)", EXIT_USAGE)
     try:
+        if fmt == "torch":
+            from zkdl.errors import ZkdlError
+            from zkdl.torch_io import export_torch
+            try:
+                meta = export_torch(run_out, path)
+            except (AnchorError, ZkdlError) as exc:
+                raise Fail(str(exc), EXIT_USAGE) from None
+            click.echo(f"torch state_dict of W[{meta['step']}] ({meta['layers']} layers; keys "
+                       f"{', '.join(meta['keys'])}) written to {path}; it is the opening of final weights "
+                       f"{meta['final_weights_digest'][:16]}… of {meta['proof']}")
+            return
         meta = export_model(run_out, path)
     except AnchorError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None

@@ -17,7 +17,8 @@ from zkdl.config import TrainConfig
 from zkdl.data import Dataset
 from zkdl.schedule import batch_indices
 
-__all__ = ["FloatRun", "train_float", "float_step", "predict_float", "accuracy_float", "float_batch", "mse_output"]
+__all__ = ["FloatRun", "train_float", "float_step", "predict_float", "accuracy_float", "float_batch", "mse_output",
+           "float_forward", "float_weight_grads"]
 
 
 @dataclass
@@ -39,6 +40,29 @@ def mse_output(out: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float, 
     Y[np.arange(len(labels)), labels] = 1.0
     G = out - Y
     return G, 0.5 * float(np.sum(G * G)) / len(labels), float(np.mean(np.argmax(out, axis=1) == labels))
+
+
+def float_forward(W: list, xb: np.ndarray) -> tuple[list, list]:
+    """The float64 forward pass of the methods' references: (activations A_0..A_L, the
+    last being the output Z_L; masks ReLU'(Z_l) of the hidden layers, with ReLU'(0) = 1
+    as zkReLU's (1 - S), S = [Z' < 0])."""
+    acts, masks = [xb], []
+    L = len(W)
+    for l in range(L):
+        z = acts[-1] @ W[l]
+        masks.append(z >= 0.0)
+        acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
+    return acts, masks
+
+
+def float_weight_grads(W: list, acts: list, masks: list, G: np.ndarray) -> list:
+    """dL/dW_l = A_{l-1}^T G_Z[l] for every layer, from the output gradient G."""
+    grads = [None] * len(W)
+    for l in range(len(W) - 1, -1, -1):
+        grads[l] = acts[l].T @ G
+        if l > 0:
+            G = (G @ W[l].T) * masks[l - 1]
+    return grads
 
 
 def float_step(W: list, X: np.ndarray, labels: np.ndarray, eta: float, n_classes: int):

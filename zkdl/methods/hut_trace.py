@@ -9,7 +9,7 @@ import numpy as np
 from zkdl import quant
 from zkdl.methods.lora_trace import _bounded, metrics, rescaled_update
 from zkdl.methods.lora_trace import initial_state as _lora_initial
-from zkdl.reference import float_batch, mse_output
+from zkdl.reference import float_batch, float_forward, mse_output
 from zkdl.tracer import _REMEDY_VALUE, _State, _overflow, batch_inputs
 
 __all__ = ["initial_state", "trace_step", "effective_weights", "float_train"]
@@ -107,11 +107,7 @@ def float_train(config, data, steps: int, state: dict, rank: int = 4):
     for t in range(steps):
         xb, labels = float_batch(config, data, X, t)
         W = [w + w * (b @ a) for w, b, a in zip(W0, Bs, As)]
-        acts, masks = [xb], []
-        for l in range(L):
-            z = acts[-1] @ W[l]
-            masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU
-            acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
+        acts, masks = float_forward(W, xb)
         G, loss, acc = mse_output(acts[-1], labels)
         losses.append(loss)
         accs.append(acc)

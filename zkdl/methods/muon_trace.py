@@ -10,7 +10,7 @@ import numpy as np
 
 from zkdl import quant
 from zkdl.methods.muon import NORM_BITS, NS_BITS, NS_COEFS, NS_STEPS, momentum_bits, muon_update_steps, shape_scale
-from zkdl.reference import float_batch, mse_output
+from zkdl.reference import float_batch, float_forward, float_weight_grads, mse_output
 from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _metrics, _overflow, forward_backward, init_weights
 
 __all__ = ["initial_state", "trace_step", "float_train", "float_newton_schulz"]
@@ -151,20 +151,12 @@ def float_train(config, data, steps: int, state: dict, beta_num: int = 61, beta_
     losses, accs = [], []
     for t in range(steps):
         xb, labels = float_batch(config, data, X, t)
-        acts, masks = [xb], []
-        for l in range(L):
-            z = acts[-1] @ W[l]
-            masks.append(z >= 0.0)   # ReLU'(0) = 1, as zkReLU
-            acts.append(np.maximum(z, 0.0) if l < L - 1 else z)
+        acts, masks = float_forward(W, xb)
         G, loss, acc = mse_output(acts[-1], labels)
         losses.append(loss)
         accs.append(acc)
         moving = set(_updating(L, t, params))
-        grads = [None] * L
-        for l in range(L - 1, -1, -1):
-            grads[l] = acts[l].T @ G
-            if l > 0:
-                G = (G @ W[l].T) * masks[l - 1]
+        grads = float_weight_grads(W, acts, masks, G)
         for l in range(L):
             if l + 1 in moving:
                 M[l] = beta * M[l] + (1 - beta) * grads[l] / (1 << momentum_shift)

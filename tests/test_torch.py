@@ -123,3 +123,23 @@ def test_round_trip_train_prove_export_reload(torch, tmp_path):
     assert np.array_equal(np.argmax(ours, axis=1), np.argmax(theirs, axis=1))
     res = invoke("export-model", tmp_path / "out", "--format", "torch")
     assert res.exit_code == 2 and "exists" in output(res)
+
+
+def test_export_torch_of_bias_free_and_other_methods(torch, tmp_path):
+    """An sgd_mlp run exports weights only (loads into bias=False layers); a method whose
+    state is not Linear weights and biases is refused (exit 2, one line)."""
+    from tests.test_cli import invoke, output
+    small = ("--width", "4", "--layers", "2", "--batch-size", "2", "--data", "synthetic:16", "--steps", "1",
+             "--no-zk", "-q")
+    assert invoke("train", "--out", tmp_path / "a", *small).exit_code == 0
+    res = invoke("export-model", tmp_path / "a", "--format", "torch", "-o", tmp_path / "a.pt")
+    assert res.exit_code == 0, output(res)
+    sd = torch.load(tmp_path / "a.pt")
+    assert list(sd) == ["0.weight", "2.weight"]
+    nn = torch.nn
+    (h, f), (c, _) = sd["0.weight"].shape, sd["2.weight"].shape
+    nn.Sequential(nn.Linear(f, h, bias=False), nn.ReLU(), nn.Linear(h, c, bias=False)).load_state_dict(sd)
+    assert invoke("train", "--out", tmp_path / "m", "--method", "subset_momentum", *small).exit_code == 0
+    res = invoke("export-model", tmp_path / "m", "--format", "torch")
+    assert res.exit_code == 2 and "no torch export" in output(res) and "Traceback" not in output(res), output(res)
+    assert not (tmp_path / "m" / "model.pt").exists()

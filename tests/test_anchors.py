@@ -64,6 +64,12 @@ def test_false_loss_is_rejected(run, zk, which, delta):
         verify(proof)
 
 
+@pytest.fixture(scope="module")
+def loss_proof(run):
+    """One honest proof with the proven loss (ZK), shared by the header-edit tests."""
+    return prove(run, prove_loss=True)[0]
+
+
 def _rewrite_losses(proof, losses):
     header, body = unpack(proof)
     header["statement"]["losses"] = losses
@@ -74,14 +80,13 @@ def _rewrite_losses(proof, losses):
     ([1], "2 steps"), ([1, 2, 3], "2 steps"), ([-1, 5], "outside"), ([1, 1 << 300], "outside"),
     ([1, 2.5], "integers"), ([True, 1], "integers"), ("12", "integers"),
 ])
-def test_malformed_losses_in_header(run, losses, msg):
-    proof, _ = prove(run, prove_loss=True)
+def test_malformed_losses_in_header(loss_proof, losses, msg):
     with pytest.raises(StatementError, match=msg):
-        verify(_rewrite_losses(proof, losses))
+        verify(_rewrite_losses(loss_proof, losses))
 
 
-def test_edited_loss_in_header_is_rejected(run):
-    proof, _ = prove(run, prove_loss=True)
+def test_edited_loss_in_header_is_rejected(loss_proof):
+    proof = loss_proof
     losses = unpack(proof)[0]["statement"]["losses"]
     with pytest.raises(VerificationError):
         verify(_rewrite_losses(proof, [losses[0] + 1, losses[1]]))

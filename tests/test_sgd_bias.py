@@ -95,3 +95,18 @@ TAMPERS = {   # relation broken -> (trace corruption, window length)
 def test_each_relation_corrupted_is_rejected(run, what):
     tamper, T = TAMPERS[what]
     assert_rejected(prove, run, tamper, what, T=T)
+
+
+def test_accuracy_and_prediction_use_the_biases(run, tmp_path):
+    """run.accuracy / run.evaluate and zkdl.predict(run) include the biases (the tracer's
+    forward pass of a step is the prediction of the same state); a model file of the
+    method, whose W{l} alone are not the model, is refused rather than misread."""
+    from zkdl.evaluate import EvaluationError, _no_biases
+    W, b = run.state(4)["W"], run.state(4)["b"]
+    ids = np.argmax(predict(W, b, run.data.X, run.config.R), axis=1)
+    assert run.accuracy() == float(np.mean(ids == run.data.y))
+    assert np.array_equal(zkdl.predict(run, run.data.X), ids)
+    assert run.evaluate(run.data)[1] == run.accuracy()
+    with pytest.raises(EvaluationError, match="biases"):     # (Model.load checks the file's recorded method)
+        _no_biases(str(tmp_path / "m.npz"), NAME)
+    _no_biases(str(tmp_path / "m.npz"), "sgd_mlp")

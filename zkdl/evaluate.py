@@ -54,10 +54,11 @@ class Model:
     (``config``, a TrainConfig) and the training data's scaling (``scaling``)."""
 
     def __init__(self, weights, R: int = 16, *, config=None, scaling=None, source: str = "model",
-                 scaling_source: str | None = None):
+                 scaling_source: str | None = None, biases=None):
         if type(R) is not int or not 0 <= R <= 62:
             raise EvaluationError(f"{source}: R must be an int in [0, 62], got {R!r}")
         self.weights = _check_weights(weights, source)
+        self.biases = biases      # per-layer bias rows (a method with biases, e.g. sgd_bias), or None
         self.R = R
         self.config = config
         self.scaling = scaling
@@ -118,8 +119,25 @@ class Model:
         R = meta.get("R", config.R)
         if R != config.R:
             raise EvaluationError(f"{p}: meta.R {R!r} differs from the config's R {config.R}")
+        _no_biases(p, meta.get("method"))
         scaling, ssrc = _find_scaling(p, config, run_dir)
         return cls(ws, config.R, config=config, scaling=scaling, source=p, scaling_source=ssrc)
+
+
+def _no_biases(path: str, method) -> None:
+    """A model file of a method with biases (its W{l} alone are not the model): refused,
+    not evaluated without them."""
+    from zkdl.circuits.builder import method_class
+    if not isinstance(method, str):
+        return
+    try:
+        cls = method_class(method)
+    except ZkdlError:
+        return              # a method this process does not know: its W{l} are all it has
+    if getattr(cls, "effective_biases", None) is not None:
+        raise EvaluationError(f"{path}: a model of method {method!r}, which has biases; model files of it are "
+                              f"not read here yet: use zkdl.predict(run) on its training run, or export it with "
+                              f"`zkdl export-model --format torch`")
 
 
 def _find_scaling(model_path: str, config, run_dir):
@@ -170,7 +188,7 @@ def as_model(model, R: int | None = None) -> Model:
     from zkdl.tracer import Run
     if isinstance(model, Run):
         return Model(model.final_weights, model.config.R, config=model.config,
-                     scaling=getattr(model.data, "scaling", None), source="run")
+                     scaling=getattr(model.data, "scaling", None), source="run", biases=model.biases(model.n_steps))
     if isinstance(model, (list, tuple)):
         return Model(list(model), 16 if R is None else R, source="weights")
     raise EvaluationError(f"model must be a Model, a model file path, a zkdl.Run or a list of weight arrays, "
@@ -210,7 +228,7 @@ def scores(model, X, *, R: int | None = None, scaling=None) -> np.ndarray:
     """The raw outputs Z'_L (int64, fixed point 2^R) of every row of X."""
     from zkdl.tracer import predict as forward
     m = as_model(model, R)
-    return forward(m.weights, quantized_features(m, X, scaling), m.R)
+    return forward(m.weights, quantized_features(m, X, scaling), m.R, m.biases)
 
 
 def predict(model, X, *, R: int | None = None, scaling=None, labels: bool = False) -> np.ndarray:
@@ -285,7 +303,7 @@ def evaluate(model, data, label_column: str = "label", *, run_dir=None) -> dict:
     if ds.n_classes < m.n_classes:   # an own-statistics label map with fewer classes: still ids < C
         ds = Dataset(ds.name, ds.X, ds.y, m.n_classes, ds.frac_bits, ds.classes, ds.scaling)
     pred = np.argmax(scores(m, ds.X), axis=1)
-    loss, acc = loss_accuracy(m.weights, ds)
+    loss, acc = loss_accuracy(m.weights, ds, m.biases)
     cm = confusion_matrix(ds.y, pred, m.n_classes)
     classes = list(m.classes) if m.classes is not None else (list(ds.classes) if len(ds.classes) == m.n_classes
                                                             else [str(i) for i in range(m.n_classes)])

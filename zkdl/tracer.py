@@ -72,6 +72,7 @@ from zkdl.errors import ConfigError, DataError, OverflowBoundError
 from zkdl.schedule import batch_indices
 
 __all__ = ["train", "Run", "StepTrace", "init_weights", "predict", "accuracy", "loss_accuracy", "initial_state", "effective_weights",
+           "effective_biases",
            "state_digest", "as_state",
            "weights_digest", "tensor_names", "TRACE_FORMAT"]
 
@@ -240,6 +241,17 @@ def effective_weights(config: TrainConfig, state: dict, method: str = "sgd_mlp",
     return fn(config, state, **full)
 
 
+def effective_biases(config: TrainConfig, state: dict, method: str = "sgd_mlp",
+                     params: dict | None = None):
+    """The per-layer bias rows a state stands for (1 x d_l int64 at scale 2^R), from the
+    method's ``effective_biases`` hook, or None for a bias-free method."""
+    from zkdl.circuits.builder import method_class
+    if getattr(method_class(method), "effective_biases", None) is None:
+        return None
+    full, fn = _method_hook(method, params, "effective_biases")
+    return fn(config, state, **full)
+
+
 def step_function(method: str, params: dict | None = None) -> tuple[dict, Callable]:
     """(the method's full parameters, its exact-integer tracer step ``step(config, data,
     state, t) -> (tensors, next state, loss, accuracy)``), the tensors named as the method
@@ -387,28 +399,31 @@ def _sgd_update(cfg: TrainConfig, st: _State, t: int, T: dict, A, Af, GZ, GZf) -
 
 
 # ----------------------------------------------------------------------------- inference
-def predict(weights: Weights, X: np.ndarray, R: int) -> np.ndarray:
-    """Quantized forward pass (same rounding as training, no bound checks): Z'_L as int64."""
+def predict(weights: Weights, X: np.ndarray, R: int, biases=None) -> np.ndarray:
+    """Quantized forward pass (same rounding as training, no bound checks): Z'_L as int64,
+    Z'_l = round((A_{l-1} W_l + 2^R b_l) / 2^R) with ``biases`` b_l (or none)."""
     a = np.asarray(X, dtype=np.int64)
     L = len(weights)
     for l in range(1, L + 1):
         w = weights[l - 1]
         Z = quant.exact_matmul(a, w)
+        if biases is not None:
+            Z = Z + (np.asarray(biases[l - 1], dtype=np.int64).reshape(1, -1) << R)
         Zp, _ = quant.round_shift(Z, R)
         a = np.maximum(Zp, 0) if l < L else Zp
     return a
 
 
-def accuracy(weights: Weights, data: Dataset) -> float:
+def accuracy(weights: Weights, data: Dataset, biases=None) -> float:
     """Fraction of dataset rows whose argmax(Z'_L) equals the label."""
-    return float(np.mean(np.argmax(predict(weights, data.X, data.frac_bits), axis=1) == data.y))
+    return float(np.mean(np.argmax(predict(weights, data.X, data.frac_bits, biases), axis=1) == data.y))
 
 
-def loss_accuracy(weights: Weights, data: Dataset) -> tuple[float, float]:
+def loss_accuracy(weights: Weights, data: Dataset, biases=None) -> tuple[float, float]:
     """(loss, accuracy) of the weights on every row of ``data``, the training step's
     metrics over the whole set: ``0.5 * sum((Z'_L - 2^R onehot)^2) / (N 2^(2R))`` and the
     fraction of rows whose argmax(Z'_L) (first maximum on ties) is the label."""
-    out = predict(weights, data.X, data.frac_bits)
+    out = predict(weights, data.X, data.frac_bits, biases)
     if out.shape[1] != data.n_classes:
         raise DataError(f"{data.name}: {data.n_classes} classes, the model has {out.shape[1]} outputs")
     G = out.astype(np.float64)
@@ -560,15 +575,21 @@ class Run:
         """Weights before step t (t = n_steps gives the final weights)."""
         return effective_weights(self.config, self.state(t), self.method, self.method_params)
 
+    def biases(self, t: int) -> list | None:
+        """Bias rows before step t of a method with biases (None otherwise)."""
+        return effective_biases(self.config, self.state(t), self.method, self.method_params)
+
     def accuracy(self, data: Dataset | None = None, t: int | None = None) -> float:
-        """Quantized accuracy of the weights before step t (default: final) on data."""
-        return accuracy(self.weights(self.n_steps if t is None else t), data or self.data)
+        """Quantized accuracy of the weights (and biases) before step t (default: final) on data."""
+        t = self.n_steps if t is None else t
+        return accuracy(self.weights(t), data or self.data, self.biases(t))
 
     def evaluate(self, data: Dataset, t: int | None = None) -> tuple[float, float]:
         """(loss, accuracy) of the weights before step t (default: final) on every row of
         ``data`` (e.g. a held-out set encoded with ``self.data.scaling``), see
         :func:`loss_accuracy`."""
-        return loss_accuracy(self.weights(self.n_steps if t is None else t), data)
+        t = self.n_steps if t is None else t
+        return loss_accuracy(self.weights(t), data, self.biases(t))
 
     # -------------------------------------------------------------- running
     def resume(self, steps: int, progress: Callable | None = None) -> "Run":

@@ -35,6 +35,7 @@ class SGDBiasMethod(Method):
     name = "sgd_bias"
     params: dict = {}
     tracer_step = "zkdl.methods.sgd_bias_trace:trace_step"
+    effective_biases = "zkdl.methods.sgd_bias_trace:effective_biases"
     initial_state = "zkdl.methods.sgd_bias_trace:initial_state"
     statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0", "b0"], "final": ["W_final", "b_final"],
                  "outputs": {"loss": "losses"}}

@@ -12,7 +12,7 @@ from zkdl.reference import float_batch, mse_output
 from zkdl.tracer import (_REMEDY_UPDATE, _REMEDY_VALUE, _State, _metrics, _overflow, batch_inputs,
                          init_weights)
 
-__all__ = ["initial_state", "trace_step", "predict", "float_train"]
+__all__ = ["initial_state", "trace_step", "predict", "effective_biases", "float_train"]
 
 
 def initial_state(config) -> dict:
@@ -94,14 +94,15 @@ def trace_step(cfg, data, st: _State, t: int):
 
 def predict(weights, biases, X, R: int) -> np.ndarray:
     """The quantized forward pass with biases (training's rounding, no bound checks):
-    Z'_L = round((A W + 2^R b) / 2^R) per layer, ReLU between, as int64."""
-    a = np.asarray(X, dtype=np.int64)
-    L = len(weights)
-    for l in range(L):
-        Z = quant.exact_matmul(a, np.asarray(weights[l], dtype=np.int64))
-        Zp, _ = quant.round_shift(Z + (np.asarray(biases[l], dtype=np.int64).reshape(1, -1) << R), R)
-        a = np.maximum(Zp, 0) if l < L - 1 else Zp
-    return a
+    Z'_L = round((A W + 2^R b) / 2^R) per layer, ReLU between, as int64
+    (:func:`zkdl.tracer.predict` with biases)."""
+    from zkdl.tracer import predict as forward
+    return forward(weights, X, R, biases)
+
+
+def effective_biases(config, state: dict) -> list:
+    """The bias rows of a state (what prediction and accuracy use with the weights)."""
+    return state["b"]
 
 
 def float_train(config, data, steps: int, state: dict):

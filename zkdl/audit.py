@@ -321,14 +321,16 @@ def _load_data(m: dict, data_spec: str | None, label_column: str):
 
 
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
-                label_column: str = "label", model_path: str | None = None, base_path: str | None = None) -> dict:
+                label_column: str = "label", model_path: str | None = None, base_path: str | None = None,
+                progress=None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
     ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
     commitment from; ``model_path``: a released model (``zkdl export-model``) to check
     against the final weights; ``base_path``: the published base model (a zkdl model
     file) of a ``--public-base`` claim, to recompute its frozen commitment from. Raises
     ClaimError when the claim (or the data) cannot be read at all, or the model or base
-    file is missing or no zkdl model file."""
+    file is missing or no zkdl model file. ``progress(done, total)``: called as the proofs
+    are verified (the CLI's progress bar); None: nothing is called."""
     from zkdl.federated_audit import audit_federated, is_federated
     if os.path.isdir(claim_dir) and is_federated(claim_dir):   # zkdl-federated-claim/v1 (zkdl.federated_audit)
         if data_spec is not None or model_path is not None or base_path is not None:
@@ -352,7 +354,8 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         p = _inside(claim_dir, e["file"])
         paths.append(p)
     todo = list(dict.fromkeys(p for p in paths if p is not None))  # each distinct real path verified once
-    verified = dict(zip(todo, verify_files(todo, jobs)))
+    verified = dict(zip(todo, verify_files(todo, jobs) if progress is None else
+                        verify_files(todo, jobs, progress=progress)))
     results = [verified[p] if p is not None else None for p in paths]
 
     rows = []
@@ -527,9 +530,36 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         "summary": summary, "proofs": rows, "failures": failures, "notes": notes,
         "metrics": m.get("metrics") if isinstance(m.get("metrics"), dict) else None,
         "anchors": anchors, "proven_loss": proven_loss,
+        **({"prover_summary": ps} if (ps := _prover_summary(claim_dir, m)) else {}),
         "timing": {"wall_seconds": round(time.perf_counter() - started, 3), "verify_seconds_sum": round(vsum, 3),
                    "jobs": jobs},
     }
+
+
+def _prover_summary(claim_dir: str, m: dict) -> dict | None:
+    """Plot data from the prover's own ``summary.json`` when the claim is the ``claim/`` of
+    a run output directory that holds one for the same config (the prover auditing its
+    own run): the held-out evaluation history and the proving seconds of each proof.
+    Reported numbers, never proven and not part of the claim; None otherwise."""
+    parent = os.path.dirname(os.path.abspath(claim_dir))
+    if os.path.basename(os.path.abspath(claim_dir)) != "claim":
+        return None
+    summary = read_summary(parent)
+    if not summary or summary.get("config_digest") is None:
+        return None
+    try:
+        from zkdl.config import TrainConfig
+        if summary["config_digest"] != TrainConfig.from_dict(m["config"]).digest():
+            return None
+    except Exception:  # noqa: BLE001 - an unreadable config: no plot data
+        return None
+    ev = summary.get("evaluation") if isinstance(summary.get("evaluation"), dict) else {}
+    hist = [{"step": h.get("step"), "epoch": h.get("epoch"), "loss": h.get("loss"), "accuracy": h.get("accuracy")}
+            for h in ev.get("history") or [] if isinstance(h, dict)]
+    proofs = [{"steps": e.get("steps"), "prove_seconds": e.get("prove_seconds")}
+              for e in summary.get("proofs") or [] if isinstance(e, dict)]
+    return {"source": "summary.json of the run output directory (reported by the prover, not proven)",
+            "evaluation": hist, "proofs": proofs}
 
 
 def _check_manifest_types(m: dict, fail) -> None:

@@ -289,7 +289,18 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
             say(f"resuming {out}: {n0} of {steps} steps recorded, "
                 f"{len(rundir.prior_proofs(prior))} proofs")
         if steps > n0:
-            run.resume(steps - n0, progress=on_step)
+            tbar = say.bar("training", total=steps, unit="steps")   # drawn on a terminal only
+            tbar.update(completed=n0)
+            step_cb = on_step
+
+            def on_step(t, loss, acc, _cb=step_cb):
+                _cb(t, loss, acc)
+                el = time.monotonic() - t_start
+                tbar.update(completed=t + 1, eta=el / (t + 1 - n0) * (steps - t - 1))
+            try:
+                run.resume(steps - n0, progress=on_step)
+            finally:
+                tbar.done()
         summary = rundir.summary_base(run)
         summary["run"] = "run"
         summary["window"] = train_opts["window"]
@@ -346,6 +357,7 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
         raise
     run.out_dir = os.path.join(out, "run")
     say(f"done in {fmt_seconds(say.elapsed())}")
+    say.close()   # the live bars (a terminal) end before the report goes to stdout
     rundir.print_report(run, entries, out, quiet, evaluation=summary.get("evaluation"))
     if not quiet and no_prove:
         click.echo(f"prove later with:\n  zkdl prove {out}")
@@ -413,6 +425,7 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     write_json(spath, summary)
     rundir.refresh_claim(out, publish_metrics, say)
     say(f"done in {fmt_seconds(say.elapsed())}")
+    say.close()
     if quiet:
         click.echo(out)
         return
@@ -692,7 +705,8 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
 @click.argument("claim_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the audit report as JSON on stdout.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write a self-contained HTML report (summary, proof table, chain diagram) here.")
+              help="Also write a self-contained HTML report (summary, proof table, chain diagram, plots of the loss, "
+                   "held-out accuracy and proof time per step where the data is there) here.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes verifying proofs in parallel [default: all cores].")
 @click.option("--data", "data_spec", default=None,
@@ -704,7 +718,9 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
 @click.option("--base", "base_path", type=click.Path(dir_okay=False), default=None, metavar="MODEL.npz",
               help="The published base model of a --public-base claim (lora): recompute its frozen commitment "
                    "from this zkdl model file [default: from the seed].")
-def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path, base_path):
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr (there is none when stderr is not a "
+                                                  "terminal either).")
+def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path, base_path, quiet=False):
     """Audit a training claim: verify every proof and check that they prove what the manifest states.
 
     Checks each file's SHA-256 against the manifest, verifies every proof (in parallel),
@@ -729,8 +745,17 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
     try:
         if html_path is not None:  # before the audit's work, not after it
             check_output_path(html_path, "--html")
-        report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
-                             model_path=model_path, base_path=base_path)
+        say = Progress(quiet)   # a live bar on a terminal; no lines otherwise (as before)
+        vbar = say.bar("verifying proofs", total=None, unit="proofs")
+
+        def on_verified(done, total):
+            vbar.update(completed=done, total=total)
+        try:
+            report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
+                                 model_path=model_path, base_path=base_path,
+                                 **({"progress": on_verified} if say.live else {}))
+        finally:
+            say.close()
     except ClaimError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
     if html_path is not None:

@@ -12,6 +12,7 @@ Light on purpose (click and the standard library at import time), like ``zkdl.cl
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -91,18 +92,149 @@ def _is_user_error(exc: BaseException) -> bool:
 
 # ============================================================================ output
 class Progress:
-    """Progress lines on stderr (suppressed by --quiet)."""
+    """Progress on stderr: plain lines (``say(msg)``), and on a terminal live bars as well.
 
-    def __init__(self, quiet: bool):
+    ``quiet``: nothing at all. Live bars (the ``rich`` library) are drawn only when stderr
+    is a terminal (and TERM is not ``dumb``) and not quiet; otherwise :meth:`bar` returns a
+    bar that draws nothing, so piped and captured output is the plain lines only.
+    ``ZKDL_PROGRESS=plain`` turns the bars off on a terminal too. On a terminal the lines
+    print above the bars; :meth:`close` (also on interruption, via the click context)
+    removes the bars and restores the cursor."""
+
+    def __init__(self, quiet: bool, live: bool | None = None, console=None):
         self.quiet = quiet
         self.start = time.monotonic()
+        if live is None:
+            live = (not quiet and _stderr_is_terminal() and os.environ.get("TERM") != "dumb"
+                    and os.environ.get("ZKDL_PROGRESS", "").lower() != "plain")
+        self.live = bool(live) and not quiet
+        if self.live:
+            try:
+                import rich.progress  # noqa: F401 - a dependency; plain lines if it is missing anyway
+            except ImportError:
+                self.live = False
+        self._console = console
+        self._rich = None
+        if self.live:
+            try:
+                ctx = click.get_current_context(silent=True)
+                if ctx is not None:
+                    ctx.call_on_close(self.close)
+            except RuntimeError:
+                pass
 
     def __call__(self, msg: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self._rich is not None:
+            self._rich.console.print(msg, markup=False, highlight=False, soft_wrap=True)
+        else:
             click.echo(msg, err=True)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
+
+    def _display(self):
+        if self._rich is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, \
+                TextColumn, TimeElapsedColumn
+            console = self._console or Console(stderr=True)
+            self._rich = RichProgress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=30),
+                                      MofNCompleteColumn(), TextColumn("{task.fields[unit]}"), TimeElapsedColumn(),
+                                      _eta_column(), console=console, transient=True, redirect_stdout=False,
+                                      redirect_stderr=True, refresh_per_second=8, speed_estimate_period=60.0)
+            self._rich.start()
+        return self._rich
+
+    def bar(self, description: str, total: int | None = None, unit: str = "") -> "Bar":
+        """A bar of ``total`` items (None: not known yet, drawn as a pulse); drawn only live."""
+        if not self.live:
+            return Bar(None, None)
+        rp = self._display()
+        return Bar(rp, rp.add_task(_fit(description), total=total, unit=unit, eta_at=None))
+
+    def close(self) -> None:
+        if self._rich is not None:
+            rp, self._rich = self._rich, None
+            try:
+                rp.stop()
+            except Exception:  # noqa: BLE001 - closing a display never fails a command
+                pass
+
+
+class Bar:
+    """One live bar of a :class:`Progress` (does nothing when not live).
+
+    ``update(eta=SECONDS)`` sets a steady-state estimate (e.g. from the proofs made so far,
+    leaving out the one that compiled the kernels) that counts down from now; without
+    one the ETA column shows rich's own estimate from the recent speed."""
+
+    def __init__(self, rp, task):
+        self._rp, self._task = rp, task
+
+    def update(self, *, completed=None, total=None, description=None, advance=None, eta=False) -> None:
+        if self._rp is None:
+            return
+        kw = {}
+        if completed is not None:
+            kw["completed"] = completed
+        if advance is not None:
+            kw["advance"] = advance
+        if description is not None:
+            kw["description"] = _fit(description)
+        if eta is not False:
+            kw["eta_at"] = None if eta is None else time.monotonic() + eta
+        if total is not None:
+            kw["total"] = total
+        self._rp.update(self._task, **kw)
+
+    def advance(self, n: int = 1) -> None:
+        self.update(advance=n)
+
+    def done(self, remove: bool = True) -> None:
+        if self._rp is None:
+            return
+        if remove:
+            self._rp.remove_task(self._task)
+        else:
+            self._rp.stop_task(self._task)
+        self._rp = None
+
+
+def _fit(text: str, width: int = 40) -> str:
+    """A bar's description at a fixed width, so that the bars do not jump sideways."""
+    return text[:width].ljust(width)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _eta_column():
+    """The ETA column (built on first use: rich is imported only when bars are drawn)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class _EtaColumn(ProgressColumn):
+        """ETA: the bar's steady-state estimate when it has one, else rich's speed estimate."""
+        max_refresh = 0.5
+
+        def render(self, task):
+            if task.finished:
+                return Text("")
+            at = task.fields.get("eta_at")
+            if at is not None:
+                left = max(0.0, at - time.monotonic())
+            elif task.total is not None and task.time_remaining is not None:
+                left = task.time_remaining
+            else:
+                return Text("ETA -", style="progress.remaining")
+            return Text(f"ETA {fmt_seconds(left)}", style="progress.remaining")
+    return _EtaColumn()
 
 
 def fmt_seconds(s: float) -> str:

@@ -178,6 +178,66 @@ def _proof_eta(durations: list[float], remaining: int, first_compiles: bool) -> 
     return sum(usable) / len(usable) * remaining
 
 
+# the prover's progress events (prover.aggregate.prove_window ``progress``) grouped into
+# the phases of its ``timings``: what a live bar shows
+PHASE_OF_EVENT = {"check": "witness check", "witness": "witness", "commit": "commit", "lookup": "lookups",
+                  "matmul": "reductions", "product": "reductions", "open": "openings"}
+# (steps per window, first of a chain) -> {phase: (events, seconds)} of the last such proof of
+# this process: the totals and steady-state ETA of the next proof of the same shape
+_PHASE_STATS: dict = {}
+
+
+class _PhaseTracker:
+    """The ``progress`` callback of one proof: plain phase lines when not live (as before),
+    else one live bar per phase with its events and an ETA from the last proof of the same
+    shape (none for the first: it may include compiling the kernels)."""
+
+    def __init__(self, say: Progress, key, started: float):
+        self.say, self.key, self.started = say, key, started
+        self.prior = _PHASE_STATS.get(key, {})
+        self.stats: dict = {}
+        self.event = None
+        self.phase = None
+        self.count = 0
+        self.t_phase = started
+        self.bar = None
+
+    def __call__(self, event, detail) -> None:
+        if not self.say.live:
+            if event != self.event:
+                self.say(f"  {event:<8} {detail}  [{time.monotonic() - self.started:.1f}s]")
+            self.event = event
+            return
+        self.event = event
+        phase = PHASE_OF_EVENT.get(event, event)
+        if phase != self.phase:
+            self._close_phase()
+            self.phase, self.count, self.t_phase = phase, 0, time.monotonic()
+            n, sec = self.prior.get(phase, (None, None))
+            self.bar = self.say.bar(f"  {phase}", total=n, unit="events")
+            if sec is not None:
+                self.bar.update(eta=sec)
+        self.count += 1
+        n = self.prior.get(phase, (None, None))[0]
+        self.bar.update(completed=self.count, total=max(n, self.count) if n else None,
+                        description=f"  {phase}: {str(detail)[:40]}")
+
+    def _close_phase(self) -> None:
+        if self.phase is not None:
+            self.stats[self.phase] = (self.count, time.monotonic() - self.t_phase)
+        if self.bar is not None:
+            self.bar.done()
+            self.bar = None
+
+    def finish(self, ok: bool, timed: bool = True) -> None:
+        """End the proof's bars; a finished proof (``ok``) leaves its event counts for the
+        next proof of its shape, and its phase times when ``timed`` (not when it included
+        compiling the kernels)."""
+        self._close_phase()
+        if ok and self.stats:
+            _PHASE_STATS[self.key] = {ph: (n, sec if timed else None) for ph, (n, sec) in self.stats.items()}
+
+
 def _find_chain_start(out: str, t0: int):
     """The saved proof (with secrets) that ends at step t0, or None."""
     from zkdl.api import Proof
@@ -200,9 +260,10 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
     into ``out``/proofs and ``out``/secrets; ``summary`` (written after each proof)
     collects the entries. ``anchors``: public_data / public_init / prove_loss flags
     (public_init applies to the window starting at step 0 only). ``force_hint``: what
-    proves a reused window again, named in the notes. Returns the entries of this call."""
-    import zkdl
-    from zkdl.api import Proof, resolve_backend
+    proves a reused window again, named in the notes. Returns the entries of this call.
+    On a terminal (``say.live``) a bar of the windows (steady-state ETA: the proofs made
+    so far, less the one that compiled the kernels) and one per prover phase are drawn."""
+    from zkdl.api import resolve_backend
 
     backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
     os.makedirs(os.path.join(out, "proofs"), exist_ok=True)
@@ -218,6 +279,19 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
     entries = []
     durations: list[float] = []  # seconds of each proof made by this call
     first_compiles = not _PROVED_IN_PROCESS  # the first proof of the process includes numba compile time
+    wbar = say.bar("proofs", total=len(windows), unit="windows")   # live only (a terminal)
+    try:
+        _prove_each(run, out, windows, wbar, durations, first_compiles, entries, chain, say=say, summary=summary,
+                    reuse=reuse, anchors=anchors, force_hint=force_hint, backend=backend, threads=threads, zk=zk)
+    finally:
+        wbar.done()
+    return entries
+
+
+def _prove_each(run, out, windows, wbar, durations, first_compiles, entries, chain, *, say, summary, reuse,
+                anchors, force_hint, backend, threads, zk) -> None:
+    import zkdl
+    from zkdl.api import Proof
     for i, (t0, t1) in enumerate(windows):
         path, spath = _proof_path(out, t0, t1)
         tag = f"proof {i + 1}/{len(windows)} (steps {t0}..{t1 - 1})"
@@ -246,6 +320,7 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
                 _record(summary, entry, out)
                 entries.append(entry)
                 chain = proof
+                wbar.update(completed=i + 1)
                 continue
             raise ConfigError(f"{path} exists but is not a proof of this run's steps {t0}..{t1 - 1}; "
                               f"remove it or pass --force")
@@ -253,21 +328,22 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
         eta = "" if left is None else f", ETA {fmt_seconds(left)}"
         _first_proof_notice(say)
         say(f"{tag}: proving{eta}")
+        wbar.update(completed=i, description=f"{tag}", eta=left if left is not None else None)
         started = time.monotonic()
-        state = {"phase": None}
-
-        def on_phase(phase, detail, _state=state, _started=started):
-            if phase != _state["phase"]:
-                _state["phase"] = phase
-                say(f"  {phase:<8} {detail}  [{time.monotonic() - _started:.1f}s]")
-
         opts = dict(anchors or {})
         opts["public_init"] = bool(opts.get("public_init")) and t0 == 0 and chain is None
         opts["public_base"] = bool(opts.get("public_base")) and chain is None   # a chain reuses its blinds
         if opts.get("range") is None:
             opts.pop("range", None)
-        proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
-                           progress=on_phase, zk=zk, **opts)
+        shape = (t1 - t0, chain is None, bool(zk), opts.get("range"), bool(opts.get("prove_loss")), backend)
+        on_phase = _PhaseTracker(say, shape, started)
+        ok = False
+        try:
+            proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
+                               progress=on_phase, zk=zk, **opts)
+            ok = True
+        finally:
+            on_phase.finish(ok, timed=not (first_compiles and not durations))  # not the compiling proof's times
         seconds = time.monotonic() - started
         proof.save_secrets(spath)
         proof.save(path)
@@ -278,7 +354,7 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
         say(f"{tag}: {rel(path, out)}  {fmt_bytes(len(proof.data))}  proved in {fmt_seconds(seconds)}"
             + ("  [PLAIN mode: not zero-knowledge]" if proof.header.get("zk") is False else ""))
         chain = proof
-    return entries
+        wbar.update(completed=i + 1)
 
 
 def eval_record(held, source: dict, history: list[dict], per_epoch: int) -> dict:

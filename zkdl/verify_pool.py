@@ -155,8 +155,10 @@ def _died_on(path: str, how: str) -> dict:
     return res
 
 
-def verify_files(paths: list[str], jobs: int) -> list[dict]:
+def verify_files(paths: list[str], jobs: int, progress=None) -> list[dict]:
     """verify_file on each path, in ``jobs`` worker processes (1: in this process).
+    ``progress(done, total)``, when given, is called (from this process) once before the
+    first file and after each file is verified.
 
     Each worker is a subprocess running ``zkdl._verify_worker`` (it never imports the
     caller's ``__main__``) and takes the next path when it is done with one. A worker
@@ -164,8 +166,15 @@ def verify_files(paths: list[str], jobs: int) -> list[dict]:
     the remaining paths."""
     import sys
     import threading
+    report = progress or (lambda done, total: None)
+    counter = {"done": 0}
+    report(0, len(paths))
     if jobs <= 1 or len(paths) <= 1 or not sys.executable:
-        return [verify_file(p) for p in paths]
+        out = []
+        for p in paths:
+            out.append(verify_file(p))
+            report(len(out), len(paths))
+        return out
     workers = min(jobs, len(paths))
     env = _worker_env(max(1, (os.cpu_count() or 1) // workers))
     results: list[dict | None] = [None] * len(paths)
@@ -199,6 +208,9 @@ def verify_files(paths: list[str], jobs: int) -> list[dict]:
                     worker = None
                     continue
                 results[i] = res
+                with lock:
+                    counter["done"] += 1
+                    report(counter["done"], len(paths))
         finally:
             if worker is not None:
                 with lock:
@@ -216,4 +228,11 @@ def verify_files(paths: list[str], jobs: int) -> list[dict]:
         with lock:
             for w in live:
                 w.kill()
-    return [res if res is not None else verify_file(p) for p, res in zip(paths, results)]
+    out = []
+    for p, res in zip(paths, results):
+        if res is None:
+            res = verify_file(p)
+            counter["done"] += 1
+            report(counter["done"], len(paths))
+        out.append(res)
+    return out

@@ -1,0 +1,154 @@
+"""Progress output (issue 18): plain lines when stderr is not a terminal or with --quiet,
+live rich bars on a terminal, the prover's progress callback off by default and
+without effect on the proof bytes, and the verifier pool's progress callback."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+
+from zkdl import rundir
+from zkdl.cli_common import Progress
+
+
+def test_plain_progress_draws_no_bar(capsys):
+    say = Progress(quiet=False, live=False)
+    bar = say.bar("training", total=3, unit="steps")
+    bar.update(completed=1, eta=2.0)
+    bar.advance()
+    bar.done()
+    say("step 0 (1 of 3): loss 1.0")
+    say.close()
+    err = capsys.readouterr().err
+    assert err == "step 0 (1 of 3): loss 1.0\n"   # the line only: no escape codes, no bar
+
+
+def test_quiet_prints_nothing(capsys):
+    say = Progress(quiet=True, live=True)
+    assert not say.live
+    say.bar("x", total=1).update(completed=1)
+    say("hello")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_not_a_terminal_is_plain(monkeypatch):
+    monkeypatch.setattr("zkdl.cli_common._stderr_is_terminal", lambda: False)
+    assert Progress(quiet=False).live is False
+    monkeypatch.setattr("zkdl.cli_common._stderr_is_terminal", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("ZKDL_PROGRESS", raising=False)
+    assert Progress(quiet=False).live is True
+    monkeypatch.setenv("ZKDL_PROGRESS", "plain")
+    assert Progress(quiet=False).live is False
+    monkeypatch.setenv("ZKDL_PROGRESS", "")
+    monkeypatch.setenv("TERM", "dumb")
+    assert Progress(quiet=False).live is False
+
+
+def _live(width=120):
+    from rich.console import Console
+    buf = io.StringIO()
+    return Progress(quiet=False, live=True, console=Console(file=buf, force_terminal=True, width=width)), buf
+
+
+def test_live_bars_and_lines():
+    say, buf = _live()
+    bar = say.bar("proofs", total=4, unit="windows")
+    bar.update(completed=1, description="proof 2/4 (steps 1..1)", eta=12.0)
+    say("proof 2/4 (steps 1..1): proving, ETA 12.0s")
+    say._rich.refresh()
+    bar.done()
+    say.close()
+    out = buf.getvalue()
+    assert "proof 2/4 (steps 1..1): proving, ETA 12.0s" in out   # the plain line, above the bars
+    assert "1/4" in out and "windows" in out and "ETA" in out
+    assert say._rich is None   # closed: a later close is harmless
+    say.close()
+
+
+def test_phase_tracker_plain_lines_as_before(capsys):
+    say = Progress(quiet=False, live=False)
+    track = rundir._PhaseTracker(say, ("test-plain", 1), started=0.0)
+    for ev, detail in [("check", "witness of steps 0..0"), ("commit", "statement"), ("commit", "h[1]"),
+                       ("matmul", "fwd[1]"), ("product", "relu[1]"), ("matmul", "bwd[1]"), ("open", "W[1]")]:
+        track(ev, detail)
+    track.finish(True)
+    lines = capsys.readouterr().err.splitlines()
+    # one line per change of event, in the format of the lines before the bars existed
+    assert [ln.split()[0] for ln in lines] == ["check", "commit", "matmul", "product", "matmul", "open"]
+    assert lines[1].startswith("  commit   statement  [") and lines[1].endswith("s]")
+
+
+def test_phase_tracker_live_totals_from_the_last_proof_of_the_same_shape():
+    say, buf = _live()
+    key = ("test-live", 1)
+    rundir._PHASE_STATS.pop(key, None)
+    events = [("check", "w"), ("witness", "s"), ("commit", "statement"), ("commit", "a"), ("lookup", "T1"),
+              ("matmul", "m"), ("product", "p"), ("open", "W")]
+    first = rundir._PhaseTracker(say, key, started=0.0)
+    assert first.prior == {}
+    for ev, d in events:
+        first(ev, d)
+    first.finish(True)
+    assert rundir._PHASE_STATS[key]["commit"][0] == 2 and rundir._PHASE_STATS[key]["reductions"][0] == 2
+    second = rundir._PhaseTracker(say, key, started=0.0)
+    second("commit", "statement")
+    task = say._rich.tasks[-1]
+    assert task.total == 2 and task.completed == 1 and task.fields["eta_at"] is not None
+    assert "commit" in task.description
+    second.finish(False)   # a failed proof does not replace the statistics
+    assert rundir._PHASE_STATS[key]["commit"][0] == 2
+    third = rundir._PhaseTracker(say, key, started=0.0)
+    third("commit", "statement")
+    third.finish(True, timed=False)   # the proof that compiled the kernels: its counts, not its times
+    assert rundir._PHASE_STATS[key]["commit"] == (1, None)
+    fourth = rundir._PhaseTracker(say, key, started=0.0)
+    fourth("commit", "statement")
+    assert say._rich.tasks[-1].total == 1 and say._rich.tasks[-1].fields["eta_at"] is None
+    fourth.finish(False)
+    say.close()
+    rundir._PHASE_STATS.pop(key, None)
+
+
+def test_prover_callback_is_optional_and_changes_no_byte():
+    import zkdl
+    from zkdl.config import TrainConfig
+    from zkdl.data import synthetic
+    from zkdl.prover.aggregate import prove_window
+    data = synthetic(16, 4, 2)
+    run = zkdl.train(TrainConfig(width=4, layers=2, batch_size=4), data, 1)
+    seen = []
+    quiet, _ = prove_window(run, 0, 1, rng=random.Random(5), zk=False)
+    loud, _ = prove_window(run, 0, 1, rng=random.Random(5), zk=False, progress=lambda *a: seen.append(a))
+    assert quiet == loud
+    phases = {rundir.PHASE_OF_EVENT.get(ev) for ev, _ in seen}
+    assert {"witness check", "commit", "openings"} <= phases and None not in phases
+
+
+def test_verify_pool_progress(tmp_path):
+    from zkdl.verify_pool import verify_files
+    paths = [str(tmp_path / f"missing{i}.zkdl") for i in range(3)]
+    for jobs in (1, 2):
+        calls = []
+        res = verify_files(paths, jobs, progress=lambda d, n: calls.append((d, n)))
+        assert [r["missing"] for r in res] == [True] * 3
+        assert calls[0] == (0, 3) and calls[-1] == (3, 3) and len(calls) == 4
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert len(verify_files(paths, 1)) == 3   # without a callback: as before
+
+
+def test_audit_quiet_option(tmp_path):
+    from click.testing import CliRunner
+    from zkdl.cli import cli
+    res = CliRunner().invoke(cli, ["audit", str(tmp_path / "nothing"), "--quiet"])
+    assert res.exit_code == 2 and "Traceback" not in (res.output or "")
+
+
+@pytest.mark.parametrize("args", [["train", "--help"], ["prove", "--help"], ["audit", "--help"]])
+def test_quiet_documented(args):
+    from click.testing import CliRunner
+    from zkdl.cli import cli
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "--quiet" in res.output

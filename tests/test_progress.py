@@ -152,3 +152,26 @@ def test_quiet_documented(args):
     from zkdl.cli import cli
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and "--quiet" in res.output
+
+
+def test_train_on_a_terminal_draws_bars_and_keeps_stdout_clean(tmp_path, monkeypatch):
+    """`zkdl train` with stderr a terminal: the bars and the usual lines on stderr, the
+    report on stdout without a single escape sequence."""
+    from click.testing import CliRunner
+    from zkdl.cli import cli
+    monkeypatch.setattr("zkdl.cli_common._stderr_is_terminal", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("FORCE_COLOR", "1")      # rich: draw as on a terminal into the captured stream
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.delenv("ZKDL_PROGRESS", raising=False)
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    out = tmp_path / "run"
+    res = runner.invoke(cli, ["train", "--width", "4", "--layers", "2", "--batch-size", "4", "--data", "synthetic:16",
+                              "--steps", "2", "--no-zk", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.stdout and "written to" in res.stdout
+    assert "step 1 (2 of 2): loss" in res.stderr and "proof 2/2 (steps 1..1)" in res.stderr
+    assert "windows" in res.stderr and "\x1b[" in res.stderr   # the live bars

@@ -129,6 +129,11 @@ def test_html_self_contained_and_escaped(engine):
     assert not p.external and "script" not in p.tags and "<!DOCTYPE svg" not in page
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert p.tags.count("svg") == 4   # the chain and three plots
+    import re
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))   # unique on the page (matplotlib numbers its ids per figure)
+    refs = set(re.findall(r'url\(#([^)]+)\)', page)) | set(re.findall(r'href="#([^"]+)"', page))
+    assert refs <= set(ids)
     assert 'id="proven-metric"' in page
     for pid in ("plot-loss", "plot-eval", "plot-time"):
         start = page.index(f'id="{pid}"')

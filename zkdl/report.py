@@ -272,6 +272,13 @@ def _matplotlib_svg(plot: dict) -> str | None:
     if start < 0:
         return None
     svg = text[start:]  # without the XML declaration and the DOCTYPE (an external DTD reference)
+    # matplotlib numbers its element ids per figure (figure_1, axes_1, ...): prefix them with the
+    # plot's id so that the ids stay unique on a page of several plots, references included
+    import re
+    pre = re.sub(r"[^A-Za-z0-9_-]", "_", plot["id"]) + "-"
+    svg = re.sub(r'\bid="([^"]+)"', lambda mo: f'id="{pre}{mo.group(1)}"', svg)
+    svg = re.sub(r'url\(#([^)]+)\)', lambda mo: f"url(#{pre}{mo.group(1)})", svg)
+    svg = re.sub(r'((?:xlink:)?href)="#([^"]+)"', lambda mo: f'{mo.group(1)}="#{pre}{mo.group(2)}"', svg)
     return svg.replace("<svg ", f'<svg class="plot" id="{html.escape(plot["id"])}" role="img" '
                                 f'aria-label="{html.escape(plot["title"])}" ', 1)
 

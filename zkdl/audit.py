@@ -551,7 +551,7 @@ def _prover_summary(claim_dir: str, m: dict) -> dict | None:
         from zkdl.config import TrainConfig
         if summary["config_digest"] != TrainConfig.from_dict(m["config"]).digest():
             return None
-    except Exception:  # noqa: BLE001 - an unreadable config: no plot data
+    except (ZkdlError, TypeError, ValueError, KeyError, AttributeError):   # an unreadable config: no plot data
         return None
     ev = summary.get("evaluation") if isinstance(summary.get("evaluation"), dict) else {}
     hist = [{"step": h.get("step"), "epoch": h.get("epoch"), "loss": h.get("loss"), "accuracy": h.get("accuracy")}

@@ -97,16 +97,28 @@ def test_each_relation_corrupted_is_rejected(run, what):
     assert_rejected(prove, run, tamper, what, T=T)
 
 
-def test_accuracy_and_prediction_use_the_biases(run, tmp_path):
-    """run.accuracy / run.evaluate and zkdl.predict(run) include the biases (the tracer's
-    forward pass of a step is the prediction of the same state); a model file of the
-    method, whose W{l} alone are not the model, is refused rather than misread."""
-    from zkdl.evaluate import EvaluationError, _no_biases
+def test_accuracy_and_prediction_use_the_biases(run):
+    """run.accuracy / run.evaluate and zkdl.predict(run) include the biases."""
     W, b = run.state(4)["W"], run.state(4)["b"]
     ids = np.argmax(predict(W, b, run.data.X, run.config.R), axis=1)
     assert run.accuracy() == float(np.mean(ids == run.data.y))
     assert np.array_equal(zkdl.predict(run, run.data.X), ids)
     assert run.evaluate(run.data)[1] == run.accuracy()
-    with pytest.raises(EvaluationError, match="biases"):     # (Model.load checks the file's recorded method)
-        _no_biases(str(tmp_path / "m.npz"), NAME)
-    _no_biases(str(tmp_path / "m.npz"), "sgd_mlp")
+
+
+def test_a_released_model_file_predicts_with_its_biases(tmp_path):
+    """export-model's file of an sgd_bias run holds the opened b; zkdl.predict reads it."""
+    from tests.test_cli import invoke, output
+    from zkdl.tracer import Run
+    res = invoke("train", "--out", tmp_path / "r", "--method", NAME, "--width", "6", "--layers", "2",
+                 "--batch-size", "4", "--data", "synthetic:24", "--steps", "2", "--window", "2", "--no-zk", "-q")
+    assert res.exit_code == 0, output(res)
+    res = invoke("export-model", tmp_path / "r", "--out", tmp_path / "m.npz")
+    assert res.exit_code == 0, output(res)
+    r = Run.load(tmp_path / "r" / "run")
+    b = r.state(r.n_steps)["b"]
+    assert any(x.any() for x in b)
+    from zkdl.evaluate import Model
+    assert all(np.array_equal(x, y) for x, y in zip(Model.load(tmp_path / "m.npz").biases, b))
+    want = np.argmax(predict(r.final_weights, b, r.data.X, r.config.R), axis=1)
+    assert np.array_equal(zkdl.predict(tmp_path / "m.npz", r.data.X), want)

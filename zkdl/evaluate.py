@@ -119,25 +119,41 @@ class Model:
         R = meta.get("R", config.R)
         if R != config.R:
             raise EvaluationError(f"{p}: meta.R {R!r} differs from the config's R {config.R}")
-        _no_biases(p, meta.get("method"))
+        biases = _file_biases(p, meta, config)
         scaling, ssrc = _find_scaling(p, config, run_dir)
-        return cls(ws, config.R, config=config, scaling=scaling, source=p, scaling_source=ssrc)
+        return cls(ws, config.R, config=config, scaling=scaling, source=p, scaling_source=ssrc, biases=biases)
 
 
-def _no_biases(path: str, method) -> None:
-    """A model file of a method with biases (its W{l} alone are not the model): refused,
-    not evaluated without them."""
+def _file_biases(path: str, meta: dict, config):
+    """The bias rows of a model file of a method with biases (e.g. sgd_bias): its opened
+    state (``meta.opened``, by the method's ``state_of``) through the method's
+    ``effective_biases`` hook; None for a bias-free or unknown method."""
     from zkdl.circuits.builder import method_class
+    from zkdl.tracer import effective_biases
+    method = meta.get("method")
     if not isinstance(method, str):
-        return
+        return None
     try:
         cls = method_class(method)
     except ZkdlError:
-        return              # a method this process does not know: its W{l} are all it has
-    if getattr(cls, "effective_biases", None) is not None:
-        raise EvaluationError(f"{path}: a model of method {method!r}, which has biases; model files of it are "
-                              f"not read here yet: use zkdl.predict(run) on its training run, or export it with "
-                              f"`zkdl export-model --format torch`")
+        return None              # a method this process does not know: its W{l} are all it has
+    if getattr(cls, "effective_biases", None) is None:
+        return None
+    state: dict = {}
+    for _, base, layer, arr, _ in meta.get("arrays") or []:
+        name = getattr(cls, "state_of", {}).get(base)
+        if name is not None:
+            state.setdefault(name, {})[layer] = arr
+    try:
+        lists = {k: [v[l] for l in range(1, config.layers + 1)] for k, v in state.items()}
+        b = effective_biases(config, lists, method, meta.get("method_params"))
+        dims = config.dims()
+        if len(b) != config.layers or any(np.shape(x) != (1, dims[l + 1]) for l, x in enumerate(b)):
+            raise ValueError("shapes")
+    except (ZkdlError, KeyError, TypeError, ValueError, IndexError):
+        raise EvaluationError(f"{path}: a model of method {method!r}, whose biases the file does not hold "
+                              f"(an export-model file of its run has them)") from None
+    return [np.asarray(x, dtype=np.int64) for x in b]
 
 
 def _find_scaling(model_path: str, config, run_dir):

@@ -20,7 +20,7 @@ import time
 
 from zkdl import __version__
 from zkdl.errors import VerificationError, ZkdlError
-from zkdl.verify_pool import sha256_file, verify_files
+from zkdl.verify_pool import verify_files
 
 CLAIM_FORMAT = "zkdl-claim/v1"
 AUDIT_FORMAT = "zkdl-audit/v1"
@@ -163,7 +163,9 @@ def _no_constant(name: str):
     raise _StrictJSONError(f"{name} is not a JSON number")
 
 
-def load_manifest(claim_dir: str) -> dict:
+def read_manifest_json(claim_dir: str):
+    """The strict JSON of ``claim_dir``'s manifest (size- and depth-bounded, UTF-8, no
+    duplicate keys or non-standard constants); ClaimError with the reason otherwise."""
     if not os.path.isdir(claim_dir):
         raise ClaimError(f"{claim_dir}: not a directory (a claim is a directory holding {MANIFEST})")
     mpath = os.path.join(claim_dir, MANIFEST)
@@ -181,7 +183,7 @@ def load_manifest(claim_dir: str) -> dict:
     except UnicodeDecodeError as exc:
         raise ClaimError(f"{mpath}: not UTF-8 (byte {exc.start}: {exc.reason})") from None
     try:
-        m = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except _StrictJSONError as exc:
         raise ClaimError(f"{mpath}: not standard JSON ({exc})") from None
     except ValueError as exc:
@@ -190,6 +192,11 @@ def load_manifest(claim_dir: str) -> dict:
         raise ClaimError(f"{mpath}: not JSON ({exc})") from None
     except RecursionError as exc:
         raise ClaimError(f"{mpath}: not JSON ({exc})") from None
+
+
+def load_manifest(claim_dir: str) -> dict:
+    m = read_manifest_json(claim_dir)
+    mpath = os.path.join(claim_dir, MANIFEST)
     if not isinstance(m, dict):
         raise ClaimError(f"{mpath}: not a JSON object")
     if m.get("format") != CLAIM_FORMAT:

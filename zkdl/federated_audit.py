@@ -19,12 +19,11 @@ worker processes) and checks, from the public parameters alone:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from zkdl import __version__
-from zkdl.audit import MANIFEST, MAX_MANIFEST, ClaimError, _inside, _no_constant, _StrictJSONError, _unique_keys
+from zkdl.audit import MANIFEST, ClaimError, _inside, read_manifest_json
 from zkdl.circuits.ir import CircuitError
 from zkdl.errors import VerificationError
 from zkdl.federated import (AGG_METHOD, FEDERATED_FORMAT, aggregation_inputs, aggregation_params, check_federation,
@@ -36,28 +35,11 @@ __all__ = ["FEDERATED_AUDIT_FORMAT", "is_federated", "load_federated_manifest", 
 FEDERATED_AUDIT_FORMAT = "zkdl-federated-audit/v1"
 
 
-def _read_json(claim_dir: str):
-    from zkdl.prooffile import check_json_depth
-    mpath = os.path.join(claim_dir, MANIFEST)
-    try:
-        with open(mpath, "rb") as fh:
-            raw = fh.read(MAX_MANIFEST + 1)
-    except OSError as exc:
-        raise ClaimError(f"{mpath}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > MAX_MANIFEST:
-        raise ClaimError(f"{mpath}: larger than {MAX_MANIFEST} bytes")
-    check_json_depth(raw, f"{mpath}:", ClaimError)
-    try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except (_StrictJSONError, ValueError, RecursionError) as exc:
-        raise ClaimError(f"{mpath}: not standard JSON ({str(exc)[:200]})") from None
-
-
 def is_federated(claim_dir: str) -> bool:
     """Whether ``claim_dir`` holds a federated claim (its manifest's format); False when it
     cannot tell (the ordinary claim loader then reports what is wrong)."""
     try:
-        m = _read_json(claim_dir)
+        m = read_manifest_json(claim_dir)
     except ClaimError:
         return False
     return isinstance(m, dict) and m.get("format") == FEDERATED_FORMAT
@@ -75,9 +57,7 @@ def load_federated_manifest(claim_dir: str) -> dict:
     """The manifest, checked to be usable (ClaimError otherwise): its shape and the
     federation parameters. What it states is checked by the audit."""
     mpath = os.path.join(claim_dir, MANIFEST)
-    if not os.path.isdir(claim_dir):
-        raise ClaimError(f"{claim_dir}: not a directory (a claim is a directory holding {MANIFEST})")
-    m = _read_json(claim_dir)
+    m = read_manifest_json(claim_dir)
     if not isinstance(m, dict) or m.get("format") != FEDERATED_FORMAT:
         raise ClaimError(f"{mpath}: not a federated claim (format {FEDERATED_FORMAT!r})")
     if not isinstance(m.get("config"), dict):

@@ -41,6 +41,7 @@ import json
 from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_layer_runs
+from zkdl.methods.lora import _product_bound
 from zkdl.support import SUPPORT_VERSION, support_count, support_positions
 
 __all__ = ["EggrollMethod", "member_id", "pair_id", "fitness_id", "layer_of", "perturbation_seed",
@@ -94,16 +95,6 @@ def factor_supports(seed: int, step: int, i: int, l: int, dims, rank: int, permi
         out[which] = (rows, cols, support_positions(perturbation_seed(seed, step, which), pair_id(i, l),
                                                     rows, cols, count))
     return out
-
-
-def _product_bound(b: CircuitBuilder, left: str, right: str, layers, kdim) -> int:
-    """max over layers of kdim(l) |left| |right| (bound of an unrescaled matmul output)."""
-    top = 0
-    for l in layers:
-        lo = max(abs(v) for v in b.bound(b.stack_of(left, l)))
-        ro = max(abs(v) for v in b.bound(b.stack_of(right, l)))
-        top = max(top, kdim(l) * lo * ro)
-    return top
 
 
 def _insts(b: CircuitBuilder, layers, steps=None):

@@ -1,8 +1,9 @@
 """PyTorch in and out (zkdl.torch_io): from_torch of Linear/ReLU stacks (bias or not), the
 rejections, ``zkdl export-model --format torch`` and the round trip torch -> zkdl (2 proven
 steps of ``sgd_bias``) -> torch. torch is the optional extra ``zkdl[torch]``: these tests
-skip, with the reason printed (``-ra``), where it is not installed; zkdl itself imports
-without it (checked in a subprocess with torch hidden)."""
+skip, with the reason printed (``-ra``), where it is not installed, and fail instead where
+ZKDL_REQUIRE_TORCH=1 says it must be there (CI: .ci/run installs the CPU build first); zkdl
+itself imports without it (checked in a subprocess with torch hidden)."""
 
 import subprocess
 import sys
@@ -24,6 +25,16 @@ TOL = 1e-4
 
 @pytest.fixture(scope="module")
 def torch():
+    """torch, or a skip with SKIP printed; with ZKDL_REQUIRE_TORCH=1 (.ci/run, README's test
+    command, which install torch) a missing torch fails instead of skipping silently."""
+    import os
+    if os.environ.get("ZKDL_REQUIRE_TORCH") == "1":
+        try:
+            import torch
+        except ImportError as exc:
+            pytest.fail(f"ZKDL_REQUIRE_TORCH=1 but torch does not import ({exc}); install it first: "
+                        f"pip install torch==2.13.0 (the CPU build), then pip install -e '.[test,torch]'")
+        return torch
     return pytest.importorskip("torch", reason=SKIP)
 
 

@@ -34,6 +34,7 @@ __all__ = ["CircuitBuilder", "Op", "Method", "METHODS", "register_method", "meth
            "build_circuit", "RANGE_STRATEGIES", "DEFAULT_RANGE", "discover_methods", "ENTRY_POINT_GROUP"]
 
 RANGE_STRATEGIES = ("bits", "logup")
+MAX_TABLE = 1 << 12   # entries of a linear relation's public table (the verifier evaluates it in O(size))
 DEFAULT_RANGE = "logup"  # what zkdl.prove / zkdl train|prove use: faster from width 64 on (README, measured)
 _DEFINING = {"linear": "out", "chain": "out", "hadamard": "out", "data": "out", "range": "value", "entries": "out",
              "broadcast": "out"}
@@ -261,14 +262,14 @@ class CircuitBuilder:
             self._set_bound(out, min(cands), max(cands))
         elif k in ("linear", "chain") and params.get("check"):
             degree, nv = 1, 0      # a constraint sum_i c_i term_i + const = out, out defined elsewhere
-            self._check_const(r)
-            top = sum(abs(o.coef) * _absmax(self.bound(o.tensor)) for o in r.operands) + abs(params.get("const", 0))
+            clo, chi = self._check_const(r)
+            top = sum(abs(o.coef) * _absmax(self.bound(o.tensor)) for o in r.operands) + max(-clo, chi)
             if top >= P // 2:
                 raise CircuitError(f"relation {r.name}: |terms| may reach 2^{top.bit_length()}: the integer "
                                    f"relation could wrap around the field modulus")
         elif k in ("linear", "chain"):
             degree, nv = 1, 0
-            const = self._check_const(r)
+            clo, chi = self._check_const(r)
             lo = hi = 0
             for i in range(len(r.instances)):     # per instance: a gathered term serves only some
                 ilo = ihi = 0
@@ -277,7 +278,7 @@ class CircuitBuilder:
                     a, b = self.bound(o.tensor)
                     c = sorted((o.coef * a * n, o.coef * b * n, 0))
                     ilo, ihi = ilo + c[0], ihi + c[-1]
-                lo, hi = min(lo, ilo + const), max(hi, ihi + const)
+                lo, hi = min(lo, ilo + clo), max(hi, ihi + chi)
             self._set_bound(tens["out"], lo, hi)
         elif k == "booleanity":
             bt = tens["bits"]
@@ -341,12 +342,14 @@ class CircuitBuilder:
         return Relation(name=r.name, kind=k, instances=r.instances, operands=r.operands, params=params,
                         degree=degree, num_vars=nv)
 
-    def _check_const(self, r: Relation) -> int:
-        """A linear relation's ``const`` (added on the output's logical box): its terms
-        must be read instance by instance (the verifier adds const times the box's
-        indicator at the claim's point)."""
-        const = r.params.get("const", 0)
-        if const:
+    def _check_const(self, r: Relation) -> tuple[int, int]:
+        """A linear relation's public term: ``const`` (added on the output's logical box)
+        and ``table`` (a public integer per entry of one instance's logical box, row-major,
+        the same for every instance; at most :data:`MAX_TABLE` entries). Either needs terms
+        read instance by instance (the verifier adds the term's multilinear extension at
+        the claim's point). Returns the range [lo, hi] the public term adds."""
+        const, table = r.params.get("const", 0), r.params.get("table")
+        if const or table is not None:
             out = self._tensors[r.operand("out").tensor]
             if any(s is None for s in out.shape) or any(
                     len(o.src) != len(r.instances) or len(self._tensors[o.tensor].instances) != len(r.instances)
@@ -354,7 +357,16 @@ class CircuitBuilder:
                     for o in r.operands):
                 raise CircuitError(f"relation {r.name}: a constant needs operands read instance by instance "
                                    f"and an output of known size")
-        return const
+        if table is None:
+            return min(const, 0), max(const, 0)
+        size = 1
+        for s in self._tensors[r.operand("out").tensor].shape:
+            size *= s
+        if not (isinstance(table, list) and len(table) == size <= MAX_TABLE
+                and all(type(v) is int and abs(v) < (1 << 62) for v in table)):
+            raise CircuitError(f"relation {r.name}: a table is a list of one int (|v| < 2^62) per entry of the "
+                               f"output's logical box ({size} entries, at most {MAX_TABLE})")
+        return min(const + min(table), 0), max(const + max(table), 0)
 
     def _set_bound(self, t: _MutTensor, lo: int, hi: int) -> None:
         lo, hi = min(lo, 0), max(hi, 0)   # padding is zero

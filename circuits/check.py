@@ -111,11 +111,14 @@ class _Assignment:
         pad = tuple(1 << (s - 1).bit_length() for s in shp)
         return shp, pad
 
-    def indicator(self, name: str) -> np.ndarray:
+    def indicator(self, name: str, table=None) -> np.ndarray:
+        """1 (or the entries of a public ``table``, row-major) on the logical box of every
+        real instance of tensor ``name``, 0 in the padding."""
         t = self.c.tensor(name)
         shp, pad = self._shape(t)
         ind = np.zeros((t.stack, *pad), dtype=np.int64)
-        ind[(slice(0, len(t.instances)),) + tuple(slice(0, s) for s in shp)] = 1
+        fill = 1 if table is None else np.asarray(table, dtype=np.int64).reshape(shp)
+        ind[(slice(0, len(t.instances)),) + tuple(slice(0, s) for s in shp)] = fill
         return ind
 
     def get(self, name: str) -> np.ndarray:
@@ -125,6 +128,8 @@ class _Assignment:
 
     def _build(self, t: Tensor) -> np.ndarray:
         shp, pad = self._shape(t)
+        if t.is_public_output and t.source != "output.loss":   # a sum of squares of another tensor
+            return self._sum_squares_output(t)
         if t.source == "output.loss":        # public output: sum of squared output errors
             out = np.zeros((t.stack, *pad), dtype=object)
             for i, (tr, l) in enumerate(t.instances):
@@ -151,6 +156,17 @@ class _Assignment:
         for i, (tr, l) in enumerate(t.instances):
             out[(i,) + box] = self._source(t, tr, l, shp)
         return out
+
+    def _sum_squares_output(self, t: Tensor) -> np.ndarray:
+        """A public output out[i] = sum of x[i]^2 (its ``sum_squares`` relation), exact."""
+        for r in self.c.relations_of("sum_squares"):
+            if r.operand("out").tensor == t.name:
+                x = np.asarray(self.get(r.operand("x").tensor), dtype=object)
+                out = np.zeros((t.stack, *self._shape(t)[1]), dtype=object)
+                for i in range(len(t.instances)):
+                    out[i, 0] = int(np.sum(x[i] * x[i]))
+                return out
+        raise CircuitError(f"public output {t.name} is the output of no sum_squares relation")
 
     def _shifted(self, value_name: str) -> np.ndarray:
         """value + offset at every position (the padding holds the offset)."""
@@ -283,8 +299,10 @@ def _check(a: _Assignment, r: Relation, limit) -> list:
         got = _lin([(o.coef, _gather(a, r, o)) for o in r.operands_with("out")])
     elif k in ("linear", "chain"):
         out = r.operand("out")
-        const = r.params.get("const", 0)
+        const, table = r.params.get("const", 0), r.params.get("table")
         box = [(const, _gather(a, r, out, a.indicator(out.tensor)))] if const else []
+        if table is not None:
+            box.append((1, _gather(a, r, out, a.indicator(out.tensor, table))))
         exp = _lin([(o.coef, _gather(a, r, o)) for o in r.operands_with("term")] + box)
         got = _gather(a, r, out)
     elif k == "broadcast":

@@ -12,7 +12,7 @@ from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError, next_pow2
 from zkdl.config import TrainConfig
 
-__all__ = ["SGDMLPMethod", "mlp_layer_runs", "mlp_forward", "mlp_backward", "mlp_update"]
+__all__ = ["SGDMLPMethod", "mlp_layer_runs", "mlp_forward", "mlp_scores", "mlp_backward", "mlp_update"]
 
 
 def mlp_layer_runs(dims) -> list[list[int]]:
@@ -77,9 +77,20 @@ class SGDMLPMethod(Method):
 
 
 def mlp_forward(b: CircuitBuilder) -> None:
-    """Forward pass of every layer (zkReLU on hidden layers, plain rescale on the output
-    layer, reading the gathered inputs A[l-1] and W[t, l]) and the MSE output gradient
+    """Forward pass of every layer (:func:`mlp_scores`) and the MSE output gradient
     G_Z_L = Z'_L - Y (with the proven loss if the options ask for it)."""
+    from zkdl.circuits import gadgets as g
+    d, L, B = b.dims, b.config.layers, b.config.batch_size
+    mlp_scores(b)
+    g.mse_gradient(b, L, lambda l: (B, d[l]))
+    if b.options.get("prove_loss"):
+        g.mse_loss_output(b, L)
+
+
+def mlp_scores(b: CircuitBuilder, weights: str = "W") -> None:
+    """Forward pass of every layer up to the output scores Z'_L: zkReLU on hidden layers,
+    plain rescale on the output layer, reading the gathered inputs A[l-1] and the weights
+    ``weights``[t, l] (the chained W of a training step, or a statement tensor)."""
     from zkdl.circuits import gadgets as g
     cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
     L, R, Q = cfg.layers, cfg.R, cfg.Q
@@ -91,10 +102,7 @@ def mlp_forward(b: CircuitBuilder) -> None:
     # each run's inputs A[l-1] (the data for l = 1), gathered as the matmul reads them
     g.gather(b, "Ain", "A", ALL, lambda l: (B, d[l - 1]), lambda l: l - 1, [[1, "A_{prev}"]])
     g.rescaled_matmul(b, "forward", [(t, l) for t in range(T) for l in ALL], left=Op("left", "Ain"),
-                      right=Op("right", "W"), quotient="Zp", remainder="remZ", shift=R)
-    g.mse_gradient(b, L, lambda l: (B, d[l]))
-    if b.options.get("prove_loss"):
-        g.mse_loss_output(b, L)
+                      right=Op("right", weights), quotient="Zp", remainder="remZ", shift=R)
 
 
 def mlp_backward(b: CircuitBuilder, layers) -> None:

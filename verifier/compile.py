@@ -240,17 +240,20 @@ def _reduce_linear(ctx, c: Circuit, r: Relation, point, value, claims: Claims, l
     terms = r.operands_with("term")
     ot = c.tensor(out.tensor)
     const = r.params.get("const", 0) % P
+    table = r.params.get("table")
     if all(_is_identity(r, o, c.tensor(o.tensor), ot) for o in terms):
-        if len(terms) == 1 and not const:     # out = c term, same layout: the claim moves over, no message
+        if len(terms) == 1 and not const and table is None:   # out = c term, same layout: no message
             o = terms[0]
             claims.add(o.tensor, point, value if o.coef == 1 else ctx.lin([(inv(o.coef % P), value)]))
             return
         box = const * box_indicator(ot, point) % P if const else 0
+        if table is not None:
+            box = (box + table_mle(ot, table, point)) % P
         res = ctx.linear(label, point, value, box, [("tensor", o.coef % P, o.tensor) for o in terms])
         for o, (pt, v) in zip(terms, res):
             claims.add(o.tensor, pt, v)
         return
-    if const:
+    if const or table is not None:
         raise ProtocolBug(f"relation {r.name}: a constant needs terms read instance by instance")
     ib = _inst_bits(ot)
     sources = []
@@ -271,6 +274,40 @@ def box_indicator(t: Tensor, point) -> int:
     linear relation's ``const`` and of a ``broadcast``."""
     ib = _inst_bits(t)
     return sum(eq_table(list(point[:ib]))[:len(t.instances)]) * _entry_box(t, point[ib:]) % P
+
+
+def table_mle(t: Tensor, table, point) -> int:
+    """The multilinear extension, at ``point``, of a public per-instance ``table`` (one int
+    per entry of t's logical box, row-major) on every real instance of t, 0 in the
+    padding: sum_i eq(rho, i) * sum_e eq(q, e) table[e]. O(padded entries of one instance);
+    the builder bounds the table (``MAX_TABLE``)."""
+    ib = _inst_bits(t)
+    inst = sum(eq_table(list(point[:ib]))[:len(t.instances)]) % P
+    if any(s is None for s in t.shape):
+        raise ProtocolBug(f"tensor {t.name}: a table on a box of unknown size")
+    weights = eq_table(list(point[ib:]))
+    strides, acc = [], 1
+    for pad in reversed(t.padded):
+        strides.append(acc)
+        acc *= pad
+    strides.reverse()
+    total, k = 0, 0
+    for e in _box_entries(t.shape):
+        v = table[k]
+        k += 1
+        if v:
+            total += v * weights[sum(i * s for i, s in zip(e, strides))]
+    return inst * (total % P) % P
+
+
+def _box_entries(shape):
+    """The entries of a box, row-major."""
+    if not shape:
+        yield ()
+        return
+    for i in range(shape[0]):
+        for rest in _box_entries(shape[1:]):
+            yield (i, *rest)
 
 
 def _entry_box(t: Tensor, q) -> int:

@@ -65,6 +65,7 @@ class Statement:
     method_params: dict | None = None
     frozen_digest: str | None = None     # the frozen statement tensors (a base model), if the method has any
     frozen_public: bool = False
+    outputs: dict | None = None          # the method's other public outputs, statement field -> values
 
     def to_dict(self) -> dict:
         """JSON form (``zkdl verify --json``, audit reports)."""
@@ -81,6 +82,7 @@ class Statement:
             "losses": None if self.losses is None else list(self.losses), "loss_values": self.loss_values(),
             **({} if self.frozen_digest is None else {"frozen_digest": self.frozen_digest,
                                                       "frozen_public": self.frozen_public}),
+            **({"outputs": {k: list(v) for k, v in self.outputs.items()}} if self.outputs else {}),
         }
 
     def loss_values(self) -> list[float] | None:
@@ -371,6 +373,7 @@ def parse_header(header: dict, body_len: int | None = None):
                              "(every parameter, sorted, defaults included)")
     if header.get("circuit_digest") != digest:
         raise StatementError("circuit digest mismatch: the header's circuit is not the one its config defines")
+    _check_outputs(circuit, st)
     frozen = bool(statement_layout(circuit)["frozen"])
     if frozen != ("frozen_digest" in st) or frozen != ("frozen_public" in st):
         raise StatementError("statement.frozen_digest / frozen_public must be present exactly when the method "
@@ -382,6 +385,34 @@ def parse_header(header: dict, body_len: int | None = None):
         if not (isinstance(v, str) and len(v) == 64):
             raise StatementError(f"statement.{key} must be a SHA-256 hex digest")
     return config, circuit, st
+
+
+def method_outputs(circuit) -> dict:
+    """The method's public outputs besides the proven losses: statement field -> number of
+    values (one per instance of the output tensor), for the outputs this circuit has."""
+    out = {}
+    for base, field in circuit.options["statement"]["outputs"].items():
+        n = sum(len(t.instances) for t in circuit.tensors if t.base == base and t.is_public_output)
+        if field != "losses" and n:
+            out[field] = n
+    return out
+
+
+def _check_outputs(circuit, st: dict) -> None:
+    """Every public output of the circuit (besides ``losses``) is stated: a list of one
+    int per instance, each within the circuit's bound; no other output field is."""
+    have = method_outputs(circuit)
+    for field in set(circuit.options["statement"]["outputs"].values()) - {"losses"}:
+        v = st.get(field)
+        if field not in have:
+            if field in st:
+                raise StatementError(f"statement.{field} is not an output of this circuit")
+            continue
+        if not (isinstance(v, list) and len(v) == have[field] and all(type(x) is int for x in v)):
+            raise StatementError(f"statement.{field} must be a list of {have[field]} integers")
+        top = output_bound(circuit, field)
+        if any(x < 0 or x > top for x in v):
+            raise StatementError(f"statement.{field}: a value outside [0, {top}]")
 
 
 def read_statement_commitments(reader: ProofReader, circuit) -> dict:
@@ -444,4 +475,5 @@ def _verify_bytes(data, expect_initial) -> Statement:
                      st["dataset_range_checked"], header["circuit_digest"], st["dataset_public"],
                      st["initial_weights_public"], None if st.get("losses") is None else tuple(st["losses"]),
                      circuit.method, dict(circuit.options["method_params"]), st.get("frozen_digest"),
-                     st.get("frozen_public", False))
+                     st.get("frozen_public", False),
+                     {f: tuple(st[f]) for f in method_outputs(circuit)} or None)

@@ -11,7 +11,7 @@ from zkdl.errors import VerificationError, ZkdlError
 __version__ = "0.1.0"
 
 __all__ = ["Proof", "Run", "Statement", "TrainConfig", "VerificationError", "ZkdlError", "__version__",
-           "audit_claim", "build_claim", "from_torch", "predict", "prove", "train", "train_federated", "verify"]
+           "audit_claim", "build_claim", "from_torch", "predict", "prove", "prove_eval", "train", "train_federated", "verify"]
 
 
 def __getattr__(name):
@@ -32,6 +32,9 @@ def __getattr__(name):
     if name == "from_torch":   # a torch nn.Sequential of Linear/ReLU layers (zkdl.torch_io; torch imported there)
         from zkdl.torch_io import from_torch
         return from_torch
+    if name == "prove_eval":   # proven test accuracy of a proven run (zkdl.eval_prove)
+        from zkdl.eval_prove import prove_eval
+        return prove_eval
     if name == "predict":   # class labels of a trained model (zkdl.evaluate)
         from zkdl.evaluate import predict
         return predict

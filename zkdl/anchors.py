@@ -161,7 +161,7 @@ def model_bytes(config, weights, blinds, step: int, digest: str, source: str, op
     return buf.getvalue()
 
 
-def _opened_state(proof, config, state) -> list:
+def _opened_state(proof, config, state, roles=("frozen", "final")) -> list:
     """(role, base, layer, array, blinds) of the final and frozen statement commitments of
     ``proof`` (a method with a state other than its weights), checked against its digests."""
     from zkdl.circuits.builder import build_circuit
@@ -172,7 +172,7 @@ def _opened_state(proof, config, state) -> list:
                                             n_samples=config.batch_size))
     out = []
     for role, key in (("frozen", "frozen_digest"), ("final", "final_weights_digest")):
-        if not layout[role]:
+        if not layout[role] or role not in roles:
             continue
         arrays = statement_arrays(config, state, role, method, params)
         blinds = proof.secrets.get(role) if isinstance(proof.secrets, dict) else None
@@ -184,20 +184,12 @@ def _opened_state(proof, config, state) -> list:
     return out
 
 
-def export_model(run_out: str, path: str) -> dict:
-    """Write the final weights of the last proof in ``run_out`` (a ``zkdl train`` /
-    ``zkdl prove`` output directory: summary.json, run/, proofs/, secrets/) to ``path``
-    (``.npz``): per layer ``W{l}`` (int64, quantized at scale 2^R), ``W{l}_float``
-    (float64 = W / 2^R) and ``blinds{l}`` (the opening of the commitment), and ``meta``
-    (JSON: config, step, the final-weights digest they open). For a training method
-    whose statement commits another state (``lora``: the adapters, and the frozen base),
-    the file holds that state's arrays with their blinds (``{role}.{base}.{layer}``) and
-    ``W{l}`` are the method's effective weights of it. Checks the opening against the
-    proof before writing; the file is written atomically. Returns the meta dict."""
-    from zkdl.api import Proof, atomic_write
-    from zkdl.config import TrainConfig
-    from zkdl.tracer import Run
+def last_proof(run_out: str):
+    """(the last proof of ``run_out`` with its secrets, the recorded Run, the step it ends
+    at, its path) of a ``zkdl train`` / ``zkdl prove`` output directory."""
+    from zkdl.api import Proof
     from zkdl.audit import read_summary
+    from zkdl.tracer import Run
     summary = read_summary(run_out)
     try:
         entries = [e for e in summary["proofs"] if isinstance(e, dict)]
@@ -210,13 +202,39 @@ def export_model(run_out: str, path: str) -> dict:
         proof = Proof.load(ppath, secpath)
     except (OSError, ValueError) as exc:
         raise AnchorError(f"cannot read the last proof or its secrets ({exc})") from None
-    st = proof.header["statement"]
-    step = st["steps"][1]
+    step = proof.header["statement"]["steps"][1]
     run = Run.load(rdir)
     if step > run.n_steps:
         raise AnchorError(f"the last proof ends at step {step}, the run records {run.n_steps} steps")
+    return proof, run, step, ppath
+
+
+def proof_config(proof):
+    from zkdl.config import TrainConfig
+    return TrainConfig.from_dict(proof.header["config"])
+
+
+def final_opening(proof, config, state) -> list:
+    """(base, layer, array, blinds) of every final-state commitment of ``proof`` (its
+    secrets loaded), checked against the proof's final-state digest."""
+    return [(b, layer, a, bl) for role, b, layer, a, bl in _opened_state(proof, config, state, ("final",))]
+
+
+def export_model(run_out: str, path: str) -> dict:
+    """Write the final weights of the last proof in ``run_out`` (a ``zkdl train`` /
+    ``zkdl prove`` output directory: summary.json, run/, proofs/, secrets/) to ``path``
+    (``.npz``): per layer ``W{l}`` (int64, quantized at scale 2^R), ``W{l}_float``
+    (float64 = W / 2^R) and ``blinds{l}`` (the opening of the commitment), and ``meta``
+    (JSON: config, step, the final-weights digest they open). For a training method
+    whose statement commits another state (``lora``: the adapters, and the frozen base),
+    the file holds that state's arrays with their blinds (``{role}.{base}.{layer}``) and
+    ``W{l}`` are the method's effective weights of it. Checks the opening against the
+    proof before writing; the file is written atomically. Returns the meta dict."""
+    from zkdl.api import atomic_write
+    proof, run, step, ppath = last_proof(run_out)
+    st = proof.header["statement"]
     weights = [np.asarray(w, dtype=np.int64) for w in run.weights(step)]
-    config = TrainConfig.from_dict(proof.header["config"])
+    config = proof_config(proof)
     if set(run.state(step)) != {"W"}:
         opened = _opened_state(proof, config, run.state(step))
         meta = {"method": proof.header["method"], "method_params": proof.header["method_params"]}

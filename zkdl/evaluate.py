@@ -292,32 +292,41 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     return cm
 
 
+def encoded_dataset(data, scaling, R: int, n_features: int, n_classes: int, label_column: str = "label"):
+    """(Dataset, how it was encoded) of ``data`` for a model of R, n_features and n_classes:
+    a Dataset as it is ("given"); a set zkdl stored (run/eval.npz) as stored; a data spec
+    encoded with the training ``scaling`` ("training"), or without one by its own
+    statistics ("own statistics"). EvaluationError where the rows do not fit the model."""
+    from zkdl.data import Dataset, load_spec
+    if isinstance(data, Dataset):
+        ds, how = data, "given"
+    elif _is_stored_dataset(data):   # zkdl's own quantized rows (run/eval.npz, run/data.npz): used as stored
+        ds = Dataset.load_raw(data)
+        if scaling is not None and ds.scaling is not None and ds.scaling != scaling:
+            raise EvaluationError(f"{data}: stored rows encoded with another scaling than the model's training data")
+        how = "stored (already encoded)"
+    else:
+        ds = load_spec(data, label_column, R=R, scaling=scaling)
+        how = "training" if scaling is not None else "own statistics"
+    if ds.n_features != n_features:
+        raise EvaluationError(f"{ds.name}: {ds.n_features} features, the model takes {n_features}")
+    if ds.n_classes > n_classes:
+        raise EvaluationError(f"{ds.name}: {ds.n_classes} classes, the model has {n_classes} outputs")
+    if ds.frac_bits != R:
+        raise EvaluationError(f"{ds.name}: fixed point R={ds.frac_bits}, the model's R={R}")
+    if ds.n_classes < n_classes:   # an own-statistics label map with fewer classes: still ids < C
+        ds = Dataset(ds.name, ds.X, ds.y, n_classes, ds.frac_bits, ds.classes, ds.scaling)
+    return ds, how
+
+
 def evaluate(model, data, label_column: str = "label", *, run_dir=None) -> dict:
     """Accuracy, loss and confusion matrix of ``model`` on ``data`` (a data spec as for
     `--data`, or a Dataset already encoded): a spec is encoded with the model's training
     scaling; without one, with its own statistics at the model's R (reported in
     ``"scaling"``: ``"training"`` or ``"own statistics"``)."""
-    from zkdl.data import Dataset, load_spec
     from zkdl.tracer import loss_accuracy
     m = Model.load(model, run_dir) if isinstance(model, (str, os.PathLike)) else as_model(model)
-    if isinstance(data, Dataset):
-        ds, how = data, "given"
-    elif _is_stored_dataset(data):   # zkdl's own quantized rows (run/eval.npz, run/data.npz): used as stored
-        ds = Dataset.load_raw(data)
-        if m.scaling is not None and ds.scaling is not None and ds.scaling != m.scaling:
-            raise EvaluationError(f"{data}: stored rows encoded with another scaling than the model's training data")
-        how = "stored (already encoded)"
-    else:
-        ds = load_spec(data, label_column, R=m.R, scaling=m.scaling)
-        how = "training" if m.scaling is not None else "own statistics"
-    if ds.n_features != m.n_features:
-        raise EvaluationError(f"{ds.name}: {ds.n_features} features, the model takes {m.n_features}")
-    if ds.n_classes > m.n_classes:
-        raise EvaluationError(f"{ds.name}: {ds.n_classes} classes, the model has {m.n_classes} outputs")
-    if ds.frac_bits != m.R:
-        raise EvaluationError(f"{ds.name}: fixed point R={ds.frac_bits}, the model's R={m.R}")
-    if ds.n_classes < m.n_classes:   # an own-statistics label map with fewer classes: still ids < C
-        ds = Dataset(ds.name, ds.X, ds.y, m.n_classes, ds.frac_bits, ds.classes, ds.scaling)
+    ds, how = encoded_dataset(data, m.scaling, m.R, m.n_features, m.n_classes, label_column)
     pred = np.argmax(scores(m, ds.X), axis=1)
     loss, acc = loss_accuracy(m.weights, ds, m.biases)
     cm = confusion_matrix(ds.y, pred, m.n_classes)

@@ -2,7 +2,8 @@
 
 A proof of this method states that the committed weights W (its ``initial`` statement
 tensor, byte-identical to the final-weight commitment of a training claim) classify the
-committed test set (X, one-hot targets Y at scale 2^R) with ``k`` of its ``n`` rows right.
+committed test set (X, one-hot targets Y at scale 2^R) with ``k`` of its ``n`` rows right
+(with ``biases`` = 1 the statement also commits the biases b, as ``sgd_bias`` trains them).
 Its config is the claim's with ``batch_size`` = n and one step: the public schedule's
 batch of step 0 is then a permutation of every row (:func:`zkdl.schedule.batch_indices`),
 so every row is classified exactly once. Per row i of the batch, with C classes:
@@ -53,15 +54,20 @@ class EvalAccuracyMethod(Method):
     """Classification of a committed test set by committed weights (module docstring)."""
 
     name = EVAL_METHOD
-    params: dict = {}
+    params = {"biases": 0}
     tracer_step = "zkdl.methods.eval_accuracy_trace:eval_step"
-    statement = {"dataset": ["Xdata", "Ydata"], "initial": ["W0"], "final": [],
-                 "outputs": {"correct": "correct"}}
-    state_of = {"W0": "W"}
+    state_of = {"W0": "W", "b0": "b"}
+
+    @property
+    def statement(self) -> dict:
+        return {"dataset": ["Xdata", "Ydata"], "initial": ["W0"] + (["b0"] if self.params["biases"] else []),
+                "final": [], "outputs": {"correct": "correct"}}
 
     def validate(self, config, steps: int) -> None:
         if steps != 1:
             raise CircuitError(f"{EVAL_METHOD}: an evaluation proof has one step, not {steps}")
+        if self.params["biases"] not in (0, 1):
+            raise CircuitError(f"{EVAL_METHOD}: biases must be 0 (weights only) or 1 (sgd_bias's bias rows)")
 
     def build(self, b: CircuitBuilder) -> None:
         from zkdl.circuits import gadgets as g
@@ -74,8 +80,14 @@ class EvalAccuracyMethod(Method):
         ALL = list(range(1, L + 1))
         b.set_layer_runs(mlp_layer_runs(d))
         g.initial_weights(b, "W0", ALL, lambda l: (d[l - 1], d[l]), Q, check=True)
-        g.data_selection(b, check=True)
-        mlp_scores(b, weights="W0")
+        if self.params["biases"]:
+            from zkdl.methods.sgd_bias import bias_scores
+            g.initial_weights(b, "b0", ALL, lambda l: (1, d[l]), Q, check=True, trace="b")
+            g.data_selection(b, check=True)
+            bias_scores(b, weights="W0", biases="b0")
+        else:
+            g.data_selection(b, check=True)
+            mlp_scores(b, weights="W0")
         _argmax(b, L, B, C)
 
 

@@ -11,16 +11,24 @@ from zkdl.tracer import _REMEDY_VALUE, _State, _overflow, batch_inputs
 __all__ = ["eval_step", "forward_scores"]
 
 
-def forward_scores(W, A0, R: int, Q: int, t: int = 0) -> tuple[dict, np.ndarray]:
+def forward_scores(W, A0, R: int, Q: int, t: int = 0, biases=None) -> tuple[dict, np.ndarray]:
     """The exact forward pass of zkdl.tracer (Z' = round(A W / 2^R), zkReLU on hidden
-    layers): (trace tensors A_l, S_l, Zp_l, remZ_l, W_l; the scores Z'_L)."""
+    layers; with ``biases``, sgd_bias's Z' = round((A W + 2^R b) / 2^R)): (trace tensors
+    A_l, S_l, Zp_l, remZ_l, W_l (and ONE, b_l, BZ_l); the scores Z'_L)."""
     T, A, L = {}, A0, len(W)
+    if biases is not None:
+        T["ONE"] = np.full((A0.shape[0], 1), 1 << R, dtype=np.int64)
     for l in range(1, L + 1):
         try:
             Z = quant.exact_matmul(np.ascontiguousarray(A), np.ascontiguousarray(W[l - 1]))
         except OverflowError:
             raise _overflow(t, l, f"Z_{l} = A_{l-1} W_{l}", None, 63, _REMEDY_VALUE,
                             detail=": the product does not fit int64") from None
+        if biases is not None:
+            T[f"b_{l}"], T[f"BZ_{l}"] = biases[l - 1], T["ONE"] @ biases[l - 1]
+            if Z.size and int(np.abs(Z).max()) + int(np.abs(T[f"BZ_{l}"]).max()) >= 1 << 62:
+                raise _overflow(t, l, f"Z_{l}", None, 63, _REMEDY_VALUE, detail=": A W + b does not fit int64")
+            Z = Z + T[f"BZ_{l}"]
         Zp, T[f"remZ_{l}"] = quant.round_shift(Z, R)
         lim = 1 << (Q - 1)
         if Zp.size and (Zp.min() < -lim or Zp.max() >= lim):
@@ -33,13 +41,13 @@ def forward_scores(W, A0, R: int, Q: int, t: int = 0) -> tuple[dict, np.ndarray]
     return T, T[f"Zp_{L}"]
 
 
-def eval_step(cfg, data, st: _State, t: int):
+def eval_step(cfg, data, st: _State, t: int, biases: int = 0):
     """The one step of an evaluation proof: the batch of step 0 (every test row, in the
     schedule's order), its scores, the one-hot first argmax Pred and the count of rows
     where it is the target. Returns (tensors, the unchanged state, 0.0, accuracy)."""
     L, R, Q = cfg.layers, cfg.R, cfg.Q
     T = batch_inputs(cfg, data, t)
-    fw, Zs = forward_scores(st.W, T["A_0"], R, Q, t)
+    fw, Zs = forward_scores(st.W, T["A_0"], R, Q, t, st.extra.get("b") if biases else None)
     T.update(fw)
     B, C = Zs.shape
     T["RowOne"] = np.ones((B, 1), dtype=np.int64)

@@ -26,7 +26,7 @@ from zkdl.circuits.builder import CircuitBuilder, Method, Op, register_method
 from zkdl.circuits.ir import CircuitError
 from zkdl.circuits.sgd_mlp import mlp_backward, mlp_layer_runs, mlp_update
 
-__all__ = ["SGDBiasMethod", "bias_forward"]
+__all__ = ["SGDBiasMethod", "bias_forward", "bias_scores"]
 
 
 class SGDBiasMethod(Method):
@@ -71,9 +71,20 @@ class SGDBiasMethod(Method):
 
 
 def bias_forward(b: CircuitBuilder) -> None:
-    """SGD's forward pass (``mlp_forward``) with the bias rows: ONE (B x 1, 2^R on the
-    batch rows; ``ones``), BZ = ONE b (``bias_rows``), A_in W + BZ = 2^R Z' + remZ
-    (``forward``), and the MSE output gradient (and the proven loss if asked)."""
+    """SGD's forward pass with the bias rows (:func:`bias_scores`) and the MSE output
+    gradient (and the proven loss if asked)."""
+    from zkdl.circuits import gadgets as g
+    d, L, B = b.dims, b.config.layers, b.config.batch_size
+    bias_scores(b)
+    g.mse_gradient(b, L, lambda l: (B, d[l]))
+    if b.options.get("prove_loss"):
+        g.mse_loss_output(b, L)
+
+
+def bias_scores(b: CircuitBuilder, weights: str = "W", biases: str = "b") -> None:
+    """The forward pass up to the scores Z'_L (``mlp_scores``) with the bias rows: ONE
+    (B x 1, 2^R on the batch rows; ``ones``), BZ = ONE ``biases`` (``bias_rows``),
+    A_in ``weights`` + BZ = 2^R Z' + remZ (``forward``)."""
     from zkdl.circuits import gadgets as g
     cfg, T, d, B = b.config, b.T, b.dims, b.config.batch_size
     L, R, Q = cfg.layers, cfg.R, cfg.Q
@@ -86,17 +97,14 @@ def bias_forward(b: CircuitBuilder) -> None:
     one = 1 << R
     b.stacks("ONE", ALL, lambda l: (B, 1), kind="derived_linear", lo=one, hi=one, source=[[1, "ONE"]])
     b.relation("ones", "linear", insts, [Op("out", "ONE")], {"const": one})
-    bb = max(max(abs(v) for v in b.bound(b.stack_of("b", l))) for l in ALL) * one
+    bb = max(max(abs(v) for v in b.bound(b.stack_of(biases, l))) for l in ALL) * one
     b.stacks("BZ", ALL, act, kind="derived_product", lo=-bb, hi=bb, source=[[1, "BZ_{l}"]])
-    b.relation("bias_rows", "matmul", insts, [Op("left", "ONE"), Op("right", "b"), Op("out", "BZ")],
+    b.relation("bias_rows", "matmul", insts, [Op("left", "ONE"), Op("right", biases), Op("out", "BZ")],
                {"shift": 0, "coef": 1})
     g.range_value(b, "remZ", ALL, act, R, 1 << (R - 1), source=[[1, "remZ_{l}"]], defined=True)
     b.relation("forward", "matmul", insts,
-               [Op("left", "Ain"), Op("right", "W"), Op("out", "Zp", coef=1 << R), Op("out", "remZ"),
+               [Op("left", "Ain"), Op("right", weights), Op("out", "Zp", coef=1 << R), Op("out", "remZ"),
                 Op("out", "BZ", coef=-1)], {"shift": R, "coef": 1})
-    g.mse_gradient(b, L, act)
-    if b.options.get("prove_loss"):
-        g.mse_loss_output(b, L)
 
 
 register_method(SGDBiasMethod)

@@ -1,0 +1,105 @@
+"""Proven test accuracy of a training claim: checking an evaluation proof against the
+claim (verifier side: imports only the verifier and core pieces, never the prover).
+
+An evaluation proof (method ``eval_accuracy``, :mod:`zkdl.methods.eval_accuracy`; made by
+``zkdl prove-eval`` / :func:`zkdl.prove_eval`) lies in the claim directory as
+``eval/<name>.zkdl``, beside ``eval/<name>.json`` (the test set's name, size and the
+training scaling it was encoded with: a description, never trusted). It counts for the
+claim when (:func:`check_evaluation`):
+
+1. it verifies (:func:`zkdl.verifier.verify.verify`) and is of method ``eval_accuracy``;
+2. its config is the claim's, with ``batch_size`` = the test set's rows and one step;
+3. its weight commitments (and bias commitments, for a model with biases) are, layer by
+   layer and byte for byte, the final-state commitments of the claim's last proof: the
+   evaluated model is the trained one (the commitments are binding).
+
+The proven result is then k of n test rows classified right (first argmax, lowest class
+index on ties). With a public test set (``--public-data``: zero blinds) anyone holding
+the data recomputes its commitment (``zkdl audit --test-data``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from zkdl.errors import VerificationError, ZkdlError
+
+__all__ = ["EVAL_DIR", "EVAL_FORMAT", "EvalLinkError", "check_evaluation", "statement_commitments",
+           "evaluation_files", "read_description"]
+
+EVAL_DIR = "eval"
+EVAL_FORMAT = "zkdl-eval/v1"
+
+
+class EvalLinkError(ZkdlError):
+    """A valid evaluation proof that is not about the claim's trained model."""
+
+
+def statement_commitments(proof: bytes, role: str) -> tuple[dict, object]:
+    """({(state name, layer): commitment bytes} of statement ``role`` ("initial", "final"),
+    the proof's circuit) read from the proof's header and body (the proof is checked
+    separately; this only parses)."""
+    from zkdl.circuits.builder import method_class
+    from zkdl.prooffile import unpack
+    from zkdl.verifier.verify import ProofReader, parse_header, read_statement_commitments
+    header, body = unpack(proof)
+    _, circuit, _ = parse_header(header, len(body))
+    coms = read_statement_commitments(ProofReader(body, "proof body"), circuit)
+    state_of = method_class(circuit.method).state_of
+    return {(state_of.get(base, base), layer): c.to_bytes() for base, layer, c in coms[role]}, circuit
+
+
+def check_evaluation(proof: bytes, claim_last: bytes) -> dict:
+    """Verify evaluation proof bytes ``proof`` against ``claim_last``, the bytes of the
+    claim's last proof (already verified by the caller). Returns {correct, n_samples,
+    accuracy, zk, dataset_digest, dataset_public, biases}; raises VerificationError (the
+    proof is invalid) or EvalLinkError (valid, but not about the claim's final model)."""
+    from zkdl.methods.eval_accuracy import EVAL_METHOD, correct_count
+    from zkdl.verifier.verify import verify
+    st = verify(proof)
+    if st.method != EVAL_METHOD:
+        raise EvalLinkError(f"a proof of method {st.method!r}, not an evaluation proof ({EVAL_METHOD})")
+    final, claim_circuit = statement_commitments(claim_last, "final")
+    initial, _ = statement_commitments(proof, "initial")
+    cfg = claim_circuit.config
+    want = cfg.replace(batch_size=st.n_samples, steps=1)
+    if st.config.digest() != want.digest():
+        diff = sorted(k for k, v in want.to_dict().items() if st.config.to_dict().get(k) != v)
+        raise EvalLinkError(f"the evaluation proof's config differs from the claim's in {', '.join(diff)}")
+    has_b = any(name == "b" for name, _ in final)
+    if has_b != any(name == "b" for name, _ in initial):
+        raise EvalLinkError("the claim's model has biases and the evaluation proof does not evaluate them"
+                            if has_b else "the evaluation proof states biases the claim's model does not have")
+    for key, com in initial.items():
+        if final.get(key) != com:
+            raise EvalLinkError(f"the evaluation proof's {key[0]} of layer {key[1]} is not the claim's final "
+                                f"{key[0]} (another model's weights)")
+    k = correct_count(st.outputs["correct"][0], cfg.R)
+    if k is None or k > st.n_samples:
+        raise VerificationError("the stated count is not k 2^(2R) for a k of at most the test set's rows")
+    return {"correct": k, "n_samples": st.n_samples, "accuracy": k / st.n_samples, "zk": st.zk,
+            "dataset_digest": st.dataset_digest, "dataset_public": st.dataset_public, "biases": has_b}
+
+
+def evaluation_files(claim_dir: str) -> list[str]:
+    """The evaluation proofs of a claim directory (``eval/*.zkdl``), sorted."""
+    d = os.path.join(claim_dir, EVAL_DIR)
+    if not os.path.isdir(d):
+        return []
+    return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".zkdl"))
+
+
+def read_description(proof_path: str) -> dict:
+    """The JSON description beside an evaluation proof ({} where there is none or it is not
+    readable): the test set's name and the scaling it was encoded with; never trusted."""
+    from zkdl.prooffile import check_json_depth
+    path = proof_path[:-len(".zkdl")] + ".json"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 20)
+        check_json_depth(raw, path)
+        d = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, ZkdlError):
+        return {}
+    return d if isinstance(d, dict) and d.get("format") == EVAL_FORMAT else {}

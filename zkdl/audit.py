@@ -329,7 +329,7 @@ def _load_data(m: dict, data_spec: str | None, label_column: str):
 
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
                 label_column: str = "label", model_path: str | None = None, base_path: str | None = None,
-                progress=None) -> dict:
+                progress=None, test_data: str | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
     ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
     commitment from; ``model_path``: a released model (``zkdl export-model``) to check
@@ -337,11 +337,15 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     file) of a ``--public-base`` claim, to recompute its frozen commitment from. Raises
     ClaimError when the claim (or the data) cannot be read at all, or the model or base
     file is missing or no zkdl model file. ``progress(done, total)``: called as the proofs
-    are verified (the CLI's progress bar); None: nothing is called."""
+    are verified (the CLI's progress bar); None: nothing is called. Evaluation proofs in
+    ``eval/`` (``zkdl prove-eval``) are checked against the last proof and their proven
+    test accuracy reported (``report["evaluations"]``); ``test_data``: a public test set
+    to recompute their test-set commitment from (zkdl.eval_claim)."""
     from zkdl.federated_audit import audit_federated, is_federated
     if os.path.isdir(claim_dir) and is_federated(claim_dir):   # zkdl-federated-claim/v1 (zkdl.federated_audit)
-        if data_spec is not None or model_path is not None or base_path is not None:
-            raise ClaimError(f"{claim_dir}: a federated claim: --data, --model and --base do not apply to it")
+        if data_spec is not None or model_path is not None or base_path is not None or test_data is not None:
+            raise ClaimError(f"{claim_dir}: a federated claim: --data, --model, --base and --test-data do not "
+                             f"apply to it")
         return audit_federated(claim_dir, jobs)
     _check_inputs(claim_dir, model_path)
     base = _load_base(base_path)
@@ -496,6 +500,9 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
              "final-weights commitment differs from the manifest's")
     anchors, proven_loss = _check_anchors(m, mcfg if mcfg_dict is not None else None, rows, fail, notes,
                                           data_spec, data, model_path, base)
+    from zkdl.eval_claim import audit_evaluations
+    last_ok = rows[-1]["valid"] and rows[-1]["digest_ok"] and entries[-1]["steps"][1] == end
+    evaluations = audit_evaluations(claim_dir, paths[-1] if last_ok else None, fail, notes, test_data, label_column)
     for i, row in enumerate(rows):
         st = row["statement"]
         if i > 0 and st is not None:
@@ -536,7 +543,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         "format": AUDIT_FORMAT, "zkdl_version": __version__, "claim": claim_dir, "ok": ok,
         "summary": summary, "proofs": rows, "failures": failures, "notes": notes,
         "metrics": m.get("metrics") if isinstance(m.get("metrics"), dict) else None,
-        "anchors": anchors, "proven_loss": proven_loss,
+        "anchors": anchors, "proven_loss": proven_loss, "evaluations": evaluations,
         **({"prover_summary": ps} if (ps := _prover_summary(claim_dir, m)) else {}),
         "timing": {"wall_seconds": round(time.perf_counter() - started, 3), "verify_seconds_sum": round(vsum, 3),
                    "jobs": jobs},

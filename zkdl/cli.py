@@ -25,6 +25,7 @@ from zkdl.cli_common import (EXIT_INTERRUPTED, EXIT_REJECTED, EXIT_USAGE, Fail, 
                              config_options, encodable, first_line, fmt_bytes, fmt_seconds, load_data, make_config,
                              parse_steps, publish_metrics_option, write_json)
 from zkdl.errors import VerificationError, ZkdlError
+from zkdl.eval_cli import prove_eval_cmd
 
 DEFAULT_OUT = "zkdl-run"
 DEFAULT_STEPS = 4
@@ -718,9 +719,13 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
 @click.option("--base", "base_path", type=click.Path(dir_okay=False), default=None, metavar="MODEL.npz",
               help="The published base model of a --public-base claim (lora): recompute its frozen commitment "
                    "from this zkdl model file [default: from the seed].")
+@click.option("--test-data", "test_data", default=None, metavar="TEST_SPEC",
+              help="The public test set of a `zkdl prove-eval --public-data` evaluation proof: recompute its "
+                   "test-set commitment from this data spec (or stored set).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr (there is none when stderr is not a "
                                                   "terminal either).")
-def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path, base_path, quiet=False):
+def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path, base_path, test_data,
+          quiet=False):
     """Audit a training claim: verify every proof and check that they prove what the manifest states.
 
     Checks each file's SHA-256 against the manifest, verifies every proof (in parallel),
@@ -730,8 +735,10 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
     weights and the dataset. Public anchors: a claim proven with --public-init gets its
     W[0] recomputed from the seed; --data recomputes the dataset commitment of a
     --public-data claim; --model checks a released model; proven losses (--prove-loss)
-    are reported and compared with the manifest's metrics. Reports what is proven and
-    every failure with its location.
+    are reported and compared with the manifest's metrics. Evaluation proofs
+    (`zkdl prove-eval`, in CLAIM_DIR/eval/) are verified and checked to evaluate the
+    claim's final model: their proven test accuracy is reported (--test-data recomputes
+    a public test set). Reports what is proven and every failure with its location.
     Exit status: 0 the whole claim holds, 1 it does not, 2 the claim cannot be read
     (missing directory, manifest.json missing or not JSON), the --model file cannot be
     read or the --html file cannot be written (both checked before any verification).
@@ -752,7 +759,7 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
             vbar.update(completed=done, total=total)
         try:
             report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
-                                 model_path=model_path, base_path=base_path,
+                                 model_path=model_path, base_path=base_path, test_data=test_data,
                                  **({"progress": on_verified} if say.live else {}))
         finally:
             say.close()
@@ -850,6 +857,9 @@ def emit_cmd(ctx, width, layers, batch_size, lr_num, lr_shift, lr, R, Q, update_
         click.echo(summary(c))
         click.echo(f"circuit digest {c.digest()}")
     click.echo(f"written to {output}")
+
+
+cli.add_command(prove_eval_cmd)     # zkdl prove-eval (zkdl.eval_cli)
 
 
 def _terminate(signum, frame):

@@ -26,7 +26,7 @@ import os
 from zkdl.errors import VerificationError, ZkdlError
 
 __all__ = ["EVAL_DIR", "EVAL_FORMAT", "EvalLinkError", "check_evaluation", "statement_commitments",
-           "evaluation_files", "read_description"]
+           "evaluation_files", "read_description", "audit_evaluations"]
 
 EVAL_DIR = "eval"
 EVAL_FORMAT = "zkdl-eval/v1"
@@ -103,3 +103,71 @@ def read_description(proof_path: str) -> dict:
     except (OSError, ValueError, ZkdlError):
         return {}
     return d if isinstance(d, dict) and d.get("format") == EVAL_FORMAT else {}
+
+
+def audit_evaluations(claim_dir: str, last_proof_path: str | None, fail, notes: list, test_data=None,
+                      label_column: str = "label") -> list[dict]:
+    """Check every evaluation proof of ``claim_dir`` against the claim's last proof (its path,
+    None when it did not verify); ``fail(code, where, message)`` records a finding.
+    ``test_data``: a test set (spec) to recompute the commitment of public-data evaluation
+    proofs from. Returns one entry per evaluation proof (its proven accuracy when it holds)."""
+    from zkdl.prooffile import read_proof_file
+    out, recomputed = [], []
+    files = evaluation_files(claim_dir)
+    last = None
+    if files and last_proof_path is not None:
+        try:
+            last = read_proof_file(last_proof_path)
+        except (OSError, ZkdlError):
+            last = None
+    for path in files:
+        rel = f"{EVAL_DIR}/{os.path.basename(path)}"
+        desc = read_description(path)
+        entry = {"file": rel, "data": desc.get("data") if isinstance(desc.get("data"), str) else None,
+                 "ok": False, "correct": None, "n_samples": None, "accuracy": None, "test_data": None}
+        out.append(entry)
+        try:
+            res = check_evaluation(read_proof_file(path), last) if last is not None else None
+        except OSError as exc:
+            fail("eval_invalid", rel, f"cannot read the evaluation proof: {exc.strerror or exc}")
+            continue
+        except EvalLinkError as exc:
+            fail("eval_link", rel, f"not an evaluation of the claim's final model: {exc}")
+            continue
+        except ZkdlError as exc:      # VerificationError, EncodingError: the proof does not hold
+            fail("eval_invalid", rel, f"evaluation proof rejected: {exc}")
+            continue
+        if res is None:
+            fail("eval_unlinked", rel, "the claim's last proof does not verify: the evaluation cannot be linked")
+            continue
+        entry.update(res, ok=True)
+        if test_data is not None:
+            entry["test_data"] = _recompute(res, desc, last, test_data, label_column)
+            if entry["test_data"] == "recomputed, matches":
+                recomputed.append(rel)
+    if test_data is not None and not recomputed:
+        fail("test_data_mismatch", "--test-data", f"no public-data evaluation proof of the claim commits the test "
+             f"set {test_data!r}" + ("" if out else " (the claim has no evaluation proof)"))
+    if any(e["ok"] for e in out):
+        notes.append("a test accuracy marked PROVEN is proven for the claim's final model by its evaluation proof "
+                     "(first argmax, ties to the lowest class index); the test set's name is the prover's description")
+    return out
+
+
+def _recompute(res: dict, desc: dict, last: bytes, spec, label_column: str) -> str:
+    """Recompute a public test set's commitment (encoded as the description says: a stored
+    set as it is, a data spec with the recorded training scaling) and compare it."""
+    if not res["dataset_public"]:
+        return "not public (a hiding commitment): cannot be recomputed"
+    from zkdl.anchors import AnchorError, dataset_digest
+    from zkdl.data import Scaling
+    from zkdl.evaluate import encoded_dataset
+    _, circuit = statement_commitments(last, "final")
+    cfg = circuit.config
+    try:
+        scaling = Scaling.from_dict(desc["scaling"], "the evaluation's scaling") if "scaling" in desc else None
+        ds, _ = encoded_dataset(spec, scaling, cfg.R, cfg.n_features, cfg.n_classes, label_column)
+        got = dataset_digest(cfg.replace(batch_size=ds.n_samples), ds)
+    except (AnchorError, ZkdlError, KeyError, TypeError) as exc:
+        return f"cannot be recomputed: {exc}"
+    return "recomputed, matches" if got == res["dataset_digest"] else "recomputed, DIFFERS"

@@ -23,6 +23,14 @@ def _printable(line: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
 
 
+def _eval_line(e: dict) -> str:
+    """One evaluation proof of an audit report (zkdl.eval_claim.audit_evaluations)."""
+    what = (f"PROVEN {e['accuracy']:.4f} ({e['correct']} of {e['n_samples']} rows"
+            f"{', test set public' if e.get('dataset_public') else ''})" if e["ok"] else "FAILS")
+    return (f"{what}: {e['file']}" + (f" ({e['data']})" if e.get("data") else "")
+            + (f"; test data {e['test_data']}" if e.get("test_data") else ""))
+
+
 def text_report(r: dict) -> str:
     if r.get("format") == "zkdl-federated-audit/v1":
         from zkdl.federated_report import federated_text_report
@@ -58,6 +66,8 @@ def text_report(r: dict) -> str:
         pl = r["proven_loss"]
         out.append(f"  loss        PROVEN per step: {pl[0]['loss']:.6g} at step {pl[0]['t']} -> {pl[-1]['loss']:.6g} "
                    f"at step {pl[-1]['t']}")
+    for ev in r.get("evaluations") or []:
+        out.append(f"  test acc.   {_eval_line(ev)}")
     out.append("  proofs:")
     for row in r["proofs"]:
         a, b = row["steps"]
@@ -83,7 +93,9 @@ def text_report(r: dict) -> str:
               else f"the committed W[{s['steps'][1]}]")
         out.append(f"proven: steps {s['steps'][0]}..{s['steps'][1] - 1} of exact integer training "
                    f"({'SGD' if s.get('method') in (None, 'sgd_mlp') else s.get('method')}) with this config, "
-                   f"from {w0} to {wf}, on {data}" + (", with the loss of every step" if r.get("proven_loss") else ""))
+                   f"from {w0} to {wf}, on {data}" + (", with the loss of every step" if r.get("proven_loss") else "")
+                   + ("; and the test accuracy of that final model" if any(e["ok"] for e in r.get("evaluations") or [])
+                      else ""))
     return "\n".join(_printable(line) for line in out)
 
 
@@ -377,6 +389,7 @@ def html_report(r: dict, plot_engine: str = "auto") -> str:
         ("Initial-weights anchor", e(str((r.get("anchors") or {}).get("initial_weights")))),
         *([("Frozen-base anchor", e(str(r["anchors"]["frozen"])))] if (r.get("anchors") or {}).get("frozen") else []),
         ("Released model", e(str((r.get("anchors") or {}).get("model") or "not checked"))),
+        *[("Test accuracy", e(_eval_line(ev))) for ev in r.get("evaluations") or []],
         ("Audit time", e(f"{r['timing']['wall_seconds']:.2f}s, {r['timing']['jobs']} job(s); sum of single "
                          f"verifications {r['timing']['verify_seconds_sum']:.2f}s")),
     ]

@@ -5,6 +5,7 @@ without effect on the proof bytes, and the verifier pool's progress callback."""
 from __future__ import annotations
 
 import io
+import json
 import random
 
 import pytest
@@ -175,3 +176,133 @@ def test_train_on_a_terminal_draws_bars_and_keeps_stdout_clean(tmp_path, monkeyp
     assert "\x1b" not in res.stdout and "written to" in res.stdout
     assert "step 1 (2 of 2): loss" in res.stderr and "proof 2/2 (steps 1..1)" in res.stderr
     assert "windows" in res.stderr and "\x1b[" in res.stderr   # the live bars
+
+
+# ---------------------------------------------------------------- verify and federated runs
+def _invoke(*args):
+    from click.testing import CliRunner
+    from zkdl.cli import cli
+    try:
+        runner = CliRunner(mix_stderr=False)   # click < 8.2
+    except TypeError:
+        runner = CliRunner()                   # click >= 8.2: stdout and stderr apart
+    return runner.invoke(cli, [str(a) for a in args])
+
+
+def _terminal(monkeypatch):
+    """stderr taken for a terminal: rich draws its bars into the captured stream."""
+    monkeypatch.setattr("zkdl.cli_common._stderr_is_terminal", lambda: True)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.delenv("ZKDL_PROGRESS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def chain3(tmp_path_factory):
+    """Three chained proofs (PLAIN, the smallest network)."""
+    out = tmp_path_factory.mktemp("progress") / "run"
+    res = _invoke("train", "--width", "4", "--layers", "2", "--batch-size", "4", "--data", "synthetic:16",
+                  "--steps", "3", "--no-zk", "--out", out, "-q")
+    assert res.exit_code == 0, res.output
+    return sorted(str(p) for p in (out / "proofs").iterdir())
+
+
+def test_verify_several_files_plain_progress_on_stderr(chain3, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZKDL_PROGRESS", "plain")
+    res = _invoke("verify", "--chain", *chain3)
+    assert res.exit_code == 0, res.output
+    err = res.stderr.splitlines()
+    lines = [ln for ln in err if ln.startswith("verify ")]
+    assert [ln.split(": ")[0:2] for ln in lines] == [[f"verify {i}/3", f] for i, f in enumerate(chain3, 1)
+                                                       for _ in range(2)]   # a line as each file starts and ends
+    starts = [ln for ln in err if ln.endswith("verifying") or ", ETA " in ln]
+    assert [ln.split(":")[0] for ln in starts] == ["verify 1/3", "verify 2/3", "verify 3/3"]
+    assert starts[0].endswith(": verifying") and ", ETA " in starts[2]   # steady state: less the first file
+    ends = [ln for ln in err if " in " in ln and ln.startswith("verify ")]
+    assert len(ends) == 3 and all(": valid in " in ln and ln.endswith("s") for ln in ends)
+    assert "verify 1/3" not in res.stdout and res.stdout.count("VALID  ") == 3
+    junk = tmp_path / "junk.zkdl"
+    junk.write_bytes(b"not a proof")
+    res = _invoke("verify", chain3[0], junk)
+    assert res.exit_code == 1 and f"verify 2/2: {junk}: INVALID in " in res.stderr, res.stderr
+    res = _invoke("verify", chain3[0], tmp_path / "absent.zkdl")
+    assert res.exit_code == 2 and "verify 2/2: " in res.stderr and ": cannot read in " in res.stderr
+
+
+def test_verify_json_keeps_stdout_clean(chain3, monkeypatch):
+    monkeypatch.setenv("ZKDL_PROGRESS", "plain")
+    res = _invoke("verify", "--json", "--chain", *chain3)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["ok"] is True and doc["chain_statement"]["steps"] == [0, 3]
+    assert "verify 3/3: " in res.stderr
+    _terminal(monkeypatch)                      # bars on the terminal: stderr only
+    res = _invoke("verify", "--json", "--chain", *chain3)
+    assert res.exit_code == 0 and json.loads(res.stdout)["ok"] is True
+    assert "\x1b" not in res.stdout and "\x1b[" in res.stderr and "proofs" in res.stderr
+
+
+def test_verify_one_file_and_quiet_print_no_progress(chain3, capsys):
+    import click
+
+    from zkdl.cli import verify
+    from zkdl.cli_verify import check_files
+    res = _invoke("verify", chain3[0])
+    assert res.exit_code == 0 and "verify 1/1" not in res.stderr
+    assert all(r["ok"] for r in check_files(chain3, None, True, say=Progress(quiet=True)))
+    ctx = click.Context(verify)
+    ctx.params["quiet"] = True                  # what a --quiet of the command sets
+    with ctx:
+        assert all(r["ok"] for r in check_files(chain3, None, True))
+    assert capsys.readouterr() == ("", "")
+    check_files(chain3, None, True, say=Progress(quiet=False, live=False))
+    assert capsys.readouterr().err.count(": valid in ") == 3
+
+
+FED = ["--method", "fedavg", "--method-param", "clients=2,rounds=2,participants=1", "--width", "6", "--layers", "2",
+       "--batch-size", "4", "--data", "synthetic:40", "--no-zk"]
+
+
+def test_federated_train_plain_progress(tmp_path, monkeypatch):
+    """A line per client proof and aggregation (proof i/4, a steady-state ETA once the
+    proofs so far give one) and the prover's phases, on stderr; the table on stdout."""
+    monkeypatch.setenv("ZKDL_PROGRESS", "plain")
+    res = _invoke("train", *FED, "--out", tmp_path / "fed")
+    assert res.exit_code == 0, res.output
+    err = res.stderr
+    starts = [ln for ln in err.splitlines() if ": proving " in ln]
+    assert [ln.split(" (proof ")[1][:3] for ln in starts] == ["1/4", "2/4", "3/4", "4/4"]
+    assert starts[0].startswith("round 0: client ") and starts[1].startswith("round 0: proving the aggregation")
+    assert ", ETA " in starts[3]      # both kinds timed by then
+    assert "aggregation of 2 inputs proved in" in err and "  commit   statement" in err   # a phase line
+    assert "proof 1/4" not in res.stdout and "federated run (fedavg)" in res.stdout and "\x1b" not in err
+
+
+def test_federated_train_quiet_and_on_a_terminal(tmp_path, monkeypatch):
+    res = _invoke("train", *FED, "--out", tmp_path / "q", "--quiet")
+    assert res.exit_code == 0 and res.stderr == "" and res.stdout.strip() == str(tmp_path / "q"), res.output
+    _terminal(monkeypatch)
+    res = _invoke("train", *FED, "--out", tmp_path / "t")
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.stdout and "audit with:" in res.stdout
+    assert "\x1b[" in res.stderr and "rounds" in res.stderr and "proofs" in res.stderr   # the live bars
+    assert "round 1: proving the aggregation" in res.stderr                              # the lines above them
+
+
+def test_federated_api_progress_and_audit_progress(tmp_path):
+    """The Python API's progress callable gets the lines (no phases); the federated audit's
+    progress(done, total) is called as the proofs are verified."""
+    from zkdl.config import TrainConfig
+    from zkdl.data import synthetic
+    from zkdl.federated_audit import audit_federated
+    from zkdl.federated_sim import train_federated
+    lines = []
+    train_federated(TrainConfig(width=6, layers=2, batch_size=4), synthetic(40, 16, 4), str(tmp_path / "f"),
+                    params={"clients": 2, "rounds": 2, "participants": 1}, zk=False, progress=lines.append)
+    assert sum(": proving " in ln for ln in lines) == 4 and not any(ln.startswith("  ") for ln in lines)
+    for jobs in (1, 2):
+        calls = []
+        rep = audit_federated(str(tmp_path / "f" / "claim"), jobs=jobs, progress=lambda d, n: calls.append((d, n)))
+        assert rep["ok"], rep["failures"]
+        assert calls[0] == (0, 4) and calls[-1] == (4, 4) and len(calls) == 5

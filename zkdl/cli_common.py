@@ -237,6 +237,32 @@ def _eta_column():
     return _EtaColumn()
 
 
+def steady_eta(durations: list[float], remaining: int, skip_first: bool = True) -> float | None:
+    """Seconds left for ``remaining`` more items like the ones that took ``durations``
+    (seconds each): their mean times ``remaining``. The steady state: with ``skip_first``
+    the first item is left out (it may include compiling kernels or importing the
+    verifier), so there is no estimate until a second one is done. 0.0 when nothing is
+    left; None when no duration is usable yet."""
+    if remaining <= 0:
+        return 0.0
+    usable = durations[1:] if skip_first else list(durations)
+    if not usable:
+        return None
+    return sum(usable) / len(usable) * remaining
+
+
+def eta_text(seconds: float | None) -> str:
+    """', ETA 12.0s' for a progress line, '' when there is no estimate."""
+    return "" if seconds is None else f", ETA {fmt_seconds(seconds)}"
+
+
+def context_quiet() -> bool:
+    """The ``quiet`` parameter (``--quiet``) of the running zkdl command; False outside a
+    command or for a command without one."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.params.get("quiet"))
+
+
 def fmt_seconds(s: float) -> str:
     if s < 60:
         return f"{s:.1f}s"

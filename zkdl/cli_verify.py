@@ -6,31 +6,42 @@ imported inside the functions.
 
 from __future__ import annotations
 
-from zkdl.cli_common import EXIT_REJECTED, EXIT_USAGE, Fail, first_line
+import time
+
+from zkdl.cli_common import (EXIT_REJECTED, EXIT_USAGE, Fail, Progress, context_quiet, eta_text, first_line,
+                             fmt_seconds, steady_eta)
 from zkdl.errors import VerificationError
 
 
-def check_files(files, expect_initial: str | None, chain: bool) -> list[dict]:
+def check_files(files, expect_initial: str | None, chain: bool, say=None) -> list[dict]:
     """Verify each proof file of ``zkdl verify`` and, with ``chain``, that each continues the
     previous one. One result per file: file, ok, reason (why it is invalid), statement,
-    describe, zk, and unreadable (True when the file cannot be read)."""
+    describe, zk, and unreadable (True when the file cannot be read).
+
+    Progress of several files goes to stderr through ``say`` (a :class:`Progress`; default:
+    one made for the running command, quiet with its ``--quiet``): a line as each file
+    starts (with a steady-state ETA from the files verified so far, less the first) and
+    ends, and on a terminal a bar of the files. One file alone: no progress."""
     from zkdl.api import verify as _verify
     from zkdl.prooffile import unpack
 
+    own = say is None
+    if own:
+        say = Progress(quiet=len(files) <= 1 or context_quiet())
     results = []
-    prev = None  # (header statement dict, config dict) of the previous file (chain mode)
-    prev_ok = True
+    state = {"prev": None, "prev_ok": True}  # prev: (header statement dict, config dict) of the previous file
     ranges = [_header_steps(f) for f in files] if chain else []
-    for i, path in enumerate(files):
+
+    def check(i: int, path: str) -> dict:
         res = {"file": path, "ok": False, "reason": None, "statement": None, "zk": None}
+        prev, prev_ok = state["prev"], state["prev_ok"]
         try:
             data = _read(path)
         except (OSError, VerificationError) as exc:  # VerificationError: not a regular file, too large
             res["reason"] = f"cannot read: {getattr(exc, 'strerror', None) or exc}"
             res["unreadable"] = True
-            results.append(res)
-            prev, prev_ok = None, False
-            continue
+            state["prev"], state["prev_ok"] = None, False
+            return res
         expect = expect_initial if (not chain or i == 0) else None
         header = None
         try:
@@ -70,22 +81,44 @@ def check_files(files, expect_initial: str | None, chain: bool) -> list[dict]:
             res["zk"] = st.zk
         except VerificationError as exc:
             res["reason"] = first_line(exc)
-        results.append(res)
         if res["ok"]:
-            prev, prev_ok = res["statement"], True
+            state["prev"], state["prev_ok"] = res["statement"], True
         else:
-            prev_ok = False
-            prev = None
+            state["prev_ok"] = False
+            state["prev"] = None
             if header is not None and isinstance(header.get("statement"), dict):
                 try:
                     hst = header["statement"]
                     from zkdl.config import TrainConfig
-                    prev = {"steps": hst["steps"], "final_weights_digest": hst["final_weights_digest"],
-                            "dataset_digest": hst["dataset_digest"], "n_samples": hst["n_samples"],
-                            "frozen_digest": hst.get("frozen_digest"),
-                            "config_digest": TrainConfig.from_dict(header.get("config")).digest()}
+                    state["prev"] = {"steps": hst["steps"], "final_weights_digest": hst["final_weights_digest"],
+                                     "dataset_digest": hst["dataset_digest"], "n_samples": hst["n_samples"],
+                                     "frozen_digest": hst.get("frozen_digest"),
+                                     "config_digest": TrainConfig.from_dict(header.get("config")).digest()}
                 except Exception:  # noqa: BLE001 - a malformed header just breaks the chain
-                    prev = None
+                    state["prev"] = None
+        return res
+
+    n = len(files)
+    durations: list[float] = []   # seconds of each file verified so far
+    bar = say.bar("verifying proofs" + (" (chain)" if chain else ""), total=n, unit="proofs")
+    try:
+        for i, path in enumerate(files):
+            tag = f"verify {i + 1}/{n}: {path}"
+            left = steady_eta(durations, n - i)
+            say(f"{tag}: verifying{eta_text(left)}")
+            bar.update(completed=i, description=f"verify {i + 1}/{n}", eta=left)
+            started = time.monotonic()
+            res = check(i, path)
+            seconds = time.monotonic() - started
+            durations.append(seconds)
+            results.append(res)
+            verdict = "valid" if res["ok"] else ("cannot read" if res.get("unreadable") else "INVALID")
+            say(f"{tag}: {verdict} in {fmt_seconds(seconds)}")
+            bar.update(completed=i + 1)
+    finally:
+        bar.done()
+        if own:
+            say.close()
     return results
 
 

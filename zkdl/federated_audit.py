@@ -121,9 +121,11 @@ def _commitments_by_base(path: str, sha256: str) -> dict | None:
     return {b: commitments_digest(cs) for b, cs in groups.items()}
 
 
-def audit_federated(claim_dir: str, jobs: int | None = None) -> dict:
+def audit_federated(claim_dir: str, jobs: int | None = None, progress=None) -> dict:
     """Audit a federated claim (module docstring); the report's ``ok`` says whether the
-    whole claim holds. ClaimError when the claim cannot be used at all."""
+    whole claim holds. ClaimError when the claim cannot be used at all. ``progress(done,
+    total)``: called as the client and aggregation proofs are verified (as
+    :func:`zkdl.audit.audit_claim`'s, the CLI's progress bar); None: nothing is called."""
     started = time.perf_counter()
     m = load_federated_manifest(claim_dir)
     fed, base, G = m["federation"], m["config"], m["globals"]
@@ -142,7 +144,7 @@ def audit_federated(claim_dir: str, jobs: int | None = None) -> dict:
         items.append((r, "aggregation", None, rd["aggregation"], f"round {r} aggregation ({rd['aggregation']['file']})"))
     paths = [_inside(claim_dir, it[3]["file"]) for it in items]
     todo = list(dict.fromkeys(p for p in paths if p is not None))
-    verified = dict(zip(todo, verify_files(todo, jobs or os.cpu_count() or 1)))
+    verified = dict(zip(todo, verify_files(todo, jobs or os.cpu_count() or 1, progress=progress)))
     seen_sha: dict = {}
     stmts = []
     for it, p in zip(items, paths):

@@ -1,5 +1,7 @@
 """``zkdl train --method fedavg|fedstale``: simulate a federated run on one machine and prove it
-(clients: shards of ``--data``), written to ``--out`` (zkdl.federated_sim)."""
+(clients: shards of ``--data``), written to ``--out`` (zkdl.federated_sim). Progress on
+stderr as for ``zkdl train``: a line per proof (with a steady-state ETA) and the prover's
+phases, bars of the rounds, the proofs and the phases on a terminal, nothing with --quiet."""
 
 from __future__ import annotations
 
@@ -67,6 +69,8 @@ def train_federated(ctx, method: str, method_param, *, out, force, width, layers
                           threads=threads, say=say, replace=replace)
     except ValueError as exc:
         raise Fail(str(exc), EXIT_USAGE) from None
+    finally:
+        say.close()   # the live bars (a terminal) go before the table on stdout
     if quiet:
         click.echo(out)
         return

@@ -101,15 +101,24 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
     ``drop`` {(r, k)}: the participant's proof is left out and the server aggregates without
     it; ``weight`` {r: (i, delta)}: input i's coefficient changed; ``stale_round``
     {(r, k): q}: the stale update of client k taken from round q; ``agg_tamper`` {r: fn}:
-    the aggregation's witness tables tampered (fn(stage, obj), prover check off)."""
+    the aggregation's witness tables tampered (fn(stage, obj), prover check off).
+
+    ``say``: a callable given each progress line, or a :class:`zkdl.cli_common.Progress`
+    (the CLI's), which also gets the prover's phases of every proof (plain lines, or bars
+    on a terminal) and, on a terminal, bars of the rounds and of the proofs with a
+    steady-state ETA (the mean time of the client proofs and of the aggregations made so
+    far, less the first proof when it is the first of the process: it includes loading or
+    compiling the kernels)."""
     from zkdl import rundir
     from zkdl.api import atomic_write, resolve_backend
+    from zkdl.cli_common import Progress
     from zkdl.circuits.builder import DEFAULT_RANGE
     from zkdl.config import TrainConfig
     from zkdl.federated_trace import shards
     from zkdl.prover.aggregate import prove_window
     from zkdl.tracer import Run, init_weights, train
     from zkdl.verifier.verify import circuit_for
+    prog = say if isinstance(say, Progress) else None
     say = say or (lambda *_: None)
     faults = dict(faults or {})
     range_strategy = range_strategy or DEFAULT_RANGE
@@ -127,6 +136,9 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
     agg_data = _placeholder_data(agg_cfg)
     staging = rundir.staging_dir(out)
     started = time.monotonic()
+    track = _Tracker(prog, say, Rn, [len(participants(fed["participation_seed"], r, K, fed["participants"]))
+                                     for r in range(Rn)],
+                     (E, bool(zk), range_strategy, backend))
     try:
         os.makedirs(os.path.join(staging, "claim", "proofs"))
         sdir = os.path.join(staging, "secrets")
@@ -151,6 +163,7 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
         for r in range(Rn):
             P = participants(fed["participation_seed"], r, K, fed["participants"])
             entries, losses = [], {}
+            track.round(r)
             for k in P:
                 ccfg = TrainConfig.from_dict(client_config(base, r, k, E))
                 q = r - 1 if (r, k) in faults.get("stale_start", ()) and r > 0 else r
@@ -164,9 +177,10 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
                 if not first_data:
                     secrets["dataset"] = ds_secrets[k]
                 t = time.monotonic()
-                proof, sec = prove_window(run, 0, E, secrets=secrets, check_initial_weights=True,
-                                          check_dataset=first_data, zk=zk, range_strategy=range_strategy,
-                                          backend=backend, threads=threads)
+                with track.proof("client", f"round {r}: client {k}", f"{E} local step(s)", first_data) as phases:
+                    proof, sec = prove_window(run, 0, E, secrets=secrets, check_initial_weights=True,
+                                              check_dataset=first_data, zk=zk, range_strategy=range_strategy,
+                                              backend=backend, threads=threads, progress=phases)
                 seconds = time.monotonic() - t
                 ds_secrets[k] = sec["dataset"]
                 st = unpack(proof)[0]["statement"]
@@ -198,10 +212,12 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
             init = [bl[int(b[2:])][l] for b, l in _layers_of(acirc, "initial")]
             tamper = faults.get("agg_tamper", {}).get(r)
             t = time.monotonic()
-            proof, sec = prove_window(arun, 0, 1, secrets={"initial": init}, check_initial_weights=False, zk=zk,
-                                      range_strategy=range_strategy,
-                                      backend=backend, threads=threads, tamper=tamper,
-                                      check_witness=tamper is None)
+            with track.proof("aggregation", f"round {r}", f"the aggregation of {len(inputs)} inputs", len(inputs)) \
+                    as phases:
+                proof, sec = prove_window(arun, 0, 1, secrets={"initial": init}, check_initial_weights=False, zk=zk,
+                                          range_strategy=range_strategy,
+                                          backend=backend, threads=threads, tamper=tamper,
+                                          check_witness=tamper is None, progress=phases)
             seconds = time.monotonic() - t
             st = unpack(proof)[0]["statement"]
             g_w.append(arun.final_state["fi0"])
@@ -238,7 +254,85 @@ def run_federated(cfg, data, fed: dict, out: str, *, zk: bool = True, range_stra
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        track.done()
     return manifest
+
+
+class _Tracker:
+    """Progress of :func:`run_federated`: before each proof a line with the proofs done and
+    a steady-state ETA (the mean time of the proofs so far, by kind, times the proofs left
+    of each kind; the run's first proof left out when it is the process's first, which
+    loads or compiles the kernels); with
+    a Progress (``prog``) the prover's phases of each proof (rundir's phase tracker: plain
+    lines, or bars on a terminal) and bars of the rounds and the proofs (drawn only live)."""
+
+    def __init__(self, prog, say, rounds: int, participants_per_round: list[int], shape: tuple):
+        self.prog, self.say, self.shape = prog, say, shape
+        self.rounds = rounds
+        self.left = {"client": sum(participants_per_round), "aggregation": rounds}
+        self.total = self.left["client"] + self.left["aggregation"]
+        self.times: dict = {"client": [], "aggregation": []}
+        self.done_n = 0
+        from zkdl import rundir
+        self.first_compiles = not rundir._PROVED_IN_PROCESS
+        self.first_kind = None    # the kind of the run's first proof
+        self.rbar = prog.bar("rounds", total=rounds, unit="rounds") if prog is not None else None
+        self.pbar = prog.bar("proofs", total=self.total, unit="proofs") if prog is not None else None
+
+    def eta(self) -> float | None:
+        from zkdl.cli_common import steady_eta
+        parts = [steady_eta(self.times[kind], n, skip_first=self.first_compiles and kind == self.first_kind)
+                 for kind, n in self.left.items()]
+        return None if any(p is None for p in parts) else sum(parts)
+
+    def round(self, r: int) -> None:
+        if self.rbar is not None:
+            self.rbar.update(completed=r, description=f"round {r + 1}/{self.rounds}", eta=self.eta())
+
+    def proof(self, kind: str, tag: str, what: str, variant):
+        import contextlib
+
+        from zkdl.cli_common import eta_text
+        left = self.eta()
+        if self.prog is not None:
+            from zkdl import rundir
+            rundir._first_proof_notice(self.prog)   # before the first proof of the process: why it is slow
+        self.say(f"{tag}: proving {what} (proof {self.done_n + 1}/{self.total}){eta_text(left)}")
+        if self.pbar is not None:
+            self.pbar.update(completed=self.done_n, description=tag, eta=left)
+            self.rbar.update(eta=left)
+
+        @contextlib.contextmanager
+        def run():
+            from zkdl import rundir
+            started = time.monotonic()
+            first = self.done_n == 0
+            if first:
+                self.first_kind = kind
+            phases = None
+            if self.prog is not None:
+                phases = rundir._PhaseTracker(self.prog, ("federated", kind, variant) + self.shape, started)
+            ok = False
+            try:
+                yield phases
+                ok = True
+            finally:
+                if phases is not None:   # the compiling proof: its counts, not its times
+                    phases.finish(ok, timed=not (first and self.first_compiles))
+            self.times[kind].append(time.monotonic() - started)
+            self.left[kind] -= 1
+            self.done_n += 1
+            if self.pbar is not None:
+                self.pbar.update(completed=self.done_n, eta=self.eta())
+                if kind == "aggregation":
+                    self.rbar.update(advance=1, eta=self.eta())
+        return run()
+
+    def done(self) -> None:
+        for bar in (self.pbar, self.rbar):
+            if bar is not None:
+                bar.done()
 
 
 def train_federated(config=None, data=None, out: str = "zkdl-fedrun", *, method: str = "fedavg",

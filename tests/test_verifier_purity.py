@@ -13,7 +13,7 @@ VERIFIER_SIDE = ["zkdl", "zkdl.errors", "zkdl.field", "zkdl.poly", "zkdl.transcr
                  "zkdl.verifier", "zkdl.verifier.limits",
                  "zkdl.verifier.compile", "zkdl.verifier.verify", "zkdl.audit", "zkdl.report",
                  "zkdl.verify_pool", "zkdl._verify_worker", "zkdl.federated", "zkdl.federated_audit",
-                 "zkdl.federated_report"]
+                 "zkdl.federated_report", "zkdl.eval_claim", "zkdl.eval_cli"]
 FORBIDDEN_PREFIXES = ["numba", "cupy", "zkdl.prover", "zkdl.tracer", "zkdl.field.vector",
                       "zkdl.field.kernels", "llvmlite"]
 

@@ -107,6 +107,11 @@ class Statement:
                     + (" (deterministic commitment: a public base)" if self.frozen_public else ""))
         if self.losses is not None:
             pre += "; proven loss per step: " + ", ".join(f"{v:.6g}" for v in self.loss_values())
+        if self.outputs:
+            from zkdl.circuits.builder import method_class
+            what = getattr(method_class(self.method), "describe_outputs", None)   # the method's reading of them
+            pre += "; " + (what(self) if what is not None else "; ".join(
+                f"proven output {name}: {', '.join(str(v) for v in values)}" for name, values in self.outputs.items()))
         return (f"steps {self.t0}..{self.t0 + self.T - 1} of training method {self.method} on a "
                 f"{len(self.config.dims()) - 1}-layer network {list(self.config.dims())}, batch {self.config.batch_size}, lr {self.config.lr_num}/2^"
                 f"{self.config.lr_shift}, R={self.config.R}, Q={self.config.Q}; dataset {self.dataset_digest[:16]}…, "

@@ -63,6 +63,14 @@ class EvalAccuracyMethod(Method):
         return {"dataset": ["Xdata", "Ydata"], "initial": ["W0"] + (["b0"] if self.params["biases"] else []),
                 "final": [], "outputs": {"correct": "correct"}}
 
+    @staticmethod
+    def describe_outputs(statement) -> str:
+        """How ``zkdl verify`` reads the proven output (Statement.describe)."""
+        n = statement.n_samples
+        k = correct_count(statement.outputs["correct"][0], statement.config.R)
+        return (f"proven: {k} of {n} test rows classified right (accuracy {k / n:.4f}) by the committed weights"
+                if k is not None else "proven output not a whole count")
+
     def validate(self, config, steps: int) -> None:
         if steps != 1:
             raise CircuitError(f"{EVAL_METHOD}: an evaluation proof has one step, not {steps}")
@@ -110,7 +118,8 @@ def _argmax(b: CircuitBuilder, L: int, B: int, C: int) -> None:
     b.stacks("Pred", [L], act, kind="committed", lo=0, hi=1, source=[[1, "Pred"]])
     b.relation("bool:Pred", "booleanity", insts, [Op("bits", "Pred")])
     b.relation("onehot:Pred", "row_sum", insts, [Op("x", "Pred")], {"value": 1})
-    b.relation("pad:Pred", "padding", insts, [Op("x", "Pred")])
+    if B & (B - 1) or C & (C - 1):   # (a padding relation over no padding is degenerate: no such relation)
+        b.relation("pad:Pred", "padding", insts, [Op("x", "Pred")])
     b.stacks("Picked", [L], act, kind="derived_product", source=[[1, "Picked"]])
     b.relation("picked", "hadamard", insts, [Op("out", "Picked"), Op("mask", "Pred"), Op("x", "Ranked")],
                {"c0": 0, "c1": 1})

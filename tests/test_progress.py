@@ -306,3 +306,20 @@ def test_federated_api_progress_and_audit_progress(tmp_path):
         rep = audit_federated(str(tmp_path / "f" / "claim"), jobs=jobs, progress=lambda d, n: calls.append((d, n)))
         assert rep["ok"], rep["failures"]
         assert calls[0] == (0, 4) and calls[-1] == (4, 4) and len(calls) == 5
+
+
+def test_verify_quiet_flag(chain3, monkeypatch):
+    monkeypatch.setenv("ZKDL_PROGRESS", "plain")
+    res = _invoke("verify", "--chain", "--quiet", *chain3)
+    assert res.exit_code == 0 and res.stdout.count("VALID  ") == 3 and "verify 1/3" not in res.stderr, res.output
+    res = _invoke("verify", "--json", "-q", "--chain", *chain3)
+    assert res.exit_code == 0 and json.loads(res.stdout)["ok"] is True and res.stderr == ""
+
+
+def test_federated_audit_bar_on_a_terminal(tmp_path, monkeypatch):
+    res = _invoke("train", *FED, "--out", tmp_path / "fed", "-q")
+    assert res.exit_code == 0, res.output
+    _terminal(monkeypatch)
+    res = _invoke("audit", tmp_path / "fed", "--jobs", "1")
+    assert res.exit_code == 0 and "HOLDS" in res.stdout and "\x1b" not in res.stdout, res.output
+    assert "4/4" in res.stderr and "proofs" in res.stderr

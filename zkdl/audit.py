@@ -346,7 +346,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         if data_spec is not None or model_path is not None or base_path is not None or test_data is not None:
             raise ClaimError(f"{claim_dir}: a federated claim: --data, --model, --base and --test-data do not "
                              f"apply to it")
-        return audit_federated(claim_dir, jobs)
+        return audit_federated(claim_dir, jobs, progress=progress)
     _check_inputs(claim_dir, model_path)
     base = _load_base(base_path)
     started = time.perf_counter()

@@ -441,7 +441,9 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
               help="The files form one chain in the given order: each must start at the step and from the "
                    "final weights (and dataset) of the previous one.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (one JSON object on stdout).")
-def verify(files, expect_initial, chain, as_json):
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (several files: a line per file, on a "
+                                                  "terminal a bar).")
+def verify(files, expect_initial, chain, as_json, quiet=False):
     """Verify proof files; print one line per file (VALID, or INVALID with the reason).
 
     Checks each proof completely against the circuit its header's config defines, with

@@ -43,7 +43,9 @@ def test_the_proven_count_is_the_evaluated_count(proven):
     want = json.loads(ev.stdout)
     assert (rep["correct"], rep["n_samples"]) == (want["correct"], want["n_samples"]) and rep["n_samples"] == 30
     assert rep["zk"] is True and rep["dataset_public"] is True
-    assert (out / "claim" / "eval" / "eval.zkdl").is_file() and (out / "claim" / "eval" / "eval.json").is_file()
+    assert (out / "claim" / "eval" / "eval.zkdl").is_file()
+    desc = json.loads((out / "claim" / "eval" / "eval.json").read_text())
+    assert desc["public_data"] is True and "eval" in desc["data"] and desc["scaling"]["format"] == "zkdl-scaling/v1"
 
 
 def test_the_audit_reports_the_proven_test_accuracy(proven, tmp_path):
@@ -69,6 +71,8 @@ def test_an_evaluation_of_another_model_fails(proven, tmp_path):
     out, _ = proven
     other = _train(tmp_path / "other", "synthetic:130")
     assert invoke("prove-eval", other, "--data", other / "run" / "eval.npz", "--no-zk", "-q").exit_code == 0
+    desc = json.loads((other / "claim" / "eval" / "eval.json").read_text())
+    assert desc["public_data"] is False and "data" not in desc and "scaling" not in desc   # a hiding test set
     claim = tmp_path / "claim"
     shutil.copytree(out / "claim", claim)
     shutil.copy(other / "claim" / "eval" / "eval.zkdl", claim / "eval" / "other.zkdl")

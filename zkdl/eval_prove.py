@@ -69,8 +69,9 @@ def prove_eval(run_out, data, *, public_data: bool = False, zk: bool = True, ran
     scaling. Writes ``run_out/claim/eval/<name>.zkdl`` (and ``.json``) atomically and
     returns {correct, n_samples, accuracy, proof, seconds, bytes, ...}. ``public_data``:
     commit the test set with zero blinds (anyone holding it recomputes the commitment:
-    ``zkdl audit --test-data``; the description then records the training scaling
-    too). EvalError (a ZkdlError) with a message for every unusable input."""
+    ``zkdl audit --test-data``); only then does the description name the test set and
+    record the training scaling (a zero-knowledge claim publishes nothing about private
+    data). EvalError (a ZkdlError) with a message for every unusable input."""
     from zkdl.api import atomic_write, resolve_backend
     from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES
     from zkdl.eval_claim import EVAL_DIR, EVAL_FORMAT, check_evaluation
@@ -111,10 +112,12 @@ def prove_eval(run_out, data, *, public_data: bool = False, zk: bool = True, ran
                                  backend=resolve_backend(backend), threads=threads, progress=progress)
     seconds = time.monotonic() - started
     result = check_evaluation(data_bytes, proof.data)        # the proof verifies and links to the claim
-    desc = {"format": EVAL_FORMAT, "proof": name + ".zkdl", "data": ds.name, "n_samples": int(ds.n_samples),
-            "encoding": how, "public_data": bool(public_data)}
-    if public_data and ds.scaling is not None:
-        desc["scaling"] = ds.scaling.to_dict()    # published only with the test set (--public-data)
+    desc = {"format": EVAL_FORMAT, "proof": name + ".zkdl", "n_samples": int(ds.n_samples), "encoding": how,
+            "public_data": bool(public_data)}
+    if public_data:     # the test set's name and the training scaling are published only with the test set
+        desc["data"] = ds.name
+        if ds.scaling is not None:
+            desc["scaling"] = ds.scaling.to_dict()
     os.makedirs(os.path.dirname(ppath), exist_ok=True)
     atomic_write(ppath, data_bytes)
     atomic_write(ppath[:-len(".zkdl")] + ".json", (json.dumps(desc, indent=1, sort_keys=True) + "\n").encode())

@@ -329,7 +329,7 @@ def _load_data(m: dict, data_spec: str | None, label_column: str):
 
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
                 label_column: str = "label", model_path: str | None = None, base_path: str | None = None,
-                progress=None) -> dict:
+                progress=None, ray: str | bool | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
     ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
     commitment from; ``model_path``: a released model (``zkdl export-model``) to check
@@ -337,12 +337,14 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     file) of a ``--public-base`` claim, to recompute its frozen commitment from. Raises
     ClaimError when the claim (or the data) cannot be read at all, or the model or base
     file is missing or no zkdl model file. ``progress(done, total)``: called as the proofs
-    are verified (the CLI's progress bar); None: nothing is called."""
+    are verified (the CLI's progress bar); None: nothing is called. ``ray``: verify the
+    proofs as Ray tasks (True: on a local Ray instance; a string: on the cluster at that
+    address; :mod:`zkdl.distributed`) instead of ``jobs`` local processes."""
     from zkdl.federated_audit import audit_federated, is_federated
     if os.path.isdir(claim_dir) and is_federated(claim_dir):   # zkdl-federated-claim/v1 (zkdl.federated_audit)
         if data_spec is not None or model_path is not None or base_path is not None:
             raise ClaimError(f"{claim_dir}: a federated claim: --data, --model and --base do not apply to it")
-        return audit_federated(claim_dir, jobs)
+        return audit_federated(claim_dir, jobs, ray=ray)
     _check_inputs(claim_dir, model_path)
     base = _load_base(base_path)
     started = time.perf_counter()
@@ -361,8 +363,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         p = _inside(claim_dir, e["file"])
         paths.append(p)
     todo = list(dict.fromkeys(p for p in paths if p is not None))  # each distinct real path verified once
-    verified = dict(zip(todo, verify_files(todo, jobs) if progress is None else
-                        verify_files(todo, jobs, progress=progress)))
+    verified = dict(zip(todo, verify_files(todo, jobs, progress=progress, ray=ray)))
     results = [verified[p] if p is not None else None for p in paths]
 
     rows = []
@@ -539,7 +540,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         "anchors": anchors, "proven_loss": proven_loss,
         **({"prover_summary": ps} if (ps := _prover_summary(claim_dir, m)) else {}),
         "timing": {"wall_seconds": round(time.perf_counter() - started, 3), "verify_seconds_sum": round(vsum, 3),
-                   "jobs": jobs},
+                   "jobs": jobs, **({"ray": ray if isinstance(ray, str) else "local"} if ray else {})},
     }
 
 

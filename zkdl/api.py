@@ -216,7 +216,8 @@ def _prove_windows(run, steps, executor: str, *, window, address, run_seed, chai
     bounds = [(a, min(a + window, t0 + T)) for a in range(t0, t0 + T, window)]
     if executor == "ray":
         from zkdl.distributed import WindowJob, prove_jobs
-        jobs = [WindowJob.plan(a, b, first=(i == 0), chain=chain, anchors=opts) for i, (a, b) in enumerate(bounds)]
+        jobs = [WindowJob.plan(a, b, prev=chain if i == 0 else None, starts_chain=(i == 0 and chain is None),
+                               base=chain, anchors=opts, zk=opts["zk"]) for i, (a, b) in enumerate(bounds)]
         done = {}
         prove_jobs(run, jobs, seed, address=address, backend=opts["backend"], threads=opts["threads"],
                    on_done=lambda job, proof, info: done.__setitem__(job.t0, proof))

@@ -53,6 +53,26 @@ def require_ray():
     return ray
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """ZkdlError at once when ``address`` (HOST:PORT or ray://HOST:PORT; "auto" is Ray's to
+    resolve) takes no TCP connection: ray.init would retry it for minutes."""
+    import socket
+    hostport = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = hostport.rpartition(":")
+    if not sep:
+        if address != "auto":
+            raise ZkdlError(f"--ray {address}: expected 'auto', HOST:PORT or ray://HOST:PORT")
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except ValueError:
+        raise ZkdlError(f"--ray {address}: the port is not a number") from None
+    except OSError as exc:
+        raise ZkdlError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                        f"start one with `ray start --head` or check the address") from None
+
+
 class _Session:
     """Connected to Ray for the duration of a ``with``: to ``address`` (a running cluster,
     e.g. "auto" or "ray://head:10001"), or without one to a new local Ray instance on this
@@ -65,13 +85,15 @@ class _Session:
     def __enter__(self):
         ray = self.ray = require_ray()
         if not ray.is_initialized():
+            if self.address:
+                _check_reachable(self.address)
             kw = dict(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
             try:
                 if self.address:
                     ray.init(address=self.address, **kw)
                 else:
                     ray.init(address="local", num_cpus=self.num_cpus, **kw)
-            except ConnectionError as exc:
+            except (ConnectionError, ValueError) as exc:
                 raise ZkdlError(f"cannot connect to the Ray cluster at {self.address}: {exc}") from None
             self.started = True
         return ray

@@ -9,15 +9,18 @@ give the same statements (checked):
 
 - sequential: ``zkdl.prove(run, executor="sequential")`` in this process (all cores);
 - process pool: ``concurrent.futures.ProcessPoolExecutor`` (forkserver) with --workers
-  processes, each running the window task of ``zkdl.distributed`` (1 thread each);
+  processes, each running the window task of ``zkdl.distributed`` (1 thread each,
+  NUMBA_NUM_THREADS=1 as zkdl sets it for its Ray workers);
 - Ray: ``zkdl.distributed.prove_jobs`` on a local Ray instance with --workers CPUs
   (one task per window, 1 thread each).
 
 Then audits the proofs three ways: ``verify_pool.verify_files`` with 1 job (one after
 the other in this process), with --workers worker processes (``zkdl audit --jobs``),
-and as Ray tasks (``zkdl audit --ray``). The workers of the pool and of Ray are warmed
-first (a tiny proof each: numba kernels loaded) and Ray's start-up is shown apart, so
-the times compare steady states; the sequential prover is warmed the same way.
+and as Ray tasks (``zkdl audit --ray``). Every prover process (this one, each pool
+process, each Ray worker) first proves the first window once, untimed (kernels loaded,
+generator tables built), and Ray's start-up is shown apart, so the times compare steady
+states. The audit's process pool starts its workers as `zkdl audit --jobs` does (their
+start-up included); Ray's workers are those that proved.
 """
 
 from __future__ import annotations
@@ -33,14 +36,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 
-def _tiny_proof(_=None) -> int:
-    """Warm a process: a proof of a tiny run (numba kernels loaded or compiled)."""
-    import zkdl
-    from zkdl import data as D
-    from zkdl.config import TrainConfig
-    run = zkdl.train(TrainConfig(width=(6, 5), batch_size=3, lr_shift=9),
-                     D.synthetic(n_samples=50, n_features=3, n_classes=3), steps=1, keep_in_memory=True)
-    zkdl.prove(run, steps=(0, 1), threads=1)
+def _warm(trace, data, job, seed) -> int:
+    """Warm a worker process: one untimed proof of the first window (numba kernels
+    loaded, generator tables of this size built)."""
+    from zkdl.distributed import prove_window_task
+    prove_window_task(trace, data, job, seed, "cpu", 1)
     return os.getpid()
 
 
@@ -78,15 +78,17 @@ def main() -> None:
     results: dict = {}
 
     # ---- proving
-    _tiny_proof()
+    warm_args = (WindowTrace.of(run, jobs[0].t0, jobs[0].t1), run.data, jobs[0], seed)
+    _warm(*warm_args)
     t = time.perf_counter()
     seq = zkdl.prove(run, steps=(0, steps), executor="sequential", window=args.window, run_seed=seed)
     results["prove", "sequential"] = time.perf_counter() - t
     ref = [statement(p.data) for p in seq]
 
+    os.environ["NUMBA_NUM_THREADS"] = "1"   # one numba thread per worker process, as zkdl gives Ray's workers
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
-        list(pool.map(_tiny_proof, range(args.workers)))
+        [f.result() for f in [pool.submit(_warm, *warm_args) for _ in range(args.workers)]]
         t = time.perf_counter()
         futs = [pool.submit(prove_window_task, WindowTrace.of(run, j.t0, j.t1), run.data, j, seed, "cpu", 1)
                 for j in jobs]
@@ -99,8 +101,7 @@ def main() -> None:
              log_to_driver=False, logging_level="ERROR")
     ray_start = time.perf_counter() - t
     try:
-        warm = ray.remote(num_cpus=1, max_calls=0)(_tiny_proof)
-        ray.get([warm.remote() for _ in range(args.workers)])
+        prove_jobs(run, [jobs[0]] * args.workers, seed, threads=1, on_done=lambda *a: None)   # warm workers
         done: dict = {}
         t = time.perf_counter()
         prove_jobs(run, jobs, seed, threads=1, on_done=lambda job, proof, info: done.__setitem__(job.t0, proof))

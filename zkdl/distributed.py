@@ -22,7 +22,8 @@ Each window is one Ray task:
 - **Warm workers.** Ray reuses a worker process for the next task of the same job, so
   the numba kernels it loaded, the generator tables and, with ``--backend cuda``
   (one GPU per task), the CUDA context stay warm across windows (``max_calls=0``).
-  Each task gets ``num_cpus`` cores and proves with that many threads.
+  Each task gets ``num_cpus`` cores and proves with that many threads (numba's pool
+  included: NUMBA_NUM_THREADS in the workers' environment).
 
 Auditing: each proof file is read on the driver and verified by a task
 (:func:`zkdl.verify_pool.verify_data`; the verifier only).
@@ -207,8 +208,12 @@ def prove_jobs(run, jobs: list[WindowJob], seed: bytes, *, on_done, address: str
         gpu = backend == "cuda"
         task = ray.remote(num_cpus=cpus_per_task, num_gpus=1 if gpu else 0, max_retries=TASK_RETRIES,
                           retry_exceptions=False, max_calls=0)(prove_window_task)
-        task = task.options(name="zkdl_prove_window")
         threads = threads or cpus_per_task
+        # numba's thread pool is sized when numba is imported: a worker started for these
+        # tasks gets one thread per core it was given (all cores, in every one of several
+        # workers on a machine, made them 2-3x slower on 2 cores)
+        task = task.options(name="zkdl_prove_window",
+                            runtime_env={"env_vars": {"NUMBA_NUM_THREADS": str(threads)}})
         cluster_cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = max(1, IN_FLIGHT_PER_CPU * cluster_cpus // max(1, cpus_per_task))
         data_ref = ray.put(run.data)
@@ -240,8 +245,10 @@ def prove_jobs(run, jobs: list[WindowJob], seed: bytes, *, on_done, address: str
 
 # ============================================================================ auditing
 def verify_task(data: bytes) -> dict:
-    """A Ray task: verify one proof file's bytes (the verifier only)."""
+    """A Ray task: verify one proof file's bytes (the verifier only), its MSMs on the one
+    core the task was given (as ``zkdl audit --jobs`` workers share the cores)."""
     from zkdl.verify_pool import verify_data
+    os.environ["ZKDL_MSM_THREADS"] = "1"
     return verify_data(data, time.perf_counter())
 
 

@@ -363,7 +363,8 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         p = _inside(claim_dir, e["file"])
         paths.append(p)
     todo = list(dict.fromkeys(p for p in paths if p is not None))  # each distinct real path verified once
-    verified = dict(zip(todo, verify_files(todo, jobs, progress=progress, ray=ray)))
+    extra = {k: v for k, v in (("progress", progress), ("ray", ray)) if v is not None}
+    verified = dict(zip(todo, verify_files(todo, jobs, **extra)))
     results = [verified[p] if p is not None else None for p in paths]
 
     rows = []

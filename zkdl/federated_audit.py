@@ -142,7 +142,7 @@ def audit_federated(claim_dir: str, jobs: int | None = None, ray: str | bool | N
         items.append((r, "aggregation", None, rd["aggregation"], f"round {r} aggregation ({rd['aggregation']['file']})"))
     paths = [_inside(claim_dir, it[3]["file"]) for it in items]
     todo = list(dict.fromkeys(p for p in paths if p is not None))
-    verified = dict(zip(todo, verify_files(todo, jobs or os.cpu_count() or 1, ray=ray)))
+    verified = dict(zip(todo, verify_files(todo, jobs or os.cpu_count() or 1, **({'ray': ray} if ray else {}))))
     seen_sha: dict = {}
     stmts = []
     for it, p in zip(items, paths):

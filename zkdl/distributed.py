@@ -196,16 +196,27 @@ def _cause(ray, exc):
 
 def prove_jobs(run, jobs: list[WindowJob], seed: bytes, *, on_done, address: str | None = None,
                backend: str = "cpu", threads: int | None = None, cpus_per_task: int = 1,
-               num_cpus: int | None = None, on_start=None) -> None:
+               num_cpus: int | None = None, on_start=None, warn=None) -> None:
     """Prove ``jobs`` of ``run`` as Ray tasks; ``on_done(job, proof, info)`` (a Proof with
     its secrets; info: seconds, pid of the worker) is called on this process as each one
     finishes, in completion order; ``on_start(job)`` when a job is handed to Ray.
     ``address``: a running cluster (default: a new local instance with ``num_cpus``
     CPUs, default all). Raises ZkdlError when a window's worker died more than
-    TASK_RETRIES times, and a window's own error (e.g. WitnessError) as it is."""
+    TASK_RETRIES times, and a window's own error (e.g. WitnessError) as it is.
+    ``backend="cuda"``: one GPU per task (Ray schedules the tasks on the cluster's GPUs);
+    a cluster without GPUs proves with "cpu" instead, said through ``warn(message)``
+    (default a RuntimeWarning)."""
     from zkdl.api import Proof
     with _Session(address, num_cpus) as ray:
         gpu = backend == "cuda"
+        if gpu and not ray.cluster_resources().get("GPU"):
+            msg = "the Ray cluster has no GPU (`ray status`); proving with the cpu backend (same proofs, slower)"
+            if warn is None:
+                import warnings
+                warnings.warn(msg, RuntimeWarning, stacklevel=2)
+            else:
+                warn(msg)
+            backend, gpu = "cpu", False
         task = ray.remote(num_cpus=cpus_per_task, num_gpus=1 if gpu else 0, max_retries=TASK_RETRIES,
                           retry_exceptions=False, max_calls=0)(prove_window_task)
         threads = threads or cpus_per_task

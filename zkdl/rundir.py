@@ -270,7 +270,8 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
     from zkdl.api import resolve_backend
     from zkdl.blinds import load_or_create
 
-    backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
+    if ray is None or backend != "cuda":   # on Ray the workers' GPUs count, not this machine's
+        backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
     os.makedirs(os.path.join(out, "proofs"), exist_ok=True)
     sdir = os.path.join(out, "secrets")
     os.makedirs(sdir, exist_ok=True)
@@ -426,7 +427,8 @@ def _prove_on_ray(run, out, windows, tags, todo, have, chain, wbar, durations, e
             + ("  [PLAIN mode: not zero-knowledge]" if proof.header.get("zk") is False else ""))
         wbar.update(completed=len(have))
 
-    prove_jobs(run, jobs, seed, on_done=on_done, address=address, backend=backend, threads=threads)
+    prove_jobs(run, jobs, seed, on_done=on_done, address=address, backend=backend, threads=threads,
+               warn=lambda msg: click.echo(f"note: {msg}", err=True))
 
 
 def eval_record(held, source: dict, history: list[dict], per_epoch: int) -> dict:

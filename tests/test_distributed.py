@@ -149,8 +149,9 @@ def test_worker_killed_mid_window_is_retried_and_resume_reuses(cluster, recorded
         os.unlink(out / "proofs" / f"{stem}.zkdl")
         os.unlink(out / "secrets" / f"{stem}.json")
     kept = {p: open(p, "rb").read() for p in proof_files(out)}
-    res = invoke("prove", out, "--ray")
+    res = invoke("prove", out, "--backend", "cuda", "--ray")   # this instance has no GPU: cpu, with a note
     assert res.exit_code == 0, output(res)
+    assert "the Ray cluster has no GPU" in res.stderr
     assert output(res).count("already proven, reusing") == 1
     assert "proving 2 window(s) as Ray tasks" in output(res)
     assert all(open(p, "rb").read() == b for p, b in kept.items())

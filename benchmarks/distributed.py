@@ -97,7 +97,9 @@ def main() -> None:
 
     t = time.perf_counter()
     rtmp = tempfile.mkdtemp(prefix="zr", dir="/tmp")
+    from zkdl.distributed import LOCAL_SYSTEM_CONFIG   # what `zkdl prove --ray` starts: workers at nice 0
     ray.init(address="local", num_cpus=args.workers, include_dashboard=False, _temp_dir=rtmp,
+             _system_config=LOCAL_SYSTEM_CONFIG,
              log_to_driver=False, logging_level="ERROR")
     ray_start = time.perf_counter() - t
     try:

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from zkdl.blinds import derive as derive_blinds
 from zkdl.encoding import Writer
 from zkdl.hyrax import Commitment, default_col_bits
 from zkdl.prover import hyrax
@@ -242,13 +243,16 @@ def _cached_commit(values, col_bits: int, blinds, rng, threads, msm) -> hyrax.Op
     return op
 
 
-def _statement_openings(circuit, tables, secrets, rng, threads, msm, public: dict) -> dict:
+def _statement_openings(circuit, tables, secrets, rng, threads, msm, public: dict, seed: bytes | None = None,
+                        window: tuple[int, int] = (0, 1)) -> dict:
     """Per-instance openings of the statement tensors by role (``dataset``, ``initial``,
     ``final``: lists of ((base, layer), opening) in body order), committed from the
     witness tables, so the statement commits exactly what the proof reads. Given blinds
     (``secrets[role]``: one list per commitment, as a chain passes them on) are reused; a
     role with ``public[role]`` and no blinds gets all-zero blinds (a deterministic
-    commitment: public data, a public initialization)."""
+    commitment: public data, a public initialization); any other role gets blinds derived
+    from the run ``seed`` for ``window`` (t0, T) (:mod:`zkdl.blinds`), or fresh random
+    ones without a seed."""
     from zkdl.verifier.compile import statement_tensors
     from zkdl.verifier.verify import statement_layout
     index = {(t.base, layer): (t, i) for t in statement_tensors(circuit) for i, (_, layer) in enumerate(t.instances)}
@@ -260,8 +264,15 @@ def _statement_openings(circuit, tables, secrets, rng, threads, msm, public: dic
         ops = []
         for k, (base, layer, n) in enumerate(entries):
             t, i = index[(base, layer)]
-            blinds = given[k] if given is not None else (
-                [0] * (1 << (n - default_col_bits(n))) if public.get(role) else None)
+            rows = 1 << (n - default_col_bits(n))
+            if given is not None:
+                blinds = given[k]
+            elif public.get(role):
+                blinds = [0] * rows
+            elif seed is not None:
+                blinds = derive_blinds(seed, role, window[0], window[1], k, rows)
+            else:
+                blinds = None
             op = _cached_commit(tables[t.name][i].reshape(-1), default_col_bits(n), blinds, rng, threads, msm)
             ops.append(((base, layer), op))
         out[role] = ops
@@ -285,7 +296,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
                  progress=None, config=None, tamper=None, timings: dict | None = None,
                  backend: str = "cpu", zk: bool = True, public_data: bool = False,
                  public_init: bool = False, prove_loss: bool = False,
-                 range_strategy: str | None = None, public_base: bool = False) -> tuple[bytes, dict]:
+                 range_strategy: str | None = None, public_base: bool = False,
+                 blind_seed: bytes | None = None) -> tuple[bytes, dict]:
     """Prove steps t0..t0+T-1 of ``run``. Returns (proof file bytes, secrets)
     where ``secrets`` holds the blinds of the statement commitments that a chained next
     proof must reuse ({"dataset", "initial", "final"}, and "frozen" for a method with a
@@ -293,6 +305,11 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     per commitment, in the statement's order); pass the previous proof's secrets with
     "initial" set to its "final" to chain.
 
+    ``blind_seed``: the secret run seed (32 bytes, :mod:`zkdl.blinds`): the statement
+    commitments not given in ``secrets`` (and not public) get blinds derived from it, so
+    that the final commitments of this window equal the initial ones of the next window
+    proven with the same seed, whatever the order in which they are proven; without it
+    they get fresh random blinds.
     ``timings``: a dict that receives seconds spent per protocol message kind.
     ``backend``: "cpu" (numba vectors) or "reference" (Python ints; tiny sizes only).
     ``zk``: zero-knowledge proof (default); False gives the plain mode (labelled in
@@ -365,7 +382,8 @@ def prove_window(run, t0: int, T: int, *, secrets: dict | None = None, check_ini
     msm = getattr(be, "msm_backend", None)  # the GPU's MSM for row commitments (cuda backend)
     clock = time.perf_counter()
     stmt = _statement_openings(circuit, tables, secrets, rng, threads, msm,
-                               {"dataset": public_data, "initial": public_init, "frozen": public_base})
+                               {"dataset": public_data, "initial": public_init, "frozen": public_base},
+                               blind_seed, (t0, T))
     started["commit_statement"] = time.perf_counter() - clock
     ops = {role: [op for _, op in entries] for role, entries in stmt.items()}
     outputs = _public_outputs(circuit, tables)

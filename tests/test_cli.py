@@ -48,7 +48,7 @@ def test_train_layout_and_summary(trained):
     names = sorted(os.listdir(out / "proofs"))
     assert names == ["steps_000000-000001.zkdl", "steps_000001-000002.zkdl", "steps_000002-000003.zkdl"]
     secrets = sorted(os.listdir(out / "secrets"))
-    assert secrets == [n.replace(".zkdl", ".json") for n in names]
+    assert secrets == ["run-seed"] + [n.replace(".zkdl", ".json") for n in names]   # run-seed: zkdl.blinds
     for s in secrets:
         assert stat.S_IMODE(os.stat(out / "secrets" / s).st_mode) == 0o600
     summary = json.loads((out / "summary.json").read_text())

@@ -239,7 +239,7 @@ def test_interrupt_while_proving_keeps_proofs_then_resume(tmp_path, monkeypatch,
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is False and [e["steps"] for e in summary["proofs"]] == [[0, 2]]
     assert sorted(os.listdir(out / "proofs")) == ["steps_000000-000002.zkdl"]
-    assert sorted(os.listdir(out / "secrets")) == ["steps_000000-000002.json"]
+    assert sorted(os.listdir(out / "secrets")) == ["run-seed", "steps_000000-000002.json"]
     first = (out / "proofs" / "steps_000000-000002.zkdl").read_bytes()
     monkeypatch.undo()
     # the same options again (as given the first time) are accepted

@@ -118,7 +118,9 @@ def _window(run, steps) -> tuple[int, int]:
 def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proof | None = None,
           check_initial_weights=None, check_dataset=None, check_witness: bool = True, threads=None,
           progress=None, public_data: bool = False, public_init: bool = False,
-          prove_loss: bool = False, range: str | None = None, public_base: bool = False) -> Proof:
+          prove_loss: bool = False, range: str | None = None, public_base: bool = False,
+          run_seed: bytes | None = None, inherit: dict | None = None, executor: str | None = None,
+          window: int | None = None, address: str | None = None):
     """Prove a window of ``run``: ``steps`` = (t0, T), a range, an int t0 (T = 1) or None
     (all steps). ``chain``: the previous window's Proof (with secrets): the new proof
     reuses its dataset and final-weight commitments and, by default, inherits the
@@ -136,7 +138,27 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     ``prove_loss``: the header states each step's loss and the proof proves it.
     ``range``: how range checks are proven, ``"bits"`` (committed bit decompositions) or
     ``"logup"`` (LogUp-GKR lookups; docs/PROTOCOL.md); default
-    :data:`zkdl.circuits.builder.DEFAULT_RANGE`. A chained proof may use either."""
+    :data:`zkdl.circuits.builder.DEFAULT_RANGE`. A chained proof may use either.
+    ``run_seed``: the secret 32-byte run seed (:mod:`zkdl.blinds`); the statement
+    commitments that ``chain`` does not give get blinds derived from it, so windows
+    proven with one seed chain byte for byte in whatever order they were proven (without
+    a seed, and without ``chain``, they are random). ``inherit``: statement blinds to reuse
+    as ``chain`` would give them ({"initial", "dataset", "frozen"}: one list per
+    commitment), for a window proven without its predecessor's proof at hand.
+
+    ``executor``: prove ``steps`` in windows of ``window`` steps (default 1) and return
+    the list of chained Proofs: ``"sequential"`` (one after the other, here) or
+    ``"ray"`` (one Ray task per window, on the cluster at ``address``, default a local
+    Ray instance; ``pip install 'zkdl[distributed]'``; :mod:`zkdl.distributed`). Both
+    derive the boundary blinds from ``run_seed`` (default a fresh one) and give the same
+    statements. Without ``executor``, one Proof of the whole of ``steps``."""
+    if executor is not None:
+        return _prove_windows(run, steps, executor, window=window, address=address, run_seed=run_seed,
+                              backend=backend, zk=zk, chain=chain, threads=threads, public_data=public_data,
+                              public_init=public_init, prove_loss=prove_loss, range=range,
+                              public_base=public_base, check_witness=check_witness)
+    if window is not None or address is not None:
+        raise ZkdlError("window= and address= go with executor= ('sequential' or 'ray')")
     from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES
     range = DEFAULT_RANGE if range is None else range
     if range not in RANGE_STRATEGIES:
@@ -144,7 +166,7 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
     backend = resolve_backend(backend)
     from zkdl.prover.aggregate import prove_window
     t0, T = _window(run, steps)
-    secrets = None
+    secrets = dict(inherit) if inherit else None
     if chain is not None:
         if chain.secrets is None:
             raise ZkdlError("chaining needs the previous proof's secrets (Proof.load(path, secrets_path))")
@@ -152,11 +174,14 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
         if prev_t0 + prev_T != t0:
             raise ZkdlError(f"the previous proof ends at step {prev_t0 + prev_T}, this window starts at {t0}")
         secrets = dict(chain.secrets, initial=chain.secrets["final"])
+        secrets.pop("final")
     if check_initial_weights is None:
         check_initial_weights = chain is None
     if check_dataset is None:
         check_dataset = chain is None
-    if public_init and (chain is not None or t0 != 0):
+    if run_seed is not None and (not isinstance(run_seed, bytes) or len(run_seed) != 32):
+        raise ZkdlError("run_seed must be 32 bytes (zkdl.blinds.new_seed())")
+    if public_init and (chain is not None or t0 != 0 or (secrets or {}).get("initial") is not None):
         raise ZkdlError("--public-init applies to W[0]: only the first window (step 0, no chain) commits it")
     if public_init:
         from zkdl.tracer import initial_state
@@ -172,8 +197,39 @@ def prove(run, steps=None, *, backend: str = "cpu", zk: bool = True, chain: Proo
                                      threads=threads, progress=progress, backend=backend, zk=zk,
                                      public_data=public_data, public_init=public_init, prove_loss=prove_loss,
                                      public_base=public_base and chain is None,
-                                     range_strategy=range)
+                                     range_strategy=range, blind_seed=run_seed)
     return Proof(data, secrets_out)
+
+
+def _prove_windows(run, steps, executor: str, *, window, address, run_seed, chain, **opts) -> list[Proof]:
+    """``prove(..., executor=...)``: the windows of ``steps`` as a list of chained Proofs."""
+    if executor not in ("sequential", "ray"):
+        raise ZkdlError(f"executor must be 'sequential' or 'ray', got {executor!r}")
+    window = 1 if window is None else int(window)
+    if window < 1:
+        raise ZkdlError("window must be at least 1 step")
+    t0, T = _window(run, steps)
+    if t0 < 0 or T < 1 or t0 + T > run.n_steps:
+        raise ZkdlError(f"steps {t0}..{t0 + T - 1} are outside the run's {run.n_steps} steps")
+    from zkdl.blinds import new_seed
+    seed = run_seed if run_seed is not None else new_seed()
+    bounds = [(a, min(a + window, t0 + T)) for a in range(t0, t0 + T, window)]
+    if executor == "ray":
+        from zkdl.distributed import WindowJob, prove_jobs
+        jobs = [WindowJob.plan(a, b, prev=chain if i == 0 else None, starts_chain=(i == 0 and chain is None),
+                               base=chain, anchors=opts, zk=opts["zk"]) for i, (a, b) in enumerate(bounds)]
+        done = {}
+        prove_jobs(run, jobs, seed, address=address, backend=opts["backend"], threads=opts["threads"],
+                   on_done=lambda job, proof, info: done.__setitem__(job.t0, proof))
+        return [done[a] for a, _ in bounds]
+    proofs = []
+    for i, (a, b) in enumerate(bounds):
+        prev = chain if i == 0 else proofs[-1]
+        one = dict(opts)
+        one["public_init"] = bool(one["public_init"]) and a == 0 and prev is None
+        one["public_base"] = bool(one["public_base"]) and prev is None
+        proofs.append(prove(run, steps=(a, b - a), chain=prev, run_seed=seed, **one))
+    return proofs
 
 
 def verify(proof, expect_initial: str | None = None):

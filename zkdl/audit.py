@@ -329,7 +329,7 @@ def _load_data(m: dict, data_spec: str | None, label_column: str):
 
 def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | None = None,
                 label_column: str = "label", model_path: str | None = None, base_path: str | None = None,
-                progress=None, test_data: str | None = None) -> dict:
+                progress=None, test_data: str | None = None, ray: str | bool | None = None) -> dict:
     """Audit a claim directory; returns the report (``report["ok"]``: the whole claim holds).
     ``data_spec``: the public dataset (a ``--data`` spec) to recompute the dataset
     commitment from; ``model_path``: a released model (``zkdl export-model``) to check
@@ -337,8 +337,10 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
     file) of a ``--public-base`` claim, to recompute its frozen commitment from. Raises
     ClaimError when the claim (or the data) cannot be read at all, or the model or base
     file is missing or no zkdl model file. ``progress(done, total)``: called as the proofs
-    are verified (the CLI's progress bar); None: nothing is called. Evaluation proofs in
-    ``eval/`` (``zkdl prove-eval``) are checked against the last proof and their proven
+    are verified (the CLI's progress bar); None: nothing is called. ``ray``: verify the
+    proofs as Ray tasks (True: on a local Ray instance; a string: on the cluster at that
+    address; :mod:`zkdl.distributed`) instead of ``jobs`` local processes. Evaluation proofs
+    in ``eval/`` (``zkdl prove-eval``) are checked against the last proof and their proven
     test accuracy reported (``report["evaluations"]``); ``test_data``: a public test set
     to recompute their test-set commitment from (zkdl.eval_claim)."""
     from zkdl.federated_audit import audit_federated, is_federated
@@ -346,7 +348,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         if data_spec is not None or model_path is not None or base_path is not None or test_data is not None:
             raise ClaimError(f"{claim_dir}: a federated claim: --data, --model, --base and --test-data do not "
                              f"apply to it")
-        return audit_federated(claim_dir, jobs, progress=progress)
+        return audit_federated(claim_dir, jobs, progress=progress, ray=ray)
     _check_inputs(claim_dir, model_path)
     base = _load_base(base_path)
     started = time.perf_counter()
@@ -365,8 +367,8 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         p = _inside(claim_dir, e["file"])
         paths.append(p)
     todo = list(dict.fromkeys(p for p in paths if p is not None))  # each distinct real path verified once
-    verified = dict(zip(todo, verify_files(todo, jobs) if progress is None else
-                        verify_files(todo, jobs, progress=progress)))
+    extra = {k: v for k, v in (("progress", progress), ("ray", ray)) if v is not None}
+    verified = dict(zip(todo, verify_files(todo, jobs, **extra)))
     results = [verified[p] if p is not None else None for p in paths]
 
     rows = []
@@ -546,7 +548,7 @@ def audit_claim(claim_dir: str, jobs: int | None = None, *, data_spec: str | Non
         "anchors": anchors, "proven_loss": proven_loss, "evaluations": evaluations,
         **({"prover_summary": ps} if (ps := _prover_summary(claim_dir, m)) else {}),
         "timing": {"wall_seconds": round(time.perf_counter() - started, 3), "verify_seconds_sum": round(vsum, 3),
-                   "jobs": jobs},
+                   "jobs": jobs, **({"ray": ray if isinstance(ray, str) else "local"} if ray else {})},
     }
 
 

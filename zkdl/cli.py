@@ -23,7 +23,7 @@ import click
 from zkdl import __version__, cli_verify, rundir
 from zkdl.cli_common import (EXIT_INTERRUPTED, EXIT_REJECTED, EXIT_USAGE, Fail, Progress, ZkdlGroup, anchor_options,
                              config_options, encodable, first_line, fmt_bytes, fmt_seconds, load_data, make_config,
-                             parse_steps, publish_metrics_option, write_json)
+                             parse_steps, publish_metrics_option, ray_option, write_json)
 from zkdl.errors import VerificationError, ZkdlError
 from zkdl.eval_cli import prove_eval_cmd
 
@@ -382,9 +382,10 @@ def train(out, steps, window, width, layers, batch_size, lr_num, lr_shift, lr, R
               "later windows chained onto them then no longer chain and must be proven again too).")
 @anchor_options
 @publish_metrics_option
+@ray_option("Prove the windows")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, public_data, public_init, public_base,
-          prove_loss, range_strategy, publish_metrics, quiet):
+          prove_loss, range_strategy, publish_metrics, quiet, ray_address=None):
     """Prove a recorded run (from `zkdl train --no-prove` or zkdl.Run.save).
 
     RUN_DIR is a saved run (it holds manifest.json) or a `zkdl train` output
@@ -393,8 +394,16 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
     final weight commitments). Resumable: windows whose proof and secrets files
     already exist are reused, so an interrupted `zkdl prove` continues where it stopped.
     Like `zkdl train`, writes (or refreshes) the public claim OUT/claim/.
+
+    --ray [ADDRESS]: one Ray task per window, on a Ray cluster or a local Ray instance;
+    each proof is written as its window finishes, a window whose worker dies is
+    retried, and a rerun reuses the finished windows. The boundary blinds come from the
+    run seed in OUT/secrets/run-seed, so the windows need not wait for each other and
+    the statements are those of a sequential prove.
     """
+    from zkdl.cli_common import check_ray
     from zkdl.tracer import Run
+    ray = check_ray(ray_address)
     say = Progress(quiet)
     base, rdir = rundir.locate_run(run_dir)
     out = out or base
@@ -416,7 +425,7 @@ def prove(run_dir, steps_spec, window, out, backend, no_zk, threads, force, publ
                                    summary=summary, reuse=not force, zk=not no_zk,
                                    anchors=dict(public_data=public_data, public_init=public_init,
                                                 public_base=public_base, prove_loss=prove_loss,
-                                                range=range_strategy))
+                                                range=range_strategy), ray=ray)
     covered = sorted(tuple(e["steps"]) for e in summary["proofs"])
     end = 0
     for a, b in covered:
@@ -724,10 +733,11 @@ def evaluate_cmd(model_path, data_spec, run_dir, label_column, as_json):
 @click.option("--test-data", "test_data", default=None, metavar="TEST_SPEC",
               help="The public test set of a `zkdl prove-eval --public-data` evaluation proof: recompute its "
                    "test-set commitment from this data spec (or stored set).")
+@ray_option("Verify the proofs")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr (there is none when stderr is not a "
                                                   "terminal either).")
 def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_path, base_path, test_data,
-          quiet=False):
+          quiet=False, ray_address=None):
     """Audit a training claim: verify every proof and check that they prove what the manifest states.
 
     Checks each file's SHA-256 against the manifest, verifies every proof (in parallel),
@@ -747,7 +757,11 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
     CLAIM_DIR may also be a `zkdl train` / `zkdl prove` output directory holding claim/.
     """
     from zkdl.audit import MANIFEST, ClaimError, audit_claim, check_output_path
+    from zkdl.cli_common import check_ray
     from zkdl.report import html_report, text_report
+    ray = check_ray(ray_address)
+    if ray is not None and jobs is not None:
+        raise Fail("give --jobs (local worker processes) or --ray (Ray tasks), not both", EXIT_USAGE)
     if not os.path.exists(os.path.join(claim_dir, MANIFEST)) and \
             os.path.exists(os.path.join(claim_dir, "claim", MANIFEST)):
         claim_dir = os.path.join(claim_dir, "claim")
@@ -762,6 +776,7 @@ def audit(claim_dir, as_json, html_path, jobs, data_spec, label_column, model_pa
         try:
             report = audit_claim(claim_dir, jobs=jobs, data_spec=data_spec, label_column=label_column,
                                  model_path=model_path, base_path=base_path, test_data=test_data,
+                                 ray=None if ray is None else (ray or True),
                                  **({"progress": on_verified} if say.live else {}))
         finally:
             say.close()

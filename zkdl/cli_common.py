@@ -415,3 +415,36 @@ def parse_steps(spec: str | None, n: int) -> tuple[int, int]:
         raise click.BadParameter(f"{spec!r}: the run has steps 0..{n - 1}; need 0 <= A < B <= {n}",
                                  param_hint="--steps")
     return t0, t1
+
+
+# ============================================================================ --ray
+RAY_LOCAL = "local"
+
+
+def ray_option(what: str):
+    """``--ray [ADDRESS]``: do the work as Ray tasks (zkdl.distributed), on the cluster at
+    ADDRESS or, with ``--ray`` alone (or ``--ray local``), on a local Ray instance."""
+    return click.option("--ray", "ray_address", is_flag=False, flag_value=RAY_LOCAL, default=None,
+                        metavar="[ADDRESS]",
+                        help=f"{what} as Ray tasks: on the Ray cluster at ADDRESS ('auto', 'HOST:6379', "
+                             f"'ray://HOST:10001'), or, given alone or as 'local', on a local Ray instance on this "
+                             f"machine. Needs `pip install 'zkdl[distributed]'` (README: Running on a cluster).")
+
+
+def check_ray(ray_address: str | None) -> str | None:
+    """None (no --ray), "" (a local Ray instance) or the address; exit 2 with how to
+    install Ray when --ray is given and Ray is not installed."""
+    if ray_address is None:
+        return None
+    import importlib.util
+    try:
+        found = importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise Fail("--ray: Ray is not installed; install it with `pip install 'zkdl[distributed]'` "
+                   "(or `pip install ray`) on this machine and on every worker", EXIT_USAGE)
+    address = ray_address.strip()
+    if not address:
+        raise Fail("--ray: an empty address (give --ray alone for a local Ray instance)", EXIT_USAGE)
+    return "" if address == RAY_LOCAL else address

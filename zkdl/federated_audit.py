@@ -121,7 +121,7 @@ def _commitments_by_base(path: str, sha256: str) -> dict | None:
     return {b: commitments_digest(cs) for b, cs in groups.items()}
 
 
-def audit_federated(claim_dir: str, jobs: int | None = None, progress=None) -> dict:
+def audit_federated(claim_dir: str, jobs: int | None = None, progress=None, ray: str | bool | None = None) -> dict:
     """Audit a federated claim (module docstring); the report's ``ok`` says whether the
     whole claim holds. ClaimError when the claim cannot be used at all. ``progress(done,
     total)``: called as the client and aggregation proofs are verified (as
@@ -144,7 +144,8 @@ def audit_federated(claim_dir: str, jobs: int | None = None, progress=None) -> d
         items.append((r, "aggregation", None, rd["aggregation"], f"round {r} aggregation ({rd['aggregation']['file']})"))
     paths = [_inside(claim_dir, it[3]["file"]) for it in items]
     todo = list(dict.fromkeys(p for p in paths if p is not None))
-    verified = dict(zip(todo, verify_files(todo, jobs or os.cpu_count() or 1, progress=progress)))
+    verified = dict(zip(todo, verify_files(todo, jobs or os.cpu_count() or 1, progress=progress,
+                                          **({'ray': ray} if ray else {}))))
     seen_sha: dict = {}
     stmts = []
     for it, p in zip(items, paths):

@@ -81,7 +81,8 @@ def text_report(r: dict) -> str:
     for n in r["notes"]:
         out.append(f"  note: {n}")
     t = r["timing"]
-    out.append(f"  audited in {t['wall_seconds']:.2f}s with {t['jobs']} job(s) "
+    how = f"as Ray tasks ({t['ray']})" if t.get("ray") else f"with {t['jobs']} job(s)"
+    out.append(f"  audited in {t['wall_seconds']:.2f}s {how} "
                f"(sum of single verifications {t['verify_seconds_sum']:.2f}s)")
     if r["ok"]:
         an = r.get("anchors") or {}

@@ -255,21 +255,28 @@ def _find_chain_start(out: str, t0: int):
 
 def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backend: str, threads,
                   say: Progress, summary: dict, reuse: bool, chain=None, zk: bool = True,
-                  anchors: dict | None = None, force_hint: str = "--force") -> list[dict]:
+                  anchors: dict | None = None, force_hint: str = "--force", ray: str | None = None) -> list[dict]:
     """Prove steps t_start..t_end-1 of ``run`` in windows of ``window`` steps, chaining,
     into ``out``/proofs and ``out``/secrets; ``summary`` (written after each proof)
     collects the entries. ``anchors``: public_data / public_init / prove_loss flags
     (public_init applies to the window starting at step 0 only). ``force_hint``: what
     proves a reused window again, named in the notes. Returns the entries of this call.
     On a terminal (``say.live``) a bar of the windows (steady-state ETA: the proofs made
-    so far, less the one that compiled the kernels) and one per prover phase are drawn."""
+    so far, less the one that compiled the kernels) and one per prover phase are drawn.
+    The boundary blinds come from ``out``'s run seed (secrets/run-seed, made on first use;
+    zkdl.blinds), so windows may be proven in any order. ``ray``: prove the windows as Ray
+    tasks ("" a local Ray instance, else the address of a cluster; zkdl.distributed),
+    each file written as its window finishes."""
     from zkdl.api import resolve_backend
+    from zkdl.blinds import load_or_create
 
-    backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
+    if ray is None or backend != "cuda":   # on Ray the workers' GPUs count, not this machine's
+        backend = resolve_backend(backend, warn=lambda msg: click.echo(f"note: {msg}", err=True))
     os.makedirs(os.path.join(out, "proofs"), exist_ok=True)
     sdir = os.path.join(out, "secrets")
     os.makedirs(sdir, exist_ok=True)
     os.chmod(sdir, 0o700)
+    seed = load_or_create(out)
     windows = [(t, min(t + window, t_end)) for t in range(t_start, t_end, window)]
     if chain is None and t_start > 0:
         chain = _find_chain_start(out, t_start)
@@ -282,79 +289,146 @@ def prove_windows(run, out: str, t_start: int, t_end: int, window: int, *, backe
     wbar = say.bar("proofs", total=len(windows), unit="windows")   # live only (a terminal)
     try:
         _prove_each(run, out, windows, wbar, durations, first_compiles, entries, chain, say=say, summary=summary,
-                    reuse=reuse, anchors=anchors, force_hint=force_hint, backend=backend, threads=threads, zk=zk)
+                    reuse=reuse, anchors=anchors, force_hint=force_hint, backend=backend, threads=threads, zk=zk,
+                    seed=seed, ray=ray)
     finally:
         wbar.done()
+    entries.sort(key=lambda e: (e["steps"][0], e["steps"][1]))   # Ray finishes them in any order
     return entries
 
 
-def _prove_each(run, out, windows, wbar, durations, first_compiles, entries, chain, *, say, summary, reuse,
-                anchors, force_hint, backend, threads, zk) -> None:
-    import zkdl
+def _reused(run, out, t0, t1, tag, *, say, anchors, force_hint):
+    """The finished proof (with secrets) of window t0..t1-1 in ``out`` to reuse, or None
+    when there is none; ConfigError when the file there is not a proof of this window."""
     from zkdl.api import Proof
+    path, spath = _proof_path(out, t0, t1)
+    if not (os.path.exists(path) and os.path.exists(spath)):
+        return None
+    proof = Proof.load(path, spath)
+    h = proof.header
+    if h.get("config") != run.config.to_dict() or h["statement"]["steps"] != [t0, t1]:
+        raise ConfigError(f"{path} exists but is not a proof of this run's steps {t0}..{t1 - 1}; "
+                          f"remove it or pass --force")
+    say(f"{tag}: already proven, reusing {rel(path, out)} (use {force_hint} to prove again)")
+    st = h["statement"]
+    for flag, key, want in (("--public-data", "dataset_public", anchors and anchors.get("public_data")),
+                            ("--public-init", "initial_weights_public",
+                             anchors and anchors.get("public_init") and t0 == 0),
+                            ("--public-base", "frozen_public", anchors and anchors.get("public_base")),
+                            ("--prove-loss", "losses", anchors and anchors.get("prove_loss"))):
+        if want and not st.get(key):
+            click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} was made without {flag}; "
+                       f"use {force_hint} to prove it again with it", err=True)
+    want_range = (anchors or {}).get("range")
+    if want_range and h.get("range") != want_range:
+        click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} checks ranges by {h.get('range')}, "
+                   f"not {want_range}; use {force_hint} to prove it again", err=True)
+    return proof
+
+
+def _save_proof(proof, out, t0, t1, summary, entries, seconds) -> dict:
+    """Write a finished proof and its secrets (each atomically: secrets first, so that a
+    proof file always has its secrets) and record it in summary.json."""
+    path, spath = _proof_path(out, t0, t1)
+    proof.save_secrets(spath)
+    proof.save(path)
+    entry = _proof_entry(proof, path, spath, out, seconds)
+    _record(summary, entry, out)
+    entries.append(entry)
+    return entry
+
+
+def _prove_each(run, out, windows, wbar, durations, first_compiles, entries, chain, *, say, summary, reuse,
+                anchors, force_hint, backend, threads, zk, seed, ray=None) -> None:
+    import zkdl
+    tags = [f"proof {i + 1}/{len(windows)} (steps {t0}..{t1 - 1})" for i, (t0, t1) in enumerate(windows)]
+    have: dict = {}   # window index -> its Proof (with secrets): reused or proven by this call
     for i, (t0, t1) in enumerate(windows):
-        path, spath = _proof_path(out, t0, t1)
-        tag = f"proof {i + 1}/{len(windows)} (steps {t0}..{t1 - 1})"
-        if reuse and os.path.exists(path) and os.path.exists(spath):
-            proof = Proof.load(path, spath)
-            h = proof.header
-            if h.get("config") == run.config.to_dict() and h["statement"]["steps"] == [t0, t1]:
-                say(f"{tag}: already proven, reusing {rel(path, out)} (use {force_hint} to prove again)")
-                st = h["statement"]
-                for flag, key, want in (("--public-data", "dataset_public", anchors and anchors.get("public_data")),
-                                        ("--public-init", "initial_weights_public",
-                                         anchors and anchors.get("public_init") and t0 == 0),
-                                        ("--public-base", "frozen_public", anchors and anchors.get("public_base")),
-                                        ("--prove-loss", "losses", anchors and anchors.get("prove_loss"))):
-                    if want and not st.get(key):
-                        click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} was made without {flag}; "
-                                   f"use {force_hint} to prove it again with it", err=True)
-                want_range = (anchors or {}).get("range")
-                if want_range and h.get("range") != want_range:
-                    click.echo(f"note: the reused proof of steps {t0}..{t1 - 1} checks ranges by {h.get('range')}, "
-                               f"not {want_range}; use {force_hint} to prove it again", err=True)
-                entry = _proof_entry(proof, path, spath, out, None)
-                old = [e for e in summary["proofs"] if e["file"] == entry["file"]]
-                if old and old[0].get("prove_seconds") is not None:
-                    entry["prove_seconds"] = old[0]["prove_seconds"]
-                _record(summary, entry, out)
-                entries.append(entry)
-                chain = proof
-                wbar.update(completed=i + 1)
-                continue
-            raise ConfigError(f"{path} exists but is not a proof of this run's steps {t0}..{t1 - 1}; "
-                              f"remove it or pass --force")
-        left = _proof_eta(durations, len(windows) - i, first_compiles) if durations else None
+        proof = _reused(run, out, t0, t1, tags[i], say=say, anchors=anchors, force_hint=force_hint) if reuse else None
+        if proof is not None:
+            path, spath = _proof_path(out, t0, t1)
+            entry = _proof_entry(proof, path, spath, out, None)
+            old = [e for e in summary["proofs"] if e["file"] == entry["file"]]
+            if old and old[0].get("prove_seconds") is not None:
+                entry["prove_seconds"] = old[0]["prove_seconds"]
+            _record(summary, entry, out)
+            entries.append(entry)
+            have[i] = proof
+    todo = [i for i in range(len(windows)) if i not in have]
+    wbar.update(completed=len(have))
+    if ray is not None and todo:
+        _prove_on_ray(run, out, windows, tags, todo, have, chain, wbar, durations, entries, say=say,
+                      summary=summary, anchors=anchors, backend=backend, threads=threads, zk=zk, seed=seed,
+                      address=ray or None)
+        return
+    for n, i in enumerate(todo):
+        t0, t1 = windows[i]
+        prev = have.get(i - 1) if i > 0 else chain
+        tag = tags[i]
+        left = _proof_eta(durations, len(todo) - n, first_compiles) if durations else None
         eta = "" if left is None else f", ETA {fmt_seconds(left)}"
         _first_proof_notice(say)
         say(f"{tag}: proving{eta}")
-        wbar.update(completed=i, description=f"{tag}", eta=left if left is not None else None)
+        wbar.update(completed=len(have), description=f"{tag}", eta=left if left is not None else None)
         started = time.monotonic()
         opts = dict(anchors or {})
-        opts["public_init"] = bool(opts.get("public_init")) and t0 == 0 and chain is None
-        opts["public_base"] = bool(opts.get("public_base")) and chain is None   # a chain reuses its blinds
+        opts["public_init"] = bool(opts.get("public_init")) and t0 == 0 and prev is None
+        opts["public_base"] = bool(opts.get("public_base")) and prev is None   # a chain reuses its blinds
         if opts.get("range") is None:
             opts.pop("range", None)
-        shape = (t1 - t0, chain is None, bool(zk), opts.get("range"), bool(opts.get("prove_loss")), backend)
+        shape = (t1 - t0, prev is None, bool(zk), opts.get("range"), bool(opts.get("prove_loss")), backend)
         on_phase = _PhaseTracker(say, shape, started)
         ok = False
         try:
-            proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=chain, threads=threads,
-                               progress=on_phase, zk=zk, **opts)
+            proof = zkdl.prove(run, steps=(t0, t1 - t0), backend=backend, chain=prev, threads=threads,
+                               progress=on_phase, zk=zk, run_seed=seed, **opts)
             ok = True
         finally:
             on_phase.finish(ok, timed=not (first_compiles and not durations))  # not the compiling proof's times
         seconds = time.monotonic() - started
-        proof.save_secrets(spath)
-        proof.save(path)
+        entry = _save_proof(proof, out, t0, t1, summary, entries, seconds)
         durations.append(seconds)
-        entry = _proof_entry(proof, path, spath, out, seconds)
-        _record(summary, entry, out)
-        entries.append(entry)
-        say(f"{tag}: {rel(path, out)}  {fmt_bytes(len(proof.data))}  proved in {fmt_seconds(seconds)}"
+        say(f"{tag}: {entry['file']}  {fmt_bytes(len(proof.data))}  proved in {fmt_seconds(seconds)}"
             + ("  [PLAIN mode: not zero-knowledge]" if proof.header.get("zk") is False else ""))
-        chain = proof
-        wbar.update(completed=i + 1)
+        have[i] = proof
+        wbar.update(completed=len(have))
+
+
+def _prove_on_ray(run, out, windows, tags, todo, have, chain, wbar, durations, entries, *, say, summary, anchors,
+                  backend, threads, zk, seed, address) -> None:
+    """The windows ``todo`` as Ray tasks (zkdl.distributed), each written into ``out`` as it
+    finishes. A window whose predecessor is at hand (reused, or the chain start) reuses its
+    blinds; the others derive theirs from ``seed``: the same statements as proving them
+    one after the other."""
+    from zkdl.distributed import WindowJob, prove_jobs
+    base = chain if chain is not None else next(iter(have.values()), None)  # the chain's dataset blinds
+    index = {}
+    jobs = []
+    for i in todo:
+        t0, t1 = windows[i]
+        prev = have.get(i - 1) if i > 0 else chain
+        jobs.append(WindowJob.plan(t0, t1, prev=prev, starts_chain=(i == 0 and chain is None), base=base,
+                                   anchors=anchors, zk=zk))
+        index[t0] = i
+    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+    say(f"proving {len(jobs)} window(s) as Ray tasks on {where} (first tasks load or compile the kernels) ...")
+    started = time.monotonic()
+
+    def on_done(job, proof, info):
+        i = index[job.t0]
+        entry = _save_proof(proof, out, job.t0, job.t1, summary, entries, info["seconds"])
+        durations.append(info["seconds"])
+        have[i] = proof
+        left = len(windows) - len(have)
+        el = time.monotonic() - started
+        eta = f", ETA {fmt_seconds(el / (len(jobs) - left) * left)}" if left else ""
+        say(f"{tags[i]}: {entry['file']}  {fmt_bytes(len(proof.data))}  proved in {fmt_seconds(info['seconds'])} "
+            f"(worker pid {info['pid']}; {len(have)} of {len(windows)} done{eta})"
+            + ("  [PLAIN mode: not zero-knowledge]" if proof.header.get("zk") is False else ""))
+        wbar.update(completed=len(have))
+
+    prove_jobs(run, jobs, seed, on_done=on_done, address=address, backend=backend, threads=threads,
+               warn=lambda msg: click.echo(f"note: {msg}", err=True))
 
 
 def eval_record(held, source: dict, history: list[dict], per_epoch: int) -> dict:

@@ -26,23 +26,32 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def verify_file(path: str) -> dict:
-    """Read, hash and verify one proof file (runs in a worker process)."""
-    started = time.perf_counter()
-    res = {"sha256": None, "valid": False, "reason": None, "statement": None, "missing": False,
+def read_for_verify(path: str) -> tuple[bytes | None, dict | None]:
+    """(the bytes of proof file ``path``, None), or (None, the result of a file that cannot
+    be read: missing, not a regular file, over the format's size limit)."""
+    res = {"sha256": None, "valid": False, "reason": None, "statement": None, "missing": True,
            "verify_seconds": None}
     from zkdl.prooffile import read_proof_file
     try:
-        data = read_proof_file(path)  # bounded: a regular file within the format's size limit
+        return read_proof_file(path), None  # bounded: a regular file within the format's size limit
     except FileNotFoundError:
-        res["missing"] = True
         res["reason"] = "file missing"
-        return res
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path; EncodingError: not a proof file
-        res["missing"] = True
         res["reason"] = f"cannot read ({getattr(exc, 'strerror', None) or exc})"
-        return res
-    res["sha256"] = hashlib.sha256(data).hexdigest()
+    return None, res
+
+
+def verify_file(path: str) -> dict:
+    """Read, hash and verify one proof file (runs in a worker process)."""
+    started = time.perf_counter()
+    data, res = read_for_verify(path)
+    return res if res is not None else verify_data(data, started)
+
+
+def verify_data(data: bytes, started: float) -> dict:
+    """Hash and verify the bytes of one proof file (``started``: perf_counter at the start)."""
+    res = {"sha256": hashlib.sha256(data).hexdigest(), "valid": False, "reason": None, "statement": None,
+           "missing": False, "verify_seconds": None}
     from zkdl.api import verify
     try:
         st = verify(data)
@@ -142,7 +151,7 @@ class _Worker:
                 pass
 
 
-def _died_on(path: str, how: str) -> dict:
+def died_on(path: str, how: str) -> dict:
     """The result of a file whose verifier worker died: a rejection with the reason."""
     res = {"sha256": None, "valid": False, "reason": f"the verifier process died on this file ({how})",
            "statement": None, "missing": False, "verify_seconds": None}
@@ -155,8 +164,10 @@ def _died_on(path: str, how: str) -> dict:
     return res
 
 
-def verify_files(paths: list[str], jobs: int, progress=None) -> list[dict]:
-    """verify_file on each path, in ``jobs`` worker processes (1: in this process).
+def verify_files(paths: list[str], jobs: int, progress=None, ray: str | bool | None = None) -> list[dict]:
+    """verify_file on each path, in ``jobs`` worker processes (1: in this process), or,
+    with ``ray`` (True: a local Ray instance; a string: the address of a Ray cluster), as
+    Ray tasks (:func:`zkdl.distributed.verify_files_ray`; imported only then).
     ``progress(done, total)``, when given, is called (from this process) once before the
     first file and after each file is verified.
 
@@ -164,6 +175,9 @@ def verify_files(paths: list[str], jobs: int, progress=None) -> list[dict]:
     caller's ``__main__``) and takes the next path when it is done with one. A worker
     that dies makes its file's result a rejection with the reason; a new worker takes
     the remaining paths."""
+    if ray:
+        from zkdl.distributed import verify_files_ray
+        return verify_files_ray(paths, None if ray is True else ray, progress)
     import sys
     import threading
     report = progress or (lambda done, total: None)
@@ -204,7 +218,7 @@ def verify_files(paths: list[str], jobs: int, progress=None) -> list[dict]:
                         return
                     with lock:
                         live.discard(worker)
-                    results[i] = _died_on(paths[i], worker.death())
+                    results[i] = died_on(paths[i], worker.death())
                     worker = None
                     continue
                 results[i] = res

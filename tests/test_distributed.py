@@ -106,16 +106,21 @@ def test_ray_prove_matches_sequential_and_audits(cluster, recorded, tmp_path):
 
 
 def _prove_task_pids():
-    """Worker processes executing a window now (Ray titles them ray::<task name>)."""
+    """Worker processes of this test process's Ray instance (children of its raylet)
+    executing a window now (Ray titles them ray::<task name>)."""
+    raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
     found = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if fh.read().startswith(b"ray::zkdl_prove_window"):
-                        found.append(int(pid))
-            except OSError:
-                pass
+                    title = fh.read()
+                with open(f"/proc/{pid}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if title.startswith(b"ray::zkdl_prove_window") and ppid == raylet:
+                found.append(int(pid))
     return found
 
 

@@ -191,7 +191,7 @@ def prove_window_task(trace: WindowTrace, data, job: WindowJob, seed: bytes, bac
     return proof.data, proof.secrets, {"seconds": time.monotonic() - started, "pid": os.getpid()}
 
 
-def _cause(ray, exc):
+def _cause(exc):
     """The exception a task raised (not Ray's wrapper)."""
     cause = getattr(exc, "cause", None)
     return cause if isinstance(cause, BaseException) else exc
@@ -204,12 +204,14 @@ def prove_jobs(run, jobs: list[WindowJob], seed: bytes, *, on_done, address: str
     its secrets; info: seconds, pid of the worker) is called on this process as each one
     finishes, in completion order; ``on_start(job)`` when a job is handed to Ray.
     ``address``: a running cluster (default: a new local instance with ``num_cpus``
-    CPUs, default all). Raises ZkdlError when a window's worker died more than
+    CPUs, default all). ``threads``: CPUs each task takes and the threads it proves
+    with (default ``cpus_per_task``, 1). Raises ZkdlError when a window's worker died more than
     TASK_RETRIES times, and a window's own error (e.g. WitnessError) as it is.
     ``backend="cuda"``: one GPU per task (Ray schedules the tasks on the cluster's GPUs);
     a cluster without GPUs proves with "cpu" instead, said through ``warn(message)``
     (default a RuntimeWarning)."""
     from zkdl.api import Proof
+    cpus_per_task = threads or cpus_per_task   # --threads N: each task takes N CPUs and proves with N threads
     with _Session(address, num_cpus) as ray:
         gpu = backend == "cuda"
         if gpu and not ray.cluster_resources().get("GPU"):
@@ -246,7 +248,7 @@ def prove_jobs(run, jobs: list[WindowJob], seed: bytes, *, on_done, address: str
                     try:
                         data, secrets, info = ray.get(ref)
                     except ray.exceptions.RayTaskError as exc:
-                        raise _cause(ray, exc) from None
+                        raise _cause(exc) from None
                     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                             ray.exceptions.ObjectLostError) as exc:
                         raise ZkdlError(f"window {job.t0}..{job.t1 - 1}: its Ray worker died "
@@ -296,7 +298,7 @@ def verify_files_ray(paths: list[str], address: str | None = None, progress=None
                 try:
                     results[i] = ray.get(ref)
                 except ray.exceptions.RayError as exc:
-                    results[i] = died_on(paths[i], f"Ray: {type(_cause(ray, exc)).__name__}")
+                    results[i] = died_on(paths[i], f"Ray: {type(_cause(exc)).__name__}")
                 done += 1
                 report(done, len(paths))
     return results

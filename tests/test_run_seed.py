@@ -120,3 +120,33 @@ def test_ray_option_without_ray_says_how_to_install(tmp_path, monkeypatch):
     assert not os.path.exists(out / "proofs")
     with pytest.raises(zkdl.ZkdlError, match=r"zkdl\[distributed\]"):
         zkdl.prove(zkdl.Run.load(out / "run"), steps=(0, 1), executor="ray")
+
+
+def test_derived_blinds_line_up_for_every_method():
+    """The derived blinds of a boundary are keyed by a commitment's position in its role's
+    list (zkdl.blinds): every window of a run must list the same (state, layer)s, and the
+    k-th initial commitment must be the k-th final one's state, for every registered
+    method (window-dependent ones at several t0), or windows proven apart would not chain."""
+    from zkdl.circuits.builder import METHODS, build_circuit, discover_methods
+    from zkdl.config import TrainConfig
+    from zkdl.verifier.verify import statement_layout
+    discover_methods()
+    cfg = TrainConfig(width=(6, 5, 4), batch_size=4, n_features=3, n_classes=3)
+    checked = 0
+    for name, cls in sorted(METHODS.items()):
+        layouts = []
+        for t0 in ([0, 1, 2, 3, 5] if getattr(cls, "window_dependent", False) else [None]):
+            try:
+                c = build_circuit(cfg, 1, n_samples=40, method=name, t0=t0)
+            except Exception:     # noqa: BLE001 - a method that needs parameters of its own (not a training chain)
+                continue
+            lay = statement_layout(c)
+            state_of = cls().state_of
+            state = [(state_of.get(b, b), layer) for b, layer, _ in lay["initial"]]
+            final = [(state_of.get(b, b), layer) for b, layer, _ in lay["final"]]
+            if final:
+                assert final == state[:len(final)], name
+            layouts.append((state, final))
+        assert all(x == layouts[0] for x in layouts), name
+        checked += bool(layouts)
+    assert checked >= 8

@@ -14,7 +14,10 @@ of the window ending at t and the initial ones of the window starting there),
 commitment's index in its role's list (docs/FORMAT.md 3.2; the k-th initial and the k-th
 final commitment are the same state tensor), ``rows`` its number of rows and ``i`` the
 row (t as 8, k and rows as 4 little-endian bytes). 64 bytes per blind reduced mod p
-(the BLS12-381 scalar field order) are within 2^-256 of uniform.
+(the BLS12-381 scalar field order) are within 2^-256 of uniform. Keying by position needs
+every window of a run to list the same statement commitments in the same order, the k-th
+final one of the k-th initial one's state: true of every registered method, window-
+dependent ones included (tests/test_run_seed.py checks them all).
 
 The seed comes from ``secrets.token_bytes(32)`` and is kept like the blinds it stands
 for: ``secrets/run-seed`` in the output directory (0600, 64 hex digits), never in a

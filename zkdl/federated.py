@@ -176,6 +176,7 @@ class FedAggMethod(Method):
             raise CircuitError(f"{AGG_METHOD}: inputs must be an int in 1..{MAX_INPUTS}, got {str(n)[:40]}")
         self.params = {"shift": 12, "inputs": n, **{f"c{i}": 0 for i in range(n)}}   # the declared keys
         self.params = method_params(self, given)
+        self.state_of = {**type(self).state_of, **{f"FI{i}": f"fi{i}" for i in range(n)}}   # (this one's inputs)
 
     @property
     def statement(self) -> dict:

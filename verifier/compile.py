@@ -41,6 +41,7 @@ values follows from the relations (see docs/PROTOCOL.md, "Padding").
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from zkdl.circuits.ir import Circuit, Relation, Tensor, log2
@@ -291,23 +292,11 @@ def table_mle(t: Tensor, table, point) -> int:
         strides.append(acc)
         acc *= pad
     strides.reverse()
-    total, k = 0, 0
-    for e in _box_entries(t.shape):
-        v = table[k]
-        k += 1
+    total = 0
+    for v, e in zip(table, itertools.product(*(range(s) for s in t.shape))):   # the box, row-major
         if v:
             total += v * weights[sum(i * s for i, s in zip(e, strides))]
     return inst * (total % P) % P
-
-
-def _box_entries(shape):
-    """The entries of a box, row-major."""
-    if not shape:
-        yield ()
-        return
-    for i in range(shape[0]):
-        for rest in _box_entries(shape[1:]):
-            yield (i, *rest)
 
 
 def _entry_box(t: Tensor, q) -> int:

@@ -25,7 +25,7 @@ import os
 
 from zkdl.errors import VerificationError, ZkdlError
 
-__all__ = ["EVAL_DIR", "EVAL_FORMAT", "EvalLinkError", "check_evaluation", "statement_commitments",
+__all__ = ["EVAL_DIR", "EVAL_FORMAT", "EvalLinkError", "check_evaluation", "check_link", "statement_commitments",
            "evaluation_files", "read_description", "audit_evaluations"]
 
 EVAL_DIR = "eval"
@@ -60,12 +60,25 @@ def check_evaluation(proof: bytes, claim_last: bytes) -> dict:
     st = verify(proof)
     if st.method != EVAL_METHOD:
         raise EvalLinkError(f"a proof of method {st.method!r}, not an evaluation proof ({EVAL_METHOD})")
+    has_b = check_link(proof, claim_last, st.config, st.n_samples)
+    k = correct_count(st.outputs["correct"][0], st.config.R)
+    if k is None or k > st.n_samples:
+        raise VerificationError("the stated count is not k 2^(2R) for a k of at most the test set's rows")
+    return {"correct": k, "n_samples": st.n_samples, "accuracy": k / st.n_samples, "zk": st.zk,
+            "dataset_digest": st.dataset_digest, "dataset_public": st.dataset_public, "biases": has_b}
+
+
+def check_link(proof: bytes, claim_last: bytes, config, n_samples: int) -> bool:
+    """EvalLinkError unless the evaluation proof (of ``config`` on ``n_samples`` test rows)
+    is about the final model of the claim's last proof ``claim_last``: config the claim's
+    but for batch_size = n_samples and one step, and its weight (and bias) commitments the
+    claim's final ones, layer by layer. Returns whether the model has biases. Only parses:
+    neither proof is verified here."""
     final, claim_circuit = statement_commitments(claim_last, "final")
     initial, _ = statement_commitments(proof, "initial")
-    cfg = claim_circuit.config
-    want = cfg.replace(batch_size=st.n_samples, steps=1)
-    if st.config.digest() != want.digest():
-        diff = sorted(k for k, v in want.to_dict().items() if st.config.to_dict().get(k) != v)
+    want = claim_circuit.config.replace(batch_size=n_samples, steps=1)
+    if config.digest() != want.digest():
+        diff = sorted(k for k, v in want.to_dict().items() if config.to_dict().get(k) != v)
         raise EvalLinkError(f"the evaluation proof's config differs from the claim's in {', '.join(diff)}")
     has_b = any(name == "b" for name, _ in final)
     if has_b != any(name == "b" for name, _ in initial):
@@ -75,11 +88,7 @@ def check_evaluation(proof: bytes, claim_last: bytes) -> dict:
         if final.get(key) != com:
             raise EvalLinkError(f"the evaluation proof's {key[0]} of layer {key[1]} is not the claim's final "
                                 f"{key[0]} (another model's weights)")
-    k = correct_count(st.outputs["correct"][0], cfg.R)
-    if k is None or k > st.n_samples:
-        raise VerificationError("the stated count is not k 2^(2R) for a k of at most the test set's rows")
-    return {"correct": k, "n_samples": st.n_samples, "accuracy": k / st.n_samples, "zk": st.zk,
-            "dataset_digest": st.dataset_digest, "dataset_public": st.dataset_public, "biases": has_b}
+    return has_b
 
 
 def evaluation_files(claim_dir: str) -> list[str]:

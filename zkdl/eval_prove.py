@@ -74,9 +74,10 @@ def prove_eval(run_out, data, *, public_data: bool = False, zk: bool = True, ran
     data). EvalError (a ZkdlError) with a message for every unusable input."""
     from zkdl.api import atomic_write, resolve_backend
     from zkdl.circuits.builder import DEFAULT_RANGE, RANGE_STRATEGIES
-    from zkdl.eval_claim import EVAL_DIR, EVAL_FORMAT, check_evaluation
+    from zkdl.eval_claim import EVAL_DIR, EVAL_FORMAT, check_link
     from zkdl.evaluate import EvaluationError, encoded_dataset
-    from zkdl.methods.eval_accuracy import EVAL_METHOD, EvalAccuracyMethod
+    from zkdl.methods.eval_accuracy import EVAL_METHOD, EvalAccuracyMethod, correct_count
+    from zkdl.prooffile import unpack
     from zkdl.prover.aggregate import prove_window
     from zkdl.tracer import Run
     from zkdl.verifier.verify import circuit_for, statement_layout
@@ -111,7 +112,11 @@ def prove_eval(run_out, data, *, public_data: bool = False, zk: bool = True, ran
                                  check_dataset=True, zk=zk, public_data=public_data, range_strategy=range,
                                  backend=resolve_backend(backend), threads=threads, progress=progress)
     seconds = time.monotonic() - started
-    result = check_evaluation(data_bytes, proof.data)        # the proof verifies and links to the claim
+    check_link(data_bytes, proof.data, ecfg, ds.n_samples)   # (the witness was checked; no second verification)
+    st = unpack(data_bytes)[0]["statement"]
+    k = correct_count(st["correct"][0], cfg.R)
+    result = {"correct": k, "n_samples": int(ds.n_samples), "accuracy": k / ds.n_samples, "zk": bool(zk),
+              "dataset_digest": st["dataset_digest"], "dataset_public": st["dataset_public"], "biases": bool(biases)}
     desc = {"format": EVAL_FORMAT, "proof": name + ".zkdl", "n_samples": int(ds.n_samples), "encoding": how,
             "public_data": bool(public_data)}
     if public_data:     # the test set's name and the training scaling are published only with the test set

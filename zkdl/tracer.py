@@ -144,6 +144,24 @@ def _overflow(t: int, l: int, tensor: str, arr: np.ndarray | None, bits: int, re
         f"[-2^{bits - 1}, 2^{bits - 1}){where}{detail}; remedy: {remedy}")
 
 
+def exact_product(t: int, l: int, name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b in exact int64; an OverflowBoundError naming step t, layer l and ``name``
+    where the product does not fit (the methods' tracer steps)."""
+    try:
+        return quant.exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    except OverflowError:
+        raise _overflow(t, l, name, None, 63, _REMEDY_VALUE, detail=": the product does not fit int64") from None
+
+
+def check_bits(t: int, l: int, name: str, x: np.ndarray, bits: int, remedy: str = _REMEDY_VALUE) -> np.ndarray:
+    """``x``, once every entry is checked to be a signed ``bits``-bit value (an
+    OverflowBoundError naming the first one outside otherwise)."""
+    lim = 1 << (bits - 1)
+    if x.size and (x.min() < -lim or x.max() >= lim):
+        raise _overflow(t, l, name, x, bits, remedy)
+    return x
+
+
 # ----------------------------------------------------------------------------- step
 class _State:
     """The training state before a step: the weights ``W`` (with float64 copies and max |W|,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from zkdl import quant
-from zkdl.tracer import _REMEDY_VALUE, _State, _overflow, batch_inputs
+from zkdl.tracer import _REMEDY_VALUE, _State, _overflow, batch_inputs, check_bits, exact_product
 
 __all__ = ["eval_step", "forward_scores"]
 
@@ -19,21 +19,14 @@ def forward_scores(W, A0, R: int, Q: int, t: int = 0, biases=None) -> tuple[dict
     if biases is not None:
         T["ONE"] = np.full((A0.shape[0], 1), 1 << R, dtype=np.int64)
     for l in range(1, L + 1):
-        try:
-            Z = quant.exact_matmul(np.ascontiguousarray(A), np.ascontiguousarray(W[l - 1]))
-        except OverflowError:
-            raise _overflow(t, l, f"Z_{l} = A_{l-1} W_{l}", None, 63, _REMEDY_VALUE,
-                            detail=": the product does not fit int64") from None
+        Z = exact_product(t, l, f"Z_{l} = A_{l-1} W_{l}", A, W[l - 1])
         if biases is not None:
             T[f"b_{l}"], T[f"BZ_{l}"] = biases[l - 1], T["ONE"] @ biases[l - 1]
             if Z.size and int(np.abs(Z).max()) + int(np.abs(T[f"BZ_{l}"]).max()) >= 1 << 62:
                 raise _overflow(t, l, f"Z_{l}", None, 63, _REMEDY_VALUE, detail=": A W + b does not fit int64")
             Z = Z + T[f"BZ_{l}"]
         Zp, T[f"remZ_{l}"] = quant.round_shift(Z, R)
-        lim = 1 << (Q - 1)
-        if Zp.size and (Zp.min() < -lim or Zp.max() >= lim):
-            raise _overflow(t, l, f"Zp_{l}", Zp, Q, _REMEDY_VALUE)
-        T[f"Zp_{l}"], T[f"W_{l}"] = Zp, W[l - 1]
+        T[f"Zp_{l}"], T[f"W_{l}"] = check_bits(t, l, f"Zp_{l}", Zp, Q), W[l - 1]
         if l < L:
             S = (Zp < 0).astype(np.int64)
             A = (1 - S) * Zp
@@ -45,7 +38,7 @@ def eval_step(cfg, data, st: _State, t: int, biases: int = 0):
     """The one step of an evaluation proof: the batch of step 0 (every test row, in the
     schedule's order), its scores, the one-hot first argmax Pred and the count of rows
     where it is the target. Returns (tensors, the unchanged state, 0.0, accuracy)."""
-    L, R, Q = cfg.layers, cfg.R, cfg.Q
+    R, Q = cfg.R, cfg.Q
     T = batch_inputs(cfg, data, t)
     fw, Zs = forward_scores(st.W, T["A_0"], R, Q, t, st.extra.get("b") if biases else None)
     T.update(fw)

@@ -15,6 +15,7 @@ from zkdl import quant
 from zkdl.data import shake_words
 from zkdl.reference import float_batch, mse_output
 from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _overflow, batch_inputs, init_weights
+from zkdl.tracer import check_bits as _bounded, exact_product as _mm
 
 __all__ = ["initial_state", "trace_step", "effective_weights", "float_train"]
 
@@ -40,19 +41,6 @@ def effective_weights(config, state: dict, rank: int = 4) -> list:
     return [w + quant.round_shift(quant.exact_matmul(b, a), config.R)[0]
             for w, b, a in zip(state["base"], state["lora_B"], state["lora_A"])]
 
-
-def _mm(t, l, what, a, b):
-    try:
-        return quant.exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
-    except OverflowError:
-        raise _overflow(t, l, what, None, 63, _REMEDY_VALUE, detail=": the product does not fit int64") from None
-
-
-def _bounded(t, l, name, x, bits, remedy=_REMEDY_VALUE):
-    lim = 1 << (bits - 1)
-    if x.size and (x.min() < -lim or x.max() >= lim):
-        raise _overflow(t, l, name, x, bits, remedy)
-    return x
 
 
 def low_rank_passes(cfg, t: int, T: dict, B: list, A: list, side: list) -> list:

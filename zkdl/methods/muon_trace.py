@@ -12,6 +12,7 @@ from zkdl import quant
 from zkdl.methods.muon import NORM_BITS, NS_BITS, NS_COEFS, NS_STEPS, momentum_bits, muon_update_steps, shape_scale
 from zkdl.reference import float_batch, float_forward, float_weight_grads, mse_output
 from zkdl.tracer import _REMEDY_UPDATE, _REMEDY_VALUE, _State, _metrics, _overflow, forward_backward, init_weights
+from zkdl.tracer import check_bits as _fits, exact_product as _mm
 
 __all__ = ["initial_state", "trace_step", "float_train", "float_newton_schulz"]
 
@@ -27,19 +28,6 @@ def _updating(L: int, t: int, params: dict) -> list:
     upd = muon_update_steps(params, L, t, 1)
     return [l for l in range(1, L + 1) if upd[l]]
 
-
-def _mm(t, l, name, a, b):
-    try:
-        return quant.exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
-    except OverflowError:
-        raise _overflow(t, l, name, None, 63, _REMEDY_VALUE, detail=": the product does not fit int64") from None
-
-
-def _fits(t, l, name, x, bits, remedy=_REMEDY_VALUE):
-    lim = 1 << (bits - 1)
-    if x.size and (x.min() < -lim or x.max() >= lim):
-        raise _overflow(t, l, name, x, bits, remedy)
-    return x
 
 
 def _normalize(T: dict, l: int, t: int, Mn: np.ndarray, R: int, scale: int | None = None) -> np.ndarray:

@@ -11,6 +11,7 @@ from zkdl import quant
 from zkdl.reference import float_batch, mse_output
 from zkdl.tracer import (_REMEDY_UPDATE, _REMEDY_VALUE, _State, _metrics, _overflow, batch_inputs,
                          init_weights)
+from zkdl.tracer import check_bits as _check, exact_product as _mm
 
 __all__ = ["initial_state", "trace_step", "predict", "effective_biases", "float_train"]
 
@@ -20,18 +21,6 @@ def initial_state(config) -> dict:
     W = init_weights(config)
     return {"W": W, "b": [np.zeros((1, w.shape[1]), dtype=np.int64) for w in W]}
 
-
-def _mm(t, l, name, a, b):
-    try:
-        return quant.exact_matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
-    except OverflowError:
-        raise _overflow(t, l, name, None, 63, _REMEDY_VALUE, detail=": the product does not fit int64") from None
-
-
-def _check(t, l, name, arr, bits, remedy=_REMEDY_VALUE):
-    lim = 1 << (bits - 1)
-    if arr.size and (arr.min() < -lim or arr.max() >= lim):
-        raise _overflow(t, l, name, arr, bits, remedy)
 
 
 def trace_step(cfg, data, st: _State, t: int):
